@@ -1,0 +1,32 @@
+"""One exception hierarchy for simkit; the CLI maps these to exit codes in one place."""
+
+from __future__ import annotations
+
+
+class SimkitError(Exception):
+    """Base class of every error simkit raises on purpose.
+
+    The message is one line: what happened, to which file, and what to do.
+    """
+
+    exit_code = 1
+
+
+class InputError(SimkitError):
+    """A report file cannot be read: missing, binary, empty, undecodable."""
+
+
+class ModelError(SimkitError):
+    """The embedding model cannot be found, materialized or loaded."""
+
+
+class IndexLoadError(SimkitError):
+    """An index directory is missing, corrupt, or was built with another model."""
+
+
+class NotFoundError(SimkitError):
+    """A paragraph id or region asked for does not exist in the index."""
+
+
+class BuildError(SimkitError):
+    """An index could not be built (for example: no readable report at all)."""
