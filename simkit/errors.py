@@ -30,3 +30,7 @@ class NotFoundError(SimkitError):
 
 class BuildError(SimkitError):
     """An index could not be built (for example: no readable report at all)."""
+
+
+class QueryError(SimkitError):
+    """A query cannot be run as given (empty text, unknown paragraph kind, …)."""

