@@ -56,6 +56,9 @@ class Embedder:
                 from .config import thread_count
 
                 torch.set_num_threads(thread_count())
+                from transformers.utils import logging as transformers_logging
+
+                transformers_logging.disable_progress_bar()
                 self._st = SentenceTransformer(str(self.model.path), device="cpu", local_files_only=True)
             except (OSError, ValueError) as exc:
                 raise ModelError(f"{self.model.path}: cannot load model ({exc}); check the model directory") from exc

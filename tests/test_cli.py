@@ -1,0 +1,150 @@
+"""The command line, through click's CliRunner: exit codes and one-line messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from simkit.cli import cli
+from simkit.indexdir import current_version
+
+QUERY = "在乡镇推行一支队伍管执法的综合执法改革"
+
+
+@pytest.fixture()
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def _error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("Error:")]
+
+
+def test_search_text_output(runner, demo_index_dir):
+    result = runner.invoke(cli, ["search", QUERY, "--index", str(demo_index_dir), "-k", "3"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("1. ")
+    assert "3. " in result.output
+    assert "§ " in result.output
+
+
+def test_search_json_output_and_envvar(runner, demo_index_dir):
+    result = runner.invoke(cli, ["search", "bundle related services so people apply once at one window", "--json"],
+                           env={"SIMKIT_INDEX": str(demo_index_dir)})
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["model"] == "multilingual-e5-small"
+    assert len(data["regions"]) == 5
+    assert data["regions"][0]["hits"][0]["paragraph_id"]
+
+
+def test_similar_and_show(runner, demo_index_dir):
+    found = json.loads(runner.invoke(cli, ["search", QUERY, "--index", str(demo_index_dir), "--json"]).output)
+    top = found["regions"][0]
+    paragraph_id = top["hits"][0]["paragraph_id"]
+    result = runner.invoke(cli, ["similar", paragraph_id, "--index", str(demo_index_dir), "--json", "-k", "3"])
+    assert result.exit_code == 0, result.output
+    assert top["region"] not in [r["region"] for r in json.loads(result.output)["regions"]]
+    shown = runner.invoke(cli, ["show", paragraph_id, "--index", str(demo_index_dir), "--json"])
+    assert json.loads(shown.output)["text"] == top["hits"][0]["text"]
+
+
+def test_unknown_paragraph_id(runner, demo_index_dir):
+    result = runner.invoke(cli, ["similar", "nope:123", "--index", str(demo_index_dir)])
+    assert result.exit_code == 1
+    assert _error_lines(result.output) == [_error_lines(result.output)[0]]
+    assert "nope:123" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_inputs_are_reported_and_good_files_still_indexed(runner, tmp_path, examples_dir):
+    binary = tmp_path / "scan.txt"
+    binary.write_bytes(bytes(range(256)) * 8)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    missing = tmp_path / "missing.txt"
+    index_dir = tmp_path / "index"
+    result = runner.invoke(cli, ["build", str(examples_dir / "xiamen-2021.txt"), str(binary), str(empty),
+                                 str(missing), "--index", str(index_dir), "--quiet"])
+    assert result.exit_code == 1, result.output
+    errors = _error_lines(result.output)
+    assert len(errors) == 3
+    assert any("scan.txt" in e for e in errors)
+    assert any("empty.txt" in e for e in errors)
+    assert any("missing.txt" in e for e in errors)
+    assert "Traceback" not in result.output
+    assert current_version(index_dir).manifest["counts"]["documents"] == 1
+    searched = runner.invoke(cli, ["search", "行政复议", "--index", str(index_dir), "--json"])
+    assert [r["region"] for r in json.loads(searched.output)["regions"]] == ["厦门市"]
+
+
+def test_corrupt_index_is_one_line_error(runner, index_copy):
+    faiss_file = current_version(index_copy).path / "vectors.faiss"
+    data = bytearray(faiss_file.read_bytes())
+    data[-50] ^= 0x01
+    faiss_file.write_bytes(bytes(data))
+    result = runner.invoke(cli, ["search", QUERY, "--index", str(index_copy)])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert "vectors.faiss" in result.output and "rebuild" in result.output
+
+
+def test_unknown_model_path_is_one_line_error(runner, tmp_path, examples_dir):
+    result = runner.invoke(cli, ["build", str(examples_dir), "--index", str(tmp_path / "i"),
+                                 "--model", str(tmp_path / "no-model")])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("Error:")
+    assert "no-model" in result.output
+    assert not (tmp_path / "i" / "CURRENT").exists()
+
+
+def test_missing_index(runner, tmp_path):
+    result = runner.invoke(cli, ["search", QUERY, "--index", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    assert "simkit build" in result.output
+
+
+def test_unknown_flag_is_a_usage_error(runner):
+    result = runner.invoke(cli, ["search", QUERY, "--no-such-flag"])
+    assert result.exit_code == 2
+    assert "No such option" in result.output
+
+
+def test_parse_json(runner, examples_dir):
+    result = runner.invoke(cli, ["parse", str(examples_dir / "shishi-2024.txt"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["document"]["region"] == "石狮市"
+    assert data["document"]["year"] == 2024
+    assert {"id", "section", "text", "start", "end"} <= set(data["paragraphs"][0])
+
+
+def test_every_command_has_help(runner):
+    def walk(group, prefix):
+        for name, command in group.commands.items():
+            assert command.help, f"{prefix} {name} has no help"
+            yield [*prefix, name]
+            if hasattr(command, "commands"):
+                yield from walk(command, [*prefix, name])
+
+    for path in walk(cli, []):
+        result = runner.invoke(cli, [*path, "--help"])
+        assert result.exit_code == 0, path
+
+
+def test_cold_search_process_never_imports_torch(demo_index_dir):
+    code = (
+        "import sys, runpy; sys.argv=['simkit','search',%r,'--index',%r,'--json'];\n"
+        "try:\n    runpy.run_module('simkit', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr)"
+    ) % (QUERY, str(demo_index_dir))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert "NO-TORCH" in done.stderr, done.stderr
+    assert json.loads(done.stdout)["regions"]

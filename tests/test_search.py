@@ -1,0 +1,90 @@
+"""Search on a real index of the five example reports, with the real model."""
+
+from __future__ import annotations
+
+import pytest
+
+from simkit.errors import NotFoundError, QueryError
+
+TOWNSHIP_ENFORCEMENT = "在乡镇推行一支队伍管执法的综合执法改革"
+REFORM_WORDS = ("综合执法", "一支队伍管执法", "综合行政执法", "执法权", "赋权")
+
+
+def _about_reform(text: str) -> bool:
+    return any(word in text for word in REFORM_WORDS)
+
+
+def test_township_enforcement_query_finds_four_regions_with_that_reform(demo_index):
+    result = demo_index.search(TOWNSHIP_ENFORCEMENT, k=5)
+    on_topic = [r for r in result.regions if any(_about_reform(h.text) for h in r.hits)]
+    assert len(on_topic) >= 4, [(r.region, r.hits[0].text[:60]) for r in result.regions]
+    assert result.regions[0].hits[0].score >= result.regions[-1].hits[0].score
+
+
+def test_english_query_finds_chinese_paragraphs_on_the_same_measure(demo_index):
+    result = demo_index.search("bundle related services so people apply once at one window", k=5)
+    top_texts = [r.hits[0].text for r in result.regions]
+    assert sum("一件事" in text or "一窗" in text for text in top_texts) >= 2, top_texts
+
+
+def test_regions_are_distinct_ranked_and_carry_metadata(demo_index):
+    result = demo_index.search(TOWNSHIP_ENFORCEMENT, k=5, hits=2)
+    names = [r.region for r in result.regions]
+    assert len(names) == len(set(names)) == 5
+    scores = [r.score for r in result.regions]
+    assert scores == sorted(scores, reverse=True)
+    for region in result.regions:
+        assert 1 <= len(region.hits) <= 2
+        assert region.score == region.hits[0].score
+        hit = region.hits[0]
+        assert hit.year in (2021, 2023, 2024)
+        assert hit.title is None or "报告" in hit.title
+    # Four of the five reports state a title (四平's text starts with its first sentence).
+    assert sum(r.hits[0].title is not None for r in result.regions) >= 4
+    assert {r.province for r in result.regions} >= {"福建省", "浙江省", "吉林省"}
+
+
+def test_k_limits_the_number_of_regions(demo_index):
+    assert len(demo_index.search(TOWNSHIP_ENFORCEMENT, k=2).regions) == 2
+
+
+def test_json_contract(demo_index):
+    data = demo_index.search(TOWNSHIP_ENFORCEMENT, k=3).to_dict()
+    assert set(data) >= {"query", "model", "regions"}
+    assert data["model"] == "multilingual-e5-small"
+    region = data["regions"][0]
+    assert set(region) >= {"region", "province", "score", "hits"}
+    assert set(region["hits"][0]) >= {"paragraph_id", "document", "title", "year", "section", "text", "score"}
+
+
+def test_similar_excludes_the_source_region_and_finds_the_same_measure(demo_index):
+    source = demo_index.search(TOWNSHIP_ENFORCEMENT, k=1).regions[0]
+    paragraph_id = source.hits[0].paragraph_id
+    result = demo_index.similar(paragraph_id, k=4)
+    assert source.region not in [r.region for r in result.regions]
+    assert len(result.regions) == 4
+    assert any(_about_reform(r.hits[0].text) for r in result.regions)
+    with_own = demo_index.similar(paragraph_id, k=5, exclude_same_region=False)
+    assert all(h.paragraph_id != paragraph_id for r in with_own.regions for h in r.hits)
+
+
+def test_paragraph_lookup_round_trips(demo_index):
+    hit = demo_index.search(TOWNSHIP_ENFORCEMENT, k=1).regions[0].hits[0]
+    record = demo_index.paragraph(hit.paragraph_id)
+    assert record.text == hit.text
+    assert record.section == hit.section
+    assert record.document == hit.document
+    with pytest.raises(NotFoundError, match="no-such-id"):
+        demo_index.paragraph("no-such-id")
+
+
+def test_empty_query_is_rejected(demo_index):
+    with pytest.raises(QueryError):
+        demo_index.search("   ")
+
+
+def test_units_fit_the_model_window(demo_index, embedder):
+    rows = demo_index.store.units_at(range(demo_index.manifest["counts"]["units"]))
+    assert len(rows) == demo_index.manifest["counts"]["units"]
+    assert max(embedder.count_tokens(u.text) for u in rows.values()) <= 512
+    assert min(len(u.text) for u in rows.values()) >= 15
