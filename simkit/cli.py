@@ -49,6 +49,14 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
 
 
+def result_options(func: F) -> F:
+    """-k and --hits, shared by the commands that rank regions."""
+    func = click.option("--hits", default=3, show_default=True, type=click.IntRange(1),
+                        help="Paragraphs shown per region.")(func)
+    return click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1),
+                        help="Number of regions.")(func)
+
+
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
@@ -154,9 +162,7 @@ def _render_result(result: Any, as_json: bool, width: int = 160) -> None:
 @cli.command()
 @click.argument("text")
 @index_option
-@click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1), help="Number of regions.")
-@click.option("--hits", default=3, show_default=True, type=click.IntRange(1),
-              help="Paragraphs shown per region.")
+@result_options
 @click.option("--model", default=None, help="Check that the index was built with this model.")
 @json_option
 @handle_errors
@@ -171,9 +177,7 @@ def search(text: str, index_dir: str | None, k: int, hits: int, model: str | Non
 @cli.command()
 @click.argument("paragraph_id")
 @index_option
-@click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1), help="Number of regions.")
-@click.option("--hits", default=3, show_default=True, type=click.IntRange(1),
-              help="Paragraphs shown per region.")
+@result_options
 @click.option("--include-same-region", is_flag=True, help="Also show the paragraph's own region.")
 @json_option
 @handle_errors

@@ -17,7 +17,6 @@ half-written one. Nothing is pickled.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import IndexLoadError
+from .fileio import fsync_dir, sha256_file, write_json
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -48,14 +48,6 @@ class IndexVersion:
     manifest: dict[str, Any]
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def file_entry(path: Path) -> dict[str, Any]:
     return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
 
@@ -68,30 +60,22 @@ def new_version_dir(root: Path) -> tuple[str, Path]:
     return name, Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=versions))
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def publish(root: Path, name: str, tmp: Path) -> Path:
     """Make the version in ``tmp`` current: fsync, rename into place, swap ``CURRENT`` atomically."""
     for file in tmp.iterdir():
         with file.open("rb") as handle:
             os.fsync(handle.fileno())
-    _fsync_dir(tmp)
+    fsync_dir(tmp)
     final = root / VERSIONS / name
     os.replace(tmp, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     pointer_tmp = root / f".{CURRENT}.{os.getpid()}.tmp"
     with pointer_tmp.open("w", encoding="utf-8") as handle:
         handle.write(name + "\n")
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(pointer_tmp, root / CURRENT)
-    _fsync_dir(root)
+    fsync_dir(root)
     _prune(root, keep=KEEP_VERSIONS, current=name)
     return final
 
@@ -145,4 +129,4 @@ def verify_files(version: IndexVersion) -> None:
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    (path / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_json(path / MANIFEST, manifest)

