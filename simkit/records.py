@@ -6,6 +6,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+UNIT_KINDS = ("paragraph", "measure")
+ROLES = ("measure", "problem", "plan", "leadership", "overview")
+
+
 @dataclass(frozen=True)
 class Report:
     """One report file after reading and cleaning.
@@ -20,10 +24,14 @@ class Report:
     title: str | None = None
     region: str | None = None
     province: str | None = None
+    city: str | None = None
+    adcode: str | None = None
     year: int | None = None
     issuer: str | None = None
+    addressee: str | None = None
     published: str | None = None
     doc_number: str | None = None
+    source_format: str = "text"
 
     def to_dict(self, with_text: bool = False) -> dict[str, Any]:
         data = asdict(self)
@@ -36,9 +44,19 @@ class Report:
 class Paragraph:
     """A span of a report's cleaned text with its place in the outline.
 
-    ``kind`` is ``"paragraph"`` for text that is embedded and searched, and
-    ``"heading"`` / ``"fragment"`` for outline headings and short lines kept
-    only as section context.
+    ``kind`` says what the span is:
+
+    - ``"paragraph"``: an outline paragraph that is embedded and searched as a whole;
+    - ``"measure"``: one measure cut out of a longer paragraph (``parent_id`` names
+      it), embedded and searched;
+    - ``"parent"``: a paragraph that was cut into measures, kept for context only;
+    - ``"heading"`` / ``"fragment"``: outline headings and short lines kept only as
+      section context.
+
+    ``role`` comes from the outline: ``"measure"`` (work carried out), ``"problem"``
+    (存在问题/不足), ``"plan"`` (下一步/工作安排), ``"leadership"`` (党政主要负责人履行
+    第一责任人职责) or ``"overview"`` (the preamble). ``boilerplate`` marks generic
+    formula passages found across many reports.
     """
 
     id: str
@@ -48,6 +66,9 @@ class Paragraph:
     start: int
     end: int
     kind: str = "paragraph"
+    role: str = "measure"
+    parent_id: str | None = None
+    boilerplate: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,5 +83,5 @@ class ParsedReport:
 
     @property
     def units(self) -> list[Paragraph]:
-        """The paragraphs that are embedded and indexed."""
-        return [p for p in self.paragraphs if p.kind == "paragraph"]
+        """The spans that are embedded and indexed: whole paragraphs and measures."""
+        return [p for p in self.paragraphs if p.kind in UNIT_KINDS]
