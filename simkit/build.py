@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -10,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .boilerplate import flag_reports
 from .embed import Embedder
 from .errors import BuildError, InputError
 from .index import build_vector_index, describe, save_vector_index
 from .indexdir import (
     FORMAT_VERSION,
+    PHRASES,
     STORE,
     VECTORS,
     discard,
@@ -24,7 +27,7 @@ from .indexdir import (
     write_manifest,
 )
 from .ingest import document_id_for, parse_report
-from .records import Paragraph, ParsedReport
+from .records import UNIT_KINDS, Paragraph, ParsedReport
 from .segment import split_long
 from .store import write_store
 
@@ -73,9 +76,9 @@ def collect_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], 
 
 
 def parse_reports(
-    files: Sequence[Path], *, region: str | None = None
+    files: Sequence[Path], *, region: str | None = None, skip_bad: bool = True
 ) -> tuple[list[ParsedReport], list[SkippedFile], list[str]]:
-    """Parse every file; unreadable ones are returned as skipped, never raised."""
+    """Parse every file; unreadable ones are returned as skipped (or, without ``skip_bad``, raised)."""
     parsed: list[ParsedReport] = []
     skipped: list[SkippedFile] = []
     warnings: list[str] = []
@@ -89,11 +92,15 @@ def parse_reports(
         try:
             report = parse_report(file, document_id=doc_id, region=region)
         except InputError as exc:
+            if not skip_bad:
+                raise
             skipped.append(SkippedFile(str(file), str(exc)))
             continue
         if not report.units:
-            skipped.append(SkippedFile(str(file), f"{file}: no paragraph long enough to index; "
-                                                  "is this a report?"))
+            message = f"{file}: no paragraph long enough to index; is this a report?"
+            if not skip_bad:
+                raise InputError(message)
+            skipped.append(SkippedFile(str(file), message))
             continue
         if report.report.region is None:
             warnings.append(f"{file}: region not detected; indexed as 'unknown' (set it with --region)")
@@ -102,12 +109,74 @@ def parse_reports(
     return parsed, skipped, warnings
 
 
+@dataclass(frozen=True)
+class IngestResult:
+    """What ``simkit ingest`` wrote."""
+
+    out: str
+    documents: int
+    units: int
+    skipped: list[SkippedFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def ingest_reports(
+    paths: Iterable[str | os.PathLike[str]], *, region: str | None = None, skip_bad: bool = False
+) -> tuple[list[ParsedReport], list[SkippedFile], list[str]]:
+    """Read reports from files and folders and flag their boilerplate against each other.
+
+    Without ``skip_bad`` the first unreadable file raises :class:`InputError`.
+    """
+    files, missing = collect_files(paths)
+    if missing and not skip_bad:
+        raise InputError(missing[0].reason)
+    parsed, bad, warnings = parse_reports(files, region=region, skip_bad=skip_bad)
+    parsed, _ = flag_reports(parsed)
+    return parsed, missing + bad, warnings
+
+
+def unit_records(parsed: ParsedReport) -> list[dict[str, Any]]:
+    """JSON-ready records of a report's units and parent paragraphs, with report metadata."""
+    r = parsed.report
+    meta = {"document": r.id, "title": r.title, "region": r.region, "province": r.province, "city": r.city,
+            "adcode": r.adcode, "year": r.year, "issuer": r.issuer}
+    return [
+        {"id": p.id, **meta, "section": p.section, "kind": p.kind, "role": p.role, "parent_id": p.parent_id,
+         "boilerplate": p.boilerplate, "start": p.start, "end": p.end, "text": p.text}
+        for p in parsed.paragraphs
+        if p.kind in ("paragraph", "measure", "parent")
+    ]
+
+
+def write_units_jsonl(
+    paths: Iterable[str | os.PathLike[str]], out: Path, *, region: str | None = None, skip_bad: bool = False
+) -> IngestResult:
+    """Write every unit of the given reports to ``out`` as JSON lines, atomically."""
+    parsed, skipped, warnings = ingest_reports(paths, region=region, skip_bad=skip_bad)
+    if not parsed:
+        raise BuildError(f"no readable report to ingest ({'; '.join(s.reason for s in skipped) or 'no files'})")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    count = 0
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            for report in parsed:
+                for record in unit_records(report):
+                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    count += 1
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return IngestResult(str(out), len(parsed), count, skipped, warnings)
+
+
 def fit_to_model(parsed: ParsedReport, embedder: Embedder) -> ParsedReport:
     """Split paragraphs longer than the model's token window into units that fit."""
     limit = embedder.profile.max_tokens
     paragraphs: list[Paragraph] = []
     for paragraph in parsed.paragraphs:
-        if paragraph.kind == "paragraph" and embedder.count_tokens(paragraph.text) > limit:
+        if paragraph.kind in UNIT_KINDS and embedder.count_tokens(paragraph.text) > limit:
             paragraphs.extend(split_long(paragraph, embedder.count_tokens, limit))
         else:
             paragraphs.append(paragraph)
@@ -141,6 +210,7 @@ def build_index(
     mark = time.perf_counter()
     embedder = Embedder.load(model)
     parsed = [fit_to_model(p, embedder) for p in parsed]
+    parsed, phrases = flag_reports(parsed)
     units = [unit for report in parsed for unit in report.units]
     seconds["load_model"] = time.perf_counter() - mark
 
@@ -157,10 +227,12 @@ def build_index(
         save_vector_index(vector_index, tmp / VECTORS)
         rows = {unit.id: row for row, unit in enumerate(units)}
         write_store(tmp / STORE, parsed, rows)
+        phrases.save(tmp / PHRASES)
         counts = {
             "documents": len(parsed),
             "paragraphs": sum(len(p.paragraphs) for p in parsed),
             "units": len(units),
+            "boilerplate_units": sum(u.boilerplate for u in units),
             "vectors": int(vector_index.ntotal),
         }
         write_manifest(tmp, _manifest(embedder, vector_index, counts, tmp))
@@ -195,7 +267,7 @@ def _manifest(embedder: Embedder, vector_index: Any, counts: dict[str, int], dir
         },
         "index": describe(vector_index),
         "counts": counts,
-        "files": {name: file_entry(directory / name) for name in (VECTORS, STORE)},
+        "files": {name: file_entry(directory / name) for name in (VECTORS, STORE, PHRASES)},
         "versions": _library_versions(),
     }
 

@@ -51,6 +51,8 @@ def json_option(func: F) -> F:
 
 def result_options(func: F) -> F:
     """-k and --hits, shared by the commands that rank regions."""
+    func = click.option("--include-boilerplate", is_flag=True,
+                        help="Also match generic formula passages (套话), left out by default.")(func)
     func = click.option("--hits", default=3, show_default=True, type=click.IntRange(1),
                         help="Paragraphs shown per region.")(func)
     return click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1),
@@ -166,12 +168,13 @@ def _render_result(result: Any, as_json: bool, width: int = 160) -> None:
 @click.option("--model", default=None, help="Check that the index was built with this model.")
 @json_option
 @handle_errors
-def search(text: str, index_dir: str | None, k: int, hits: int, model: str | None, as_json: bool) -> None:
+def search(text: str, index_dir: str | None, k: int, hits: int, include_boilerplate: bool, model: str | None,
+           as_json: bool) -> None:
     """Regions whose reports hold paragraphs most similar to TEXT (Chinese or English)."""
     from .search import open_index
 
     with open_index(index_dir, model=model) as index:
-        _render_result(index.search(text, k=k, hits=hits), as_json)
+        _render_result(index.search(text, k=k, hits=hits, include_boilerplate=include_boilerplate), as_json)
 
 
 @cli.command()
@@ -181,13 +184,14 @@ def search(text: str, index_dir: str | None, k: int, hits: int, model: str | Non
 @click.option("--include-same-region", is_flag=True, help="Also show the paragraph's own region.")
 @json_option
 @handle_errors
-def similar(paragraph_id: str, index_dir: str | None, k: int, hits: int, include_same_region: bool,
-            as_json: bool) -> None:
+def similar(paragraph_id: str, index_dir: str | None, k: int, hits: int, include_boilerplate: bool,
+            include_same_region: bool, as_json: bool) -> None:
     """Other regions' paragraphs most similar to the stored paragraph PARAGRAPH_ID."""
     from .search import open_index
 
     with open_index(index_dir) as index:
-        result = index.similar(paragraph_id, k=k, hits=hits, exclude_same_region=not include_same_region)
+        result = index.similar(paragraph_id, k=k, hits=hits, exclude_same_region=not include_same_region,
+                               include_boilerplate=include_boilerplate)
         _render_result(result, as_json)
 
 
@@ -235,29 +239,92 @@ def info(index_dir: str | None, as_json: bool) -> None:
 # --------------------------------------------------------------------------- parse
 
 
+def _phrase_stats(index_dir: str | None) -> Any:
+    """Boilerplate statistics of an index, if there is one to judge a single file against."""
+    from .boilerplate import PhraseStats
+    from .config import index_dir as resolve_index_dir
+    from .errors import IndexLoadError
+    from .indexdir import PHRASES, current_version
+
+    try:
+        path = current_version(resolve_index_dir(index_dir)).path / PHRASES
+    except IndexLoadError:
+        if index_dir:
+            raise
+        return None
+    return PhraseStats.load(path) if path.is_file() else None
+
+
 @cli.command()
 @click.argument("file", type=click.Path())
 @click.option("--region", default=None, help="Region of the report (overrides detection).")
+@click.option("--index", "index_dir", envvar="SIMKIT_INDEX", type=click.Path(file_okay=False), default=None,
+              help="Judge boilerplate against this index's corpus [default: indexes/default if it exists].")
 @click.option("--all", "show_all", is_flag=True, help="Also list headings and short fragments.")
+@click.option("--width", default=40, show_default=True, type=click.IntRange(10), help="Characters of text shown.")
 @json_option
 @handle_errors
-def parse(file: str, region: str | None, show_all: bool, as_json: bool) -> None:
-    """Show how a report file is read: metadata and paragraphs with their outline path."""
+def parse(file: str, region: str | None, index_dir: str | None, show_all: bool, width: int, as_json: bool) -> None:
+    """Show how a report file is read: metadata and its outline as a tree of units.
+
+    Each line shows the unit's kind, role (measure/plan/problem/leadership/overview),
+    a B where it is boilerplate, and its first characters.
+    """
+    from .boilerplate import flag_report
     from .ingest import parse_report
 
     parsed = parse_report(Path(file), region=region)
+    stats = _phrase_stats(index_dir)
+    if stats is not None:
+        parsed = flag_report(parsed, stats)
     if as_json:
         _echo_json({"document": parsed.report.to_dict(),
+                    "boilerplate_judged": stats is not None,
                     "paragraphs": [p.to_dict() for p in parsed.paragraphs]})
         return
     r = parsed.report
-    click.echo(f"title    {r.title}\nregion   {r.region}  province {r.province}  year {r.year}")
-    click.echo(f"issuer   {r.issuer}  number {r.doc_number}  published {r.published}")
+    click.echo(f"title     {r.title}")
+    click.echo(f"region    {r.region or 'unknown'}  province {r.province}  city {r.city}  adcode {r.adcode}  "
+               f"year {r.year}")
+    click.echo(f"issuer    {r.issuer}  to {r.addressee}  number {r.doc_number}  published {r.published}  "
+               f"format {r.source_format}")
+    if stats is None:
+        click.echo("(boilerplate not judged: no index to compare with; pass --index)")
+    printed: list[str] = []
     for p in parsed.paragraphs:
-        if p.kind != "paragraph" and not show_all:
+        if p.kind in ("heading", "fragment") and not show_all:
             continue
-        preview = p.text if len(p.text) <= 60 else p.text[:59] + "…"
-        click.echo(f"[{p.kind[:4]}] {p.section or '(preamble)'}\n       {preview}")
+        path = p.section.split(" > ") if p.section else []
+        common = 0
+        while common < min(len(path), len(printed)) and path[common] == printed[common]:
+            common += 1
+        for depth in range(common, len(path)):
+            click.echo("  " * depth + click.style(path[depth], bold=True))
+        printed = path
+        depth = len(path) + (1 if p.kind == "measure" else 0)
+        flag = "B" if p.boilerplate else " "
+        preview = p.text if len(p.text) <= width else p.text[: width - 1] + "…"
+        click.echo(f"{'  ' * depth}[{p.kind[:4]} {p.role[:4]} {flag}] {preview}")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="JSONL file to write.")
+@click.option("--region", default=None, help="Region of every report given (overrides detection).")
+@click.option("--skip-bad", is_flag=True, help="Continue past unreadable files and list them at the end.")
+@handle_errors
+def ingest(paths: tuple[str, ...], out: str, region: str | None, skip_bad: bool) -> None:
+    """Read reports (PATHS: files or folders) and write their units as JSON lines to --out.
+
+    One line per paragraph, measure and parent paragraph, with the report's metadata.
+    Without --skip-bad the first unreadable file stops the run and nothing is written.
+    """
+    from .build import write_units_jsonl
+
+    result = write_units_jsonl(paths, Path(out), region=region, skip_bad=skip_bad)
+    click.echo(f"Wrote {result.units} units of {result.documents} reports to {out}.")
+    for skipped in result.skipped:
+        click.echo(f"Skipped: {skipped.reason}", err=True)
 
 
 # --------------------------------------------------------------------------- models

@@ -8,6 +8,7 @@ An index directory holds immutable versions and a pointer to the current one::
         manifest.json          format_version, model, counts, checksums, library versions
         vectors.faiss          FAISS's own format; row i is the vector of store unit row i
         store.sqlite           reports and paragraphs (SQLite)
+        phrases.json           trigrams common across regions (boilerplate detection)
 
 A build writes a new version in a hidden temporary directory, fsyncs it,
 renames it into ``versions/`` and then replaces ``CURRENT`` with
@@ -33,6 +34,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 STORE = "store.sqlite"
+PHRASES = "phrases.json"
 CURRENT = "CURRENT"
 VERSIONS = "versions"
 KEEP_VERSIONS = 3

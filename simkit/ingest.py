@@ -1,178 +1,65 @@
-"""Read report files, clean them, pull out their metadata and segment them.
+"""Clean report text, pull out its metadata and segment it.
 
-Cleaning turns the raw file into ``Report.text``, one logical paragraph per
-line, which all paragraph offsets point into:
+Files are turned into raw text by :mod:`simkit.readers` (text, HTML, PDF,
+DOCX). Cleaning turns that into ``Report.text``, one logical paragraph per
+line, which is embedded and shown and which all paragraph offsets point into:
 
+- widths are normalized first (:func:`normalize_width`): full-width letters
+  and digits become half-width, ASCII ``, ; : ? ! ( )`` next to Chinese text
+  become ``， ； ： ？ ！ （ ）``;
 - metadata header lines (``- 标题:…``, ``- 发布日期:…``) and the document-number,
   title, issuer and addressee lines before the body are removed (and used as
   metadata);
 - web-page junk (navigation bars, ``当前位置``, ``字号``, ``扫一扫…``,
   ``【打印本页】``), page numbers and the closing block (``特此报告。``, signature,
   date, ``(此件主动公开)``) are removed;
-- lines broken by PDF extraction are joined again, and the spaces PDF
+- lines broken by PDF extraction are joined again (in hard-wrapped text a
+  full-width line goes on even after a full stop), and the spaces PDF
   extraction puts around numbers inside Chinese text (``2023 年``, ``法 2 次``)
-  are removed. Use :func:`normalize_spacing` on other text (queries, evidence)
+  are removed. Use :func:`normalize_query` on other text (queries, evidence)
   to compare it with ``Report.text`` the same way.
 
 Metadata conventions: ``year`` is the year the report is about (not the year
 it was published); ``province`` is the full name (``福建省``); ``region`` is the
-most specific division the report is about, see :mod:`simkit.regions`;
-``published`` is an ISO date (``2025-01-26``).
+most specific division the report is about, see :mod:`simkit.regions`, with
+its ``city`` and 6-digit ``adcode``; ``addressee`` is the body the report is
+addressed to (``中共石狮市委``); ``published`` is an ISO date (``2025-01-26``);
+``source_format`` is the file's real format (``text``/``html``/``pdf``/``docx``).
 """
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from simkit.errors import InputError
+from simkit.readers import normalize_newlines, read_document
 from simkit.records import ParsedReport, Report
-from simkit.regions import detect_region, province_of
+from simkit.regions import RegionInfo, detect_region, lookup, province_of
 from simkit.segment import segment
 
 __all__ = [
     "clean_text",
     "document_id_for",
+    "normalize_query",
     "normalize_spacing",
+    "normalize_width",
     "parse_report",
     "read_text",
 ]
 
 # --------------------------------------------------------------------------- reading
 
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-_GB_FAMILY = {"gb2312", "gbk", "gb18030", "hz", "cp936", "euc_cn", "hz_gb_2312", "iso2022_cn"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def _decode_error(name: str, what: str) -> InputError:
-    return InputError(f"{name}: {what}; save it as UTF-8 or GBK text (.txt) or remove it")
-
-
-def _binary_error(name: str) -> InputError:
-    return InputError(f"{name}: not a text report (binary data); convert it to UTF-8 text (.txt) or remove it")
-
-
-def _looks_binary(text: str) -> bool:
-    if not text:
-        return False
-    return len(_CONTROL.findall(text)) > max(2, len(text) // 200)
-
-
-def _detect(data: bytes) -> str | None:
-    """Decode bytes that are not UTF-8, preferring GB18030 for Chinese encodings."""
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    candidates: list[str] = []
-    if best is not None and best.encoding:
-        enc = codecs.lookup(best.encoding).name.replace("-", "_")
-        candidates.append("gb18030" if enc in _GB_FAMILY else best.encoding)
-    # Short Chinese texts are sometimes guessed as another CJK code page: compare with
-    # GB18030 and keep whichever decodes strictly and yields more Chinese characters.
-    candidates.append("gb18030")
-    decoded: list[str] = []
-    for enc in candidates:
-        try:
-            decoded.append(data.decode(enc))
-        except (UnicodeDecodeError, LookupError):
-            continue
-    if not decoded:
-        return None
-    return max(decoded, key=lambda t: len(_CJK.findall(t)) - 10 * len(_CONTROL.findall(t)))
-
-
-_PLAUSIBLE = re.compile(r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef\u2010-\u2027\u00b7\x20-\x7e\s]")
-
-
-def _utf16_without_bom(data: bytes) -> str | None:
-    """Decode UTF-16 text saved without a BOM, or return None.
-
-    ASCII characters put a NUL byte on the same side of each byte pair; the
-    decoded text must then consist of ordinary Chinese and ASCII text.
-    """
-    if len(data) % 2:
-        return None
-    odd = sum(1 for b in data[1::2] if b == 0)
-    even = sum(1 for b in data[0::2] if b == 0)
-    if max(odd, even) < len(data) // 40 or min(odd, even) > max(odd, even) // 4:
-        return None
-    try:
-        text = data.decode("utf-16-le" if odd > even else "utf-16-be")
-    except UnicodeDecodeError:
-        return None
-    plausible = len(_PLAUSIBLE.findall(text))
-    return text if plausible >= 0.98 * len(text) and not _looks_binary(text) else None
-
 
 def read_text(path: str | Path) -> str:
-    """Read a report file as text with normalized newlines.
+    """Read a report file of any supported format as raw, uncleaned text with ``\\n`` newlines.
 
-    UTF-8 (with or without BOM) and UTF-16/32 (with BOM, or UTF-16 without)
-    are read directly; anything else is detected with charset-normalizer, and
-    the GBK/GB2312 family is always decoded as GB18030. Raises
-    :class:`InputError` (one line, naming the file and the fix) for a missing
-    path, a directory, binary data, an empty or whitespace-only file, or
-    undecodable bytes.
+    See :mod:`simkit.readers` for the formats, encodings and errors: every
+    failure is one :class:`InputError` line naming the file and the fix.
     """
-    return _read(path)[1]
-
-
-def _read(path: str | Path) -> tuple[bytes, str]:
-    p = Path(path)
-    name = str(path)
-    if not p.exists():
-        raise InputError(f"{name}: no such file; check the path")
-    if p.is_dir():
-        raise InputError(f"{name}: is a directory, not a report file; pass the report files inside it")
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{name}: cannot be read ({exc.strerror or exc}); check its permissions") from exc
-    if not data:
-        raise InputError(f"{name}: empty file; re-export the report or remove it")
-
-    text: str | None = None
-    for bom, enc in _BOMS:
-        if data.startswith(bom):
-            try:
-                text = data.decode(enc)
-            except UnicodeDecodeError as exc:
-                raise _decode_error(name, f"invalid {enc} text") from exc
-            break
-    if text is None and b"\x00" in data:
-        text = _utf16_without_bom(data)
-        if text is None:
-            raise _binary_error(name)
-    if text is None:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = _detect(data)
-            if text is None:
-                raise _decode_error(name, "cannot decode the bytes as text") from None
-    text = text.lstrip("\ufeff")
-    if _looks_binary(text):
-        raise _binary_error(name)
-    text = _normalize_newlines(text)
-    if not text.strip():
-        raise InputError(f"{name}: contains only whitespace; re-export the report or remove it")
-    return data, text
-
-
-def _normalize_newlines(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return re.sub(r"[\u2028\u2029\x0b\x0c\x85]", "\n", text)
+    return read_document(path).text
 
 
 def document_id_for(path: str | Path) -> str:
@@ -228,6 +115,90 @@ def normalize_spacing(text: str) -> str:
     return _SPACED_TOKEN.sub(_despace, text)
 
 
+# --------------------------------------------------------------------------- width
+
+# Full-width ASCII letters and digits (ＡＢ１２) and ％ → half-width.
+_HALF_WIDTH = {
+    **{code: code - 0xFEE0 for code in range(0xFF10, 0xFF1A)},
+    **{code: code - 0xFEE0 for code in range(0xFF21, 0xFF3B)},
+    **{code: code - 0xFEE0 for code in range(0xFF41, 0xFF5B)},
+    ord("％"): ord("%"),
+}
+_FULL_PUNCT = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
+_CHINESE = re.compile(f"[{_CJK_CLASS}{_CJK_PUNCT}]")
+_ASCII_PUNCT = re.compile(r"[,;:?!]")
+_PARENS = re.compile(r"[()（）]")
+
+
+def _neighbour(text: str, i: int, step: int) -> str:
+    """The first character from ``text[i]`` in direction ``step`` that is not a space or tab."""
+    while 0 <= i < len(text) and text[i] in " \t":
+        i += step
+    return text[i] if 0 <= i < len(text) else "\n"
+
+
+def _is_chinese(ch: str) -> bool:
+    return _CHINESE.match(ch) is not None
+
+
+def _full_punct(m: re.Match[str]) -> str:
+    string = m.string
+    before, after = _neighbour(string, m.start() - 1, -1), _neighbour(string, m.end(), 1)
+    if _is_chinese(before) or _is_chinese(after):
+        return _FULL_PUNCT[m.group()]
+    return m.group()
+
+
+def _full_parens(line: str) -> str:
+    """``(…)`` → ``（…）`` where the pair holds or touches Chinese text; stray ones next to Chinese too."""
+    chars = list(line)
+    stack: list[int] = []
+    pairs: list[tuple[int, int]] = []
+    lone: list[int] = []
+    for m in _PARENS.finditer(line):
+        i = m.start()
+        if line[i] in "(（":
+            stack.append(i)
+        elif stack:
+            pairs.append((stack.pop(), i))
+        else:
+            lone.append(i)
+    lone.extend(stack)
+    for open_, close in pairs:
+        if line[open_] == "(" or line[close] == ")":
+            outside = line[open_ - 1 : open_] + line[close + 1 : close + 2]
+            if _CHINESE.search(line[open_ + 1 : close] + outside) or "（" in (line[open_], line[close]):
+                chars[open_], chars[close] = "（", "）"
+    for i in lone:
+        if line[i] in "()" and _CHINESE.search(line[max(0, i - 1) : i] + line[i + 1 : i + 2]):
+            chars[i] = "（" if line[i] == "(" else "）"
+    return "".join(chars)
+
+
+def normalize_width(text: str) -> str:
+    """Canonical widths: half-width letters and digits, Chinese punctuation in Chinese text.
+
+    ``ＡＢ１２`` → ``AB12``, ``１００％`` → ``100%``; next to Chinese text
+    ``, ; : ? !`` become ``， ； ： ？ ！`` (spaces around them are kept: they
+    can separate inline outline items) and
+    parentheses become ``（）`` (``(一)`` → ``（一）``, ``2024年,市政府`` →
+    ``2024年，市政府``). ASCII punctuation inside numbers and Latin text
+    (``3.5``, ``75.75%``, ``12:30``, ``e.g.``, ``1,000``) is kept. Newlines
+    and spaces are kept: only characters are replaced, one for one.
+    """
+    text = text.translate(_HALF_WIDTH)
+    text = re.sub(r"(?<=\d)．(?=\d)", ".", text)
+    text = _ASCII_PUNCT.sub(_full_punct, text)
+    if "(" in text or ")" in text:
+        text = "\n".join(_full_parens(line) if ("(" in line or ")" in line) else line for line in text.split("\n"))
+    return text
+
+
+def normalize_query(text: str) -> str:
+    """Normalize a query or evidence phrase the way ``Report.text`` is normalized (width, then spacing)."""
+    return normalize_spacing(normalize_width(text)).strip()
+
+
 # --------------------------------------------------------------------------- line classes
 
 _SENT_END = "。！？；!?;…"
@@ -278,6 +249,9 @@ def _strip_line(line: str) -> str:
     return line.strip()
 
 
+_TRAILING_PUNCT = re.compile(r"[，。；：！？、”’）》」』】…,.;:!?)]+")
+
+
 def _is_junk(line: str) -> bool:
     """Navigation, page furniture and other non-report lines."""
     if not line:
@@ -285,7 +259,7 @@ def _is_junk(line: str) -> bool:
     if _PAGE_NUMBER.match(line) or _PUBLIC_NOTE.match(line):
         return True
     if not re.search(r"[\u4e00-\u9fffA-Za-z0-9]", line):
-        return True
+        return not _TRAILING_PUNCT.fullmatch(line)  # "：" wrapped onto its own line is joined back later
     if _OUTLINE_START.match(line):
         return False
     short = len(line) <= 40 and not _HAS_SENT_PUNCT.search(line.rstrip("。"))
@@ -306,11 +280,14 @@ def _is_heading_line(line: str) -> bool:
 
 
 def _is_title_like(line: str) -> bool:
+    """A report title: short, names a 报告, no sentence punctuation or commas (those are broken body lines)."""
     return (
         len(line) <= 80
         and "报告" in line
         and not line.rstrip().endswith(("。", "：", ":"))
         and not _HAS_SENT_PUNCT.search(line)
+        and not re.search(r"[，,]", line)
+        and not re.match(f"[{_CJK_PUNCT}]", line)
         and not _OUTLINE_START.match(line)
     )
 
@@ -361,6 +338,7 @@ class _Meta:
     signature: list[str] = field(default_factory=list)
     dates: list[str] = field(default_factory=list)
     signature_date: str | None = None
+    addressee: str | None = None
 
 
 def _meta_key(raw: str) -> str | None:
@@ -370,7 +348,7 @@ def _meta_key(raw: str) -> str | None:
 
 def _clean(raw: str) -> tuple[str, _Meta]:
     meta = _Meta()
-    lines = [_strip_line(x) for x in _normalize_newlines(raw).split("\n")]
+    lines = [_strip_line(x) for x in normalize_width(normalize_newlines(raw)).split("\n")]
 
     # Header metadata lines ("- 标题:…") anywhere, bare "标题：…" only before the body.
     kept: list[str] = []
@@ -401,8 +379,8 @@ def _clean(raw: str) -> tuple[str, _Meta]:
             meta.title = meta.title or line
         elif _ORG_LINE.match(line):
             meta.issuer_lines.append(line)
-        elif _ADDRESSEE.match(line):
-            pass  # addressee ("中共石狮市委:", "区人大常委会：")
+        elif _ADDRESSEE.match(line):  # "中共石狮市委：", "区人大常委会："
+            meta.addressee = meta.addressee or re.sub(r"\s*[:：]$", "", line)
         elif not _is_junk(line):
             rest_head.append(line)
     body = [x for x in body if not _is_junk(x)]
@@ -451,9 +429,10 @@ def _merge_title_lines(head: list[str]) -> list[str]:
 
 def _join_broken(lines: list[str]) -> list[str]:
     """Join lines that PDF extraction broke in the middle of a sentence."""
+    full = _wrap_width(lines)
     out: list[str] = []
     for line in lines:
-        if out and _continues(out[-1], line):
+        if out and _continues(out[-1], line, full):
             prev = out[-1]
             sep = " " if re.search(r"[A-Za-z]$", prev) and re.match(r"[A-Za-z]", line) else ""
             out[-1] = prev + sep + line
@@ -462,11 +441,33 @@ def _join_broken(lines: list[str]) -> list[str]:
     return out
 
 
-def _continues(prev: str, line: str) -> bool:
-    if _ENDS_SENTENCE.search(prev) or _is_heading_line(prev) or _is_title_like(prev):
+def _width(line: str) -> float:
+    """Printed width in Chinese characters: ASCII counts half."""
+    return len(line) - 0.5 * sum(1 for ch in line if ch < "\u0100")
+
+
+def _wrap_width(lines: list[str]) -> float | None:
+    """The line width of hard-wrapped (PDF) text, or None if lines are not wrapped at one width.
+
+    Wrapped text has many lines of (nearly) the same, maximal width; text with one
+    paragraph per line has widths all over the place.
+    """
+    widths = sorted(_width(x) for x in lines if len(x) >= 8)
+    if len(widths) < 8:
+        return None
+    top = widths[int(0.9 * (len(widths) - 1))]
+    full = [w for w in widths if top - 1.5 <= w <= top + 1]
+    return top - 1.5 if top >= 15 and len(full) >= max(5, 0.3 * len(widths)) else None
+
+
+def _continues(prev: str, line: str, full: float | None = None) -> bool:
+    if _TRAILING_PUNCT.fullmatch(line):
+        return True
+    if _OUTLINE_START.match(line) or _is_title_like(line) or _is_heading_line(prev) or _is_title_like(prev):
         return False
-    if _OUTLINE_START.match(line) or _is_title_like(line):
-        return False
+    if _ENDS_SENTENCE.search(prev):
+        # A full-width line of wrapped text goes on even after a full stop: paragraphs end short.
+        return full is not None and _width(prev) >= full and not prev.endswith(("：", ":"))
     if re.match(f"[{_CJK_PUNCT}]", line) and not re.match(r"[“‘《（(【「]", line):
         return True  # the next line starts with a comma or a closing mark
     # A short line without any punctuation is a stand-alone title, not a broken sentence.
@@ -533,48 +534,72 @@ def _published(meta: _Meta) -> str | None:
     return meta.signature_date
 
 
+_TITLE_NOISE = re.compile(r"^(?:Microsoft\s+Word\s*-\s*)|\.(?:docx?|wps|pdf|txt)$", re.IGNORECASE)
+
+
+def _declared_title(declared: str | None) -> str | None:
+    """A usable title from an HTML ``<title>`` or PDF/DOCX metadata, or None.
+
+    Site names (``…_政务公开_石狮市人民政府``) and ``Microsoft Word - …`` are cut off;
+    what is left must look like a report title.
+    """
+    if not declared:
+        return None
+    for part in re.split(r"\s*[_|｜]\s*|\s+[-—–]\s+", normalize_width(declared)):
+        part = _normalize_title(_TITLE_NOISE.sub("", part.strip()))
+        if part and _is_title_like(part):
+            return part
+    return None
+
+
 def parse_report(
     path: str | Path,
     *,
     document_id: str | None = None,
     region: str | None = None,
 ) -> ParsedReport:
-    """Read, clean, describe and segment one report file.
+    """Read, clean, describe and segment one report file (any format of :mod:`simkit.readers`).
 
     ``document_id`` defaults to :func:`document_id_for`; ``region`` (a name such
-    as ``泉州市泉港区``) overrides the detected region. An undetected region is
-    ``None`` and left to the caller to report.
+    as ``泉州市泉港区``) overrides the detected region, and fills province, city
+    and adcode when :func:`simkit.regions.lookup` knows the name (the region is
+    then its canonical name). An undetected region is ``None`` and left to the
+    caller to report.
     """
-    data, raw_text = _read(path)
-    sha = hashlib.sha256(data).hexdigest()
-    text, meta = _clean(raw_text)
+    raw = read_document(path)
+    text, meta = _clean(raw.text)
     if not text:
         raise InputError(f"{path}: no report text left after removing page furniture; check the file's content")
     doc_id = document_id or document_id_for(path)
 
     title_raw = meta.header.get("标题") or meta.header.get("名称") or meta.title
-    title = _normalize_title(title_raw) if title_raw else None
+    title = _normalize_title(title_raw) if title_raw else _declared_title(raw.declared_title)
     issuer = _issuer(meta, title)
+    info: RegionInfo | None
     if region is not None:
-        region_name: str | None = region
-        province = province_of(region)
+        info = lookup(region)
+        region_name: str | None = info.name if info else region
+        province = info.province if info else province_of(region)
     else:
-        head = "\n".join(x for x in (title, issuer, text[:300]) if x)
-        info = detect_region(head)
+        info = detect_region("\n".join(x for x in (title, issuer, text[:300]) if x))
         region_name = info.name if info else None
         province = info.province if info else None
 
     report = Report(
         id=doc_id,
         path=str(path),
-        sha256=sha,
+        sha256=raw.sha256,
         text=text,
         title=title,
         region=region_name,
         province=province,
+        city=info.city if info else None,
+        adcode=info.adcode if info else None,
         year=_year(title, text),
         issuer=issuer,
+        addressee=meta.addressee,
         published=_published(meta),
         doc_number=_doc_number(meta),
+        source_format=raw.source_format,
     )
     return ParsedReport(report=report, paragraphs=segment(text, doc_id))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-
 UNIT_KINDS = ("paragraph", "measure")
 ROLES = ("measure", "problem", "plan", "leadership", "overview")
 
@@ -80,6 +79,7 @@ class ParsedReport:
 
     report: Report
     paragraphs: list[Paragraph] = field(default_factory=list)
+    boilerplate_spans: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def units(self) -> list[Paragraph]:

@@ -31,6 +31,8 @@ class Hit:
     section: str
     text: str
     score: float
+    role: str = "measure"
+    boilerplate: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,9 @@ class ParagraphRecord:
     start: int
     end: int
     kind: str
+    role: str
+    parent_id: str | None
+    boilerplate: bool
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,15 +149,19 @@ class SimkitIndex:
 
     # ------------------------------------------------------------------ queries
 
-    def search(self, text: str, k: int = 5, *, hits: int = 3) -> SearchResult:
-        """The ``k`` regions whose reports hold the paragraphs most similar to ``text``."""
+    def search(self, text: str, k: int = 5, *, hits: int = 3, include_boilerplate: bool = False) -> SearchResult:
+        """The ``k`` regions whose reports hold the paragraphs most similar to ``text``.
+
+        Generic formula passages (boilerplate) are left out unless ``include_boilerplate``.
+        """
         if not text.strip():
             raise QueryError("empty query; give the text of a measure to search for")
         query = self.embedder.embed_query(text)
-        return SearchResult(text, self.model_name, self._regions_for(query, k, hits))
+        return SearchResult(text, self.model_name,
+                            self._regions_for(query, k, hits, include_boilerplate=include_boilerplate))
 
     def similar(self, paragraph_id: str, k: int = 5, *, hits: int = 3,
-                exclude_same_region: bool = True) -> SearchResult:
+                exclude_same_region: bool = True, include_boilerplate: bool = False) -> SearchResult:
         """Other regions' paragraphs most similar to a stored paragraph."""
         unit = self.store.unit(paragraph_id)
         if unit.row is None:
@@ -160,14 +169,16 @@ class SimkitIndex:
                                  "pick an id shown by `simkit search --json`")
         query = vector_at(self._vectors, unit.row)
         exclude = {_region_of(unit)} if exclude_same_region else set()
-        regions = self._regions_for(query, k, hits, exclude_regions=exclude, exclude_ids={unit.id})
+        regions = self._regions_for(query, k, hits, exclude_regions=exclude, exclude_ids={unit.id},
+                                    include_boilerplate=include_boilerplate)
         return SearchResult(unit.text, self.model_name, regions)
 
     def paragraph(self, paragraph_id: str) -> ParagraphRecord:
         """A stored paragraph by id, with its report's metadata."""
         unit = self.store.unit(paragraph_id)
         return ParagraphRecord(unit.id, unit.document_id, _region_of(unit), unit.province, unit.year,
-                               unit.title, unit.section, unit.text, unit.start, unit.end, unit.kind)
+                               unit.title, unit.section, unit.text, unit.start, unit.end, unit.kind, unit.role,
+                               unit.parent_id, unit.boilerplate)
 
     def info(self) -> dict[str, Any]:
         """Current version, model and counts."""
@@ -187,7 +198,7 @@ class SimkitIndex:
     # ------------------------------------------------------------------ internals
 
     def _regions_for(self, query: np.ndarray, k: int, hits: int, *, exclude_regions: set[str] | None = None,
-                     exclude_ids: set[str] | None = None) -> list[RegionResult]:
+                     exclude_ids: set[str] | None = None, include_boilerplate: bool = False) -> list[RegionResult]:
         """Group nearest units by region; widen the search until ``k`` regions are found or all is seen."""
         total = int(self._vectors.ntotal)
         exclude_regions = exclude_regions or set()
@@ -201,6 +212,8 @@ class SimkitIndex:
                 unit = units.get(row)
                 if unit is None or unit.id in exclude_ids or _region_of(unit) in exclude_regions:
                     continue
+                if unit.boilerplate and not include_boilerplate:
+                    continue
                 grouped.setdefault(_region_of(unit), []).append((score, unit))
             if len(grouped) >= k or fetch >= total:
                 break
@@ -209,7 +222,8 @@ class SimkitIndex:
         results = []
         for region, members in ranked:
             region_hits = [
-                Hit(u.id, u.document_id, u.title, u.year, u.section, u.text, round(float(s), 4))
+                Hit(u.id, u.document_id, u.title, u.year, u.section, u.text, round(float(s), 4), u.role,
+                    u.boilerplate)
                 for s, u in members[:hits]
             ]
             results.append(RegionResult(region, members[0][1].province, region_hits[0].score, region_hits))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import IndexLoadError, NotFoundError
@@ -18,10 +18,14 @@ CREATE TABLE documents (
     title TEXT,
     region TEXT,
     province TEXT,
+    city TEXT,
+    adcode TEXT,
     year INTEGER,
     issuer TEXT,
+    addressee TEXT,
     published TEXT,
     doc_number TEXT,
+    source_format TEXT,
     text TEXT NOT NULL
 );
 CREATE TABLE paragraphs (
@@ -33,9 +37,17 @@ CREATE TABLE paragraphs (
     start INTEGER NOT NULL,
     "end" INTEGER NOT NULL,
     kind TEXT NOT NULL,
+    role TEXT NOT NULL,
+    parent_id TEXT,
+    boilerplate INTEGER NOT NULL,
     row INTEGER UNIQUE
 );
 CREATE INDEX paragraphs_document ON paragraphs(document_id, ordinal);
+CREATE TABLE boilerplate_spans (
+    document_id TEXT NOT NULL REFERENCES documents(id),
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL
+);
 """
 
 
@@ -50,6 +62,9 @@ class StoredUnit:
     start: int
     end: int
     kind: str
+    role: str
+    parent_id: str | None
+    boilerplate: bool
     row: int | None
     region: str | None
     province: str | None
@@ -58,9 +73,15 @@ class StoredUnit:
 
 
 _UNIT_SELECT = (
-    'SELECT p.id, p.document_id, p.section, p.text, p.start, p."end", p.kind, p.row, '
+    'SELECT p.id, p.document_id, p.section, p.text, p.start, p."end", p.kind, p.role, p.parent_id, p.boilerplate, '
+    'p.row, '
     "d.region, d.province, d.year, d.title FROM paragraphs p JOIN documents d ON d.id = p.document_id"
 )
+
+
+def _unit(record: tuple) -> StoredUnit:
+    unit = StoredUnit(*record)
+    return replace(unit, boilerplate=bool(unit.boilerplate))
 
 
 def write_store(path: Path, reports: Sequence[ParsedReport], rows: dict[str, int]) -> None:
@@ -72,14 +93,19 @@ def write_store(path: Path, reports: Sequence[ParsedReport], rows: dict[str, int
             for parsed in reports:
                 r = parsed.report
                 connection.execute(
-                    "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (r.id, r.path, r.sha256, r.title, r.region, r.province, r.year, r.issuer,
-                     r.published, r.doc_number, r.text),
+                    "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (r.id, r.path, r.sha256, r.title, r.region, r.province, r.city, r.adcode, r.year, r.issuer,
+                     r.addressee, r.published, r.doc_number, r.source_format, r.text),
                 )
                 connection.executemany(
-                    'INSERT INTO paragraphs VALUES (?,?,?,?,?,?,?,?,?)',
-                    [(p.id, p.document_id, i, p.section, p.text, p.start, p.end, p.kind, rows.get(p.id))
+                    "INSERT INTO paragraphs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [(p.id, p.document_id, i, p.section, p.text, p.start, p.end, p.kind, p.role, p.parent_id,
+                      int(p.boilerplate), rows.get(p.id))
                      for i, p in enumerate(parsed.paragraphs)],
+                )
+                connection.executemany(
+                    "INSERT INTO boilerplate_spans VALUES (?,?,?)",
+                    [(r.id, start, end) for start, end in parsed.boilerplate_spans],
                 )
     finally:
         connection.close()
@@ -118,7 +144,7 @@ class Store:
             chunk = wanted[chunk_start : chunk_start + 500]
             marks = ",".join("?" * len(chunk))
             for record in self._db.execute(f"{_UNIT_SELECT} WHERE p.row IN ({marks})", chunk):
-                unit = StoredUnit(*record)
+                unit = _unit(record)
                 found[unit.row] = unit  # type: ignore[index]
         return found
 
@@ -128,12 +154,17 @@ class Store:
         if record is None:
             raise NotFoundError(f"{paragraph_id}: no such paragraph in {self.path.parent}; "
                                 "ids are shown by `simkit search --json`")
-        return StoredUnit(*record)
+        return _unit(record)
+
+    def parent_of(self, unit: StoredUnit) -> StoredUnit | None:
+        """The whole paragraph a measure was cut from, for context."""
+        return self.unit(unit.parent_id) if unit.parent_id else None
 
     def documents(self) -> list[dict[str, object]]:
         """Metadata of every report in the index (without text)."""
         cursor = self._db.execute(
-            "SELECT id, path, sha256, title, region, province, year, issuer, published, doc_number "
+            "SELECT id, path, sha256, title, region, province, city, adcode, year, issuer, addressee, published, "
+            "doc_number, source_format "
             "FROM documents ORDER BY id"
         )
         names = [c[0] for c in cursor.description]

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from simkit.errors import InputError, SimkitError
-from simkit.ingest import document_id_for, normalize_spacing, parse_report, read_text
+from simkit.ingest import (
+    document_id_for,
+    normalize_query,
+    normalize_spacing,
+    normalize_width,
+    parse_report,
+    read_text,
+)
 from simkit.records import ParsedReport
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "reports"
@@ -23,10 +30,16 @@ EXPECTED = {
         "issuer": "石狮市人民政府",
         "published": "2025-01-26",
         "doc_number": "狮政综〔2025〕6号",
+        "city": "泉州市",
+        "adcode": "350581",
+        "addressee": "中共石狮市委",
     },
     "taishun-2023": {
         "title": "泰顺县人民政府关于2023年法治政府建设年度报告",
         "region": "泰顺县",
+        "city": "温州市",
+        "adcode": "330329",
+        "addressee": None,
         "province": "浙江省",
         "year": 2023,
         "issuer": "泰顺县人民政府",
@@ -36,6 +49,9 @@ EXPECTED = {
     "xiamen-2021": {
         "title": "厦门市关于2021年法治政府建设情况的报告",
         "region": "厦门市",
+        "city": "厦门市",
+        "adcode": "350200",
+        "addressee": None,
         "province": "福建省",
         "year": 2021,
         "issuer": None,
@@ -45,6 +61,9 @@ EXPECTED = {
     "siping-2023": {
         "title": None,  # the file has no title line
         "region": "四平市",
+        "city": "四平市",
+        "adcode": "220300",
+        "addressee": None,
         "province": "吉林省",
         "year": 2023,
         "issuer": "中共四平市委 四平市人民政府",
@@ -59,6 +78,9 @@ EXPECTED = {
         "issuer": "泉州市泉港区人民政府",
         "published": None,
         "doc_number": "泉港政函〔2024〕2号",
+        "city": "泉州市",
+        "adcode": "350505",
+        "addressee": "区人大常委会",
     },
 }
 
@@ -97,6 +119,7 @@ def test_metadata(stem: str) -> None:
     for key, value in EXPECTED[stem].items():
         assert getattr(report, key) == value, key
     assert report.id == stem
+    assert report.source_format == "text"
     assert report.sha256 == hashlib.sha256((EXAMPLES / f"{stem}.txt").read_bytes()).hexdigest()
 
 
@@ -108,7 +131,7 @@ def test_no_junk_and_exact_offsets(stem: str) -> None:
     for p in result.paragraphs:
         assert text[p.start : p.end] == p.text
         assert p.document_id == stem and p.id.startswith(f"{stem}:")
-        assert p.kind in ("paragraph", "heading", "fragment")
+        assert p.kind in ("paragraph", "measure", "parent", "heading", "fragment")
         for junk in JUNK:
             assert junk not in p.text, (junk, p.text[:40])
     for junk in JUNK:
@@ -153,10 +176,10 @@ def test_one_line_report_is_split_along_inline_markers() -> None:
     assert len({p.section for p in units}) >= 8
     sections = {p.section for p in result.paragraphs}
     assert "二、2023年法治政府建设存在的不足" in sections
-    assert any(s.endswith("> (五)坚持强基固本,不断夯实法护平安基础") for s in sections)
+    assert any(s.endswith("> （五）坚持强基固本，不断夯实法护平安基础") for s in sections)
     headings = [p.text for p in result.paragraphs if p.kind == "heading"]
     assert headings[0] == "一、2023年推进法治政府建设的主要举措和成效"
-    assert "《法治政府建设实施纲要(2021-2025年)》" in result.paragraphs[0].text
+    assert "《法治政府建设实施纲要（2021-2025年）》" in result.paragraphs[0].text
 
 
 def test_pdf_broken_sentences_are_joined() -> None:
@@ -181,22 +204,22 @@ def test_numbered_items_get_their_own_paragraph_with_section() -> None:
     items = [p for p in result.units if p.text.startswith(("1.持续", "2.持续", "3.持续"))]
     assert [p.text[:9] for p in items] == ["1.持续推进政府机", "2.持续推动“放管", "3.持续优化法治化"]
     for p in items:
-        assert "(一)依法全面履行政府职能" in p.section
+        assert "（一）依法全面履行政府职能" in p.section
         assert p.section.endswith(p.text.split("。")[0])
-    heading = next(p for p in result.paragraphs if p.text == "(一)依法全面履行政府职能")
+    heading = next(p for p in result.paragraphs if p.text == "（一）依法全面履行政府职能")
     assert heading.kind == "heading"
 
 
 def test_leading_heading_contributes_its_short_title() -> None:
     result = parsed("shishi-2024")
-    p = next(p for p in result.units if p.text.startswith("(一)提升政务服务效能。"))
-    assert p.section == "二、聚焦全面履职,护航经济社会发展大局 > (一)提升政务服务效能"
-    assert p.kind == "paragraph"
+    p = next(p for p in result.units if p.text.startswith("（一）提升政务服务效能。"))
+    assert p.section == "二、聚焦全面履职，护航经济社会发展大局 > （一）提升政务服务效能"
+    assert p.kind in ("paragraph", "measure")  # measures come from simkit.segment
 
 
 def test_web_page_header_and_footer_removed() -> None:
     text = parsed("xiamen-2021").report.text
-    assert text.startswith("2021年,在省委、省政府正确领导下")
+    assert text.startswith("2021年，在省委、省政府正确领导下")
     assert text.endswith("合力营造法治政府建设的导向和氛围。")
 
 
@@ -204,8 +227,17 @@ def test_region_override_wins() -> None:
     result = parse_report(EXAMPLES / "siping-2023.txt", region="双辽市", document_id="custom")
     assert result.report.region == "双辽市"
     assert result.report.province == "吉林省"
+    assert (result.report.city, result.report.adcode) == ("四平市", "220382")
     assert result.report.id == "custom"
     assert all(p.id.startswith("custom:") for p in result.paragraphs)
+
+
+def test_region_override_is_canonicalized_or_kept() -> None:
+    report = parse_report(EXAMPLES / "shishi-2024.txt", region="泉港区").report
+    assert (report.region, report.province, report.city) == ("泉州市泉港区", "福建省", "泉州市")
+    assert report.adcode == "350505"
+    report = parse_report(EXAMPLES / "shishi-2024.txt", region="某某新区").report
+    assert (report.region, report.province, report.city, report.adcode) == ("某某新区", None, None, None)
 
 
 def test_unknown_region_is_none(tmp_path: Path) -> None:
@@ -213,6 +245,7 @@ def test_unknown_region_is_none(tmp_path: Path) -> None:
     f.write_text("关于法治政府建设情况的报告\n今年以来,我们坚持依法行政,推进法治政府建设,取得积极成效。\n", "utf-8")
     report = parse_report(f).report
     assert report.region is None and report.province is None
+    assert report.city is None and report.adcode is None
 
 
 PDF_TEXT = """永嘉县人民政府关于2022年度法治政府
@@ -308,11 +341,11 @@ def _one_line_error(path: Path) -> str:
     assert "\n" not in message
     assert str(path) in message
     assert isinstance(info.value, SimkitError)
-    return message
+    return message.replace(str(path), "<file>")  # test names in the path must not satisfy the checks
 
 
 def test_binary_file(tmp_path: Path) -> None:
-    f = tmp_path / "x.bin"
+    f = tmp_path / "x.txt"
     f.write_bytes(bytes(range(256)) * 8)
     assert "binary" in _one_line_error(f)
 
@@ -320,7 +353,7 @@ def test_binary_file(tmp_path: Path) -> None:
 def test_binary_file_with_text_like_start(tmp_path: Path) -> None:
     f = tmp_path / "report.pdf"
     f.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Length 5 >>\nstream\n\x00\x01\x02\x03\x04endstream")
-    assert "binary" in _one_line_error(f)
+    assert "truncated PDF" in _one_line_error(f)  # sniffed as PDF: see tests/test_readers.py for more
 
 
 def test_empty_file(tmp_path: Path) -> None:
@@ -384,3 +417,39 @@ def test_evidence_style_substrings_survive_cleaning() -> None:
     for phrase in phrases:
         assert phrase in raw
         assert any(squash(phrase) in squash(p.text) for p in units), phrase
+
+
+def test_normalize_width() -> None:
+    assert normalize_width("ＡＢ１２，ｘ") == "AB12，x"
+    assert normalize_width("增长１００％") == "增长100%"
+    assert normalize_width("2024年,市政府坚持") == "2024年，市政府坚持"
+    assert normalize_width("(一)坚持思想引领") == "（一）坚持思想引领"
+    assert normalize_width("《纲要(2021-2025年)》") == "《纲要（2021-2025年）》"
+    assert normalize_width("(1)加强领导;(2)压实责任") == "（1）加强领导；（2）压实责任"
+    assert normalize_width("报告如下:") == "报告如下："
+    assert normalize_width("是否落实?是!") == "是否落实？是！"
+    assert normalize_width("“示范市”,推进") == "“示范市”，推进"
+    # ASCII punctuation inside numbers and Latin text stays.
+    for kept in ["3.5", "75.75%", "12:30", "e.g.", "1,000", "2022-03-10 10:58", "see (RFC 2119), ok", "http://a.cn/?a=1"]:
+        assert normalize_width(kept) == kept
+    assert normalize_width("比例达75.75%,同比") == "比例达75.75%，同比"
+    assert normalize_width("３．５倍") == "3.5倍"
+    # One character for one: lengths and newlines are kept; stray parentheses next to Chinese too.
+    text = "一、工作 (一)加强领导,\n完善机制(二"
+    assert len(normalize_width(text)) == len(text) and normalize_width(text).count("\n") == 1
+    assert normalize_width("（2021-2025年)") == "（2021-2025年）"
+
+
+def test_normalize_query_matches_report_text() -> None:
+    assert normalize_query("  (一)提升政务服务效能,2023 年 ") == "（一）提升政务服务效能，2023年"
+    text = parsed("shishi-2024").report.text
+    for raw in ["(一)坚持思想引领", "市政府主要领导上法治课1次,市政府常务会", "《法治政府建设实施纲要(2021—2025年)》"]:
+        assert raw not in text
+        assert normalize_query(raw) in text
+
+
+def test_report_text_is_width_normalized() -> None:
+    for stem in EXPECTED:
+        text = parsed(stem).report.text
+        assert not re.search(r"[\u4e00-\u9fff][,;:?!()]|[,;:?!()][\u4e00-\u9fff]", text), stem
+        assert not re.search(r"[０-９Ａ-Ｚａ-ｚ]", text), stem

@@ -1,0 +1,196 @@
+"""Flag generic formula passages (套话) that recur across nearly every region's report.
+
+Reports open and close with the same political formulas ("以习近平新时代中国特色社会
+主义思想为指导", "现将有关情况报告如下", "为…高质量发展提供坚强法治保障"). They
+match any query about "studying Xi Jinping Thought on the rule of law" and are never
+the answer to "which regions did something similar". They are recognised by phrase
+statistics over the corpus, not by a list of sentences:
+
+1. Every report's text is cut into sentences (at 。；！？ and line ends).
+2. For each character trigram of Chinese text, count the **regions** whose reports
+   contain it (regions, not reports: a region's own name recurs in all its reports).
+   A trigram found in at least 60 % of the regions is *common*; in at least 80 %,
+   *universal*.
+3. A sentence's formula score is the share of its Chinese characters covered by
+   such trigrams, where each digit counts as three uncovered characters (numbers
+   make a passage concrete); years such as ``2023年`` or ``2021—2025年`` are neutral.
+   A sentence scoring at least 0.5 on common trigrams is a **formula span**: shown
+   as such, and available for down-weighting. For the stricter test below, a quoted
+   name or 《title》 that is not itself made of universal trigrams also counts as
+   concrete text.
+4. A unit (paragraph or measure) is **boilerplate** — left out of search by default —
+   when at least 60 % of its characters lie in sentences scoring at least 0.5 on
+   *universal* trigrams. Exclusion uses the stricter trigram set because hiding a real
+   measure costs more than showing a formula: on the dev set no unit holding a
+   labelled measure is flagged. A unit mixing a formula with a concrete measure
+   ("自觉接受人大监督和政协民主监督，办理人大代表建议66件…") keeps its formula span
+   marked but is itself not boilerplate.
+
+Needs at least three regions; with fewer, nothing is flagged. Common trigrams are
+persisted with the index (``phrases.json``) so that a single file can be judged
+against the corpus later (``simkit parse FILE --index DIR``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .records import UNIT_KINDS, ParsedReport
+
+GRAM = 3
+MIN_REGIONS = 3
+COMMON_SHARE = 0.6
+UNIVERSAL_SHARE = 0.8
+SENTENCE_CUT = 0.5
+UNIT_CUT = 0.6
+FORMAT_VERSION = 1
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_SENTENCE_END = re.compile(r"[。；;！？!?\n]")
+_YEARS = re.compile(r"(?:19|20)\d{2}(?:\s*[—\-–~至到]\s*(?:19|20)?\d{2,4})?\s*年度?")
+_DIGIT = re.compile(r"\d")
+_NAMED = re.compile(r"“[^”]{1,30}”|《[^》]{1,60}》")
+
+
+@dataclass(frozen=True)
+class PhraseStats:
+    """Which character trigrams are common across the regions of a corpus."""
+
+    regions: int
+    common: frozenset[str]
+    universal: frozenset[str]
+    gram: int = GRAM
+
+    @property
+    def usable(self) -> bool:
+        return self.regions >= MIN_REGIONS
+
+    def to_json(self) -> dict[str, object]:
+        return {"format_version": FORMAT_VERSION, "gram": self.gram, "regions": self.regions,
+                "common_share": COMMON_SHARE, "universal_share": UNIVERSAL_SHARE,
+                "common": sorted(self.common), "universal": sorted(self.universal)}
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), ensure_ascii=False) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> PhraseStats:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(int(data["regions"]), frozenset(data["common"]), frozenset(data["universal"]), int(data["gram"]))
+
+
+def _han_only(text: str) -> str:
+    return "".join(_HAN.findall(text))
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence boundaries of ``text`` as (start, end) offsets, ends including the punctuation."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        if text[start : match.end()].strip():
+            spans.append((start, match.end()))
+        start = match.end()
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    return spans
+
+
+def _trigrams(text: str, gram: int) -> set[str]:
+    found: set[str] = set()
+    for start, end in sentence_spans(text):
+        han = _han_only(text[start:end])
+        found.update(han[i : i + gram] for i in range(len(han) - gram + 1))
+    return found
+
+
+def phrase_stats(texts_by_region: Iterable[tuple[str, str]], *, gram: int = GRAM) -> PhraseStats:
+    """Count, for each trigram, the regions whose texts contain it; keep the common ones.
+
+    ``texts_by_region`` yields (region, text) pairs; several reports of one region
+    count once.
+    """
+    per_region: dict[str, set[str]] = {}
+    for region, text in texts_by_region:
+        per_region.setdefault(region, set()).update(_trigrams(text, gram))
+    counts: dict[str, int] = {}
+    for grams in per_region.values():
+        for g in grams:
+            counts[g] = counts.get(g, 0) + 1
+    def shared_by(share: float) -> frozenset[str]:
+        needed = max(2, share * len(per_region))
+        return frozenset(g for g, c in counts.items() if c >= needed)
+
+    return PhraseStats(len(per_region), shared_by(COMMON_SHARE), shared_by(UNIVERSAL_SHARE), gram)
+
+
+def formula_score(sentence: str, stats: PhraseStats, *, universal: bool = False) -> float:
+    """Share of a sentence's Chinese characters covered by common (or universal) trigrams.
+
+    Digits count against; years are neutral.
+    """
+    grams = stats.universal if universal else stats.common
+    text = _YEARS.sub("", sentence)
+    named = 0
+    if universal:
+        # A quoted programme or document title that is not itself universal ("《厦门市行政复议体制改革
+        # 实施方案》") makes the sentence concrete; a universal one (《法治政府建设实施纲要》) does not.
+        for match in _NAMED.finditer(text):
+            inner = _han_only(match.group())
+            if any(inner[i : i + stats.gram] not in grams for i in range(len(inner) - stats.gram + 1)):
+                named += len(inner)
+        text = _NAMED.sub("", text)
+    han = _han_only(text)
+    if len(han) < stats.gram:
+        return 0.0
+    covered = [False] * len(han)
+    for i in range(len(han) - stats.gram + 1):
+        if han[i : i + stats.gram] in grams:
+            for j in range(i, i + stats.gram):
+                covered[j] = True
+    return sum(covered) / (len(han) + named + 3 * len(_DIGIT.findall(text)))
+
+
+def formula_spans(text: str, stats: PhraseStats, *, universal: bool = False) -> list[tuple[int, int]]:
+    """Offsets of the sentences of ``text`` that are formulas (by common or universal trigrams)."""
+    if not stats.usable:
+        return []
+    return [(s, e) for s, e in sentence_spans(text)
+            if formula_score(text[s:e], stats, universal=universal) >= SENTENCE_CUT]
+
+
+def _covered_share(start: int, end: int, spans: Sequence[tuple[int, int]], text: str) -> float:
+    total = sum(1 for ch in text[start:end] if not ch.isspace())
+    if not total:
+        return 0.0
+    inside = 0
+    for s, e in spans:
+        lo, hi = max(s, start), min(e, end)
+        if lo < hi:
+            inside += sum(1 for ch in text[lo:hi] if not ch.isspace())
+    return inside / total
+
+
+def flag_report(parsed: ParsedReport, stats: PhraseStats) -> ParsedReport:
+    """The report with formula spans recorded and its units' ``boilerplate`` flags set."""
+    text = parsed.report.text
+    spans = formula_spans(text, stats)
+    strict = formula_spans(text, stats, universal=True)
+    paragraphs = [
+        replace(p, boilerplate=p.kind in (*UNIT_KINDS, "parent")
+                and _covered_share(p.start, p.end, strict, text) >= UNIT_CUT)
+        for p in parsed.paragraphs
+    ]
+    return replace(parsed, paragraphs=paragraphs, boilerplate_spans=spans)
+
+
+def flag_reports(reports: Sequence[ParsedReport], stats: PhraseStats | None = None) -> tuple[
+        list[ParsedReport], PhraseStats]:
+    """Flag formula passages in every report, with statistics from these reports unless given."""
+    if stats is None:
+        stats = phrase_stats((r.report.region or f"unknown:{r.report.id}", r.report.text) for r in reports)
+    return [flag_report(r, stats) for r in reports], stats
