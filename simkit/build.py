@@ -28,7 +28,7 @@ from .indexdir import (
 )
 from .ingest import document_id_for, parse_report
 from .records import UNIT_KINDS, Paragraph, ParsedReport
-from .segment import split_long
+from .segment import embedding_text, split_long
 from .store import write_store
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
@@ -171,13 +171,19 @@ def write_units_jsonl(
     return IngestResult(str(out), len(parsed), count, skipped, warnings)
 
 
-def fit_to_model(parsed: ParsedReport, embedder: Embedder) -> ParsedReport:
-    """Split paragraphs longer than the model's token window into units that fit."""
+EMBED_CONTEXTS = ("section", "none")
+def fit_to_model(parsed: ParsedReport, embedder: Embedder, embed_context: str = "section") -> ParsedReport:
+    """Split units whose embedded text exceeds the model's token window, so nothing is truncated."""
     limit = embedder.profile.max_tokens
     paragraphs: list[Paragraph] = []
     for paragraph in parsed.paragraphs:
-        if paragraph.kind in UNIT_KINDS and embedder.count_tokens(paragraph.text) > limit:
-            paragraphs.extend(split_long(paragraph, embedder.count_tokens, limit))
+        if paragraph.kind not in UNIT_KINDS:
+            paragraphs.append(paragraph)
+            continue
+        context_tokens = embedder.count_tokens(embedding_text(paragraph, embed_context)) - embedder.count_tokens(
+            paragraph.text)
+        if context_tokens + embedder.count_tokens(paragraph.text) > limit:
+            paragraphs.extend(split_long(paragraph, embedder.count_tokens, limit - context_tokens))
         else:
             paragraphs.append(paragraph)
     return replace(parsed, paragraphs=paragraphs)
@@ -189,6 +195,7 @@ def build_index(
     model: str | None = None,
     *,
     region: str | None = None,
+    embed_context: str = "section",
     progress: ProgressFactory | None = None,
 ) -> BuildResult:
     """Build a new version of the index at ``index_dir`` from report files and folders.
@@ -197,6 +204,8 @@ def build_index(
     indexed. If no file is usable, :class:`BuildError` is raised and the index
     already at ``index_dir`` (if any) is left untouched.
     """
+    if embed_context not in EMBED_CONTEXTS:
+        raise BuildError(f"unknown embed context {embed_context!r}; use one of {', '.join(EMBED_CONTEXTS)}")
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     files, skipped = collect_files(paths)
@@ -209,14 +218,14 @@ def build_index(
 
     mark = time.perf_counter()
     embedder = Embedder.load(model)
-    parsed = [fit_to_model(p, embedder) for p in parsed]
+    parsed = [fit_to_model(p, embedder, embed_context) for p in parsed]
     parsed, phrases = flag_reports(parsed)
     units = [unit for report in parsed for unit in report.units]
     seconds["load_model"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     advance = progress("embedding", len(units)) if progress else None
-    vectors = embedder.embed_passages([u.text for u in units], progress=advance)
+    vectors = embedder.embed_passages([embedding_text(u, embed_context) for u in units], progress=advance)
     seconds["embed"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -235,7 +244,9 @@ def build_index(
             "boilerplate_units": sum(u.boilerplate for u in units),
             "vectors": int(vector_index.ntotal),
         }
-        write_manifest(tmp, _manifest(embedder, vector_index, counts, tmp))
+        manifest = _manifest(embedder, vector_index, counts, tmp)
+        manifest["embed_context"] = embed_context
+        write_manifest(tmp, manifest)
         publish(root, name, tmp)
     except BaseException:
         discard(tmp)

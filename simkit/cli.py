@@ -110,18 +110,21 @@ def cli() -> None:
 @click.option("--model", default=None, envvar="SIMKIT_MODEL",
               help="Model profile name or local sentence-transformers directory [default: multilingual-e5-small].")
 @click.option("--region", default=None, help="Region of every report given (overrides detection).")
+@click.option("--embed-context", type=click.Choice(["section", "none"]), default="section", show_default=True,
+              help="Embed each paragraph with its outline titles in front (section) or alone (none).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or notes.")
 @json_option
 @handle_errors
 def build(paths: tuple[str, ...], index_dir: str | None, model: str | None, region: str | None,
-          quiet: bool, as_json: bool) -> None:
+          embed_context: str, quiet: bool, as_json: bool) -> None:
     """Index report files and folders (PATHS) into a new version of the index."""
     from .build import build_index
     from .config import index_dir as resolve_index_dir
 
     target = resolve_index_dir(index_dir)
     _announce_model(model, quiet or as_json)
-    result = build_index(paths, target, model, region=region, progress=_progress_factory(quiet))
+    result = build_index(paths, target, model, region=region, embed_context=embed_context,
+                         progress=_progress_factory(quiet))
     if as_json:
         from dataclasses import asdict
 

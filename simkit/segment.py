@@ -75,7 +75,7 @@ from dataclasses import dataclass, replace
 
 from simkit.records import Paragraph
 
-__all__ = ["measure_spans", "segment", "split_long"]
+__all__ = ["embedding_text", "measure_spans", "segment", "split_long"]
 
 _CN_NUM = "一二三四五六七八九十百〇零"
 _MARKER = re.compile(
@@ -635,3 +635,22 @@ def split_long(paragraph: Paragraph, count_tokens: Callable[[str], int], max_tok
             )
         )
     return pieces
+
+
+_LEADING_MARKER = re.compile(
+    r"^\s*(?:[一二三四五六七八九十百]+、|[（(][一二三四五六七八九十百\d]+[）)]|\d{1,2}[.．、]|[①-⑳])\s*"
+)
+
+
+def embedding_text(unit: Paragraph, context: str = "section", levels: int = 2) -> str:
+    """The text embedded for a unit: with ``context="section"``, its nearest outline titles first.
+
+    A measure such as "推行20个高频事项…" says little about its topic on its own; its
+    section titles ("依法全面履行政府职能 / 持续推动‘放管服’改革工作") say it.
+    Outline numbering is dropped; the shown text and offsets are unchanged.
+    """
+    if context != "section" or not unit.section:
+        return unit.text
+    titles = [_LEADING_MARKER.sub("", part).strip() for part in unit.section.split(" > ")][-levels:]
+    titles = [t for t in titles if t and t not in unit.text[: len(t) + 8]]
+    return f"{' / '.join(titles)}：{unit.text}" if titles else unit.text

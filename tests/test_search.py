@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simkit.errors import NotFoundError, QueryError
+from simkit.segment import embedding_text
 
 TOWNSHIP_ENFORCEMENT = "在乡镇推行一支队伍管执法的综合执法改革"
 REFORM_WORDS = ("综合执法", "一支队伍管执法", "综合行政执法", "执法权", "赋权")
@@ -86,5 +87,5 @@ def test_empty_query_is_rejected(demo_index):
 def test_units_fit_the_model_window(demo_index, embedder):
     rows = demo_index.store.units_at(range(demo_index.manifest["counts"]["units"]))
     assert len(rows) == demo_index.manifest["counts"]["units"]
-    assert max(embedder.count_tokens(u.text) for u in rows.values()) <= 512
+    assert max(embedder.count_tokens(embedding_text(u)) for u in rows.values()) <= 512
     assert min(len(u.text) for u in rows.values()) >= 15
