@@ -164,12 +164,18 @@ class SimkitIndex:
                 exclude_same_region: bool = True, include_boilerplate: bool = False) -> SearchResult:
         """Other regions' paragraphs most similar to a stored paragraph."""
         unit = self.store.unit(paragraph_id)
-        if unit.row is None:
+        if unit.row is not None:
+            rows = [unit.row]
+        else:  # a paragraph cut into measures stands for all of them
+            rows = [child.row for child in self.store.children_of(unit.id) if child.row is not None]
+        if not rows:
             raise QueryError(f"{paragraph_id}: is a {unit.kind}, not an indexed paragraph; "
-                                 "pick an id shown by `simkit search --json`")
-        query = vector_at(self._vectors, unit.row)
+                             "pick an id shown by `simkit search --json`")
+        query = np.mean([vector_at(self._vectors, row) for row in rows], axis=0)
+        query /= np.linalg.norm(query) or 1.0
         exclude = {_region_of(unit)} if exclude_same_region else set()
-        regions = self._regions_for(query, k, hits, exclude_regions=exclude, exclude_ids={unit.id},
+        own = {unit.id, *(c.id for c in self.store.children_of(unit.id))}
+        regions = self._regions_for(query, k, hits, exclude_regions=exclude, exclude_ids=own,
                                     include_boilerplate=include_boilerplate)
         return SearchResult(unit.text, self.model_name, regions)
 

@@ -156,6 +156,11 @@ class Store:
                                 "ids are shown by `simkit search --json`")
         return _unit(record)
 
+    def children_of(self, paragraph_id: str) -> list[StoredUnit]:
+        """The measures cut from a parent paragraph, in reading order."""
+        records = self._db.execute(f"{_UNIT_SELECT} WHERE p.parent_id = ? ORDER BY p.ordinal", (paragraph_id,))
+        return [_unit(record) for record in records]
+
     def parent_of(self, unit: StoredUnit) -> StoredUnit | None:
         """The whole paragraph a measure was cut from, for context."""
         return self.unit(unit.parent_id) if unit.parent_id else None

@@ -148,3 +148,66 @@ def test_cold_search_process_never_imports_torch(demo_index_dir):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert "NO-TORCH" in done.stderr, done.stderr
     assert json.loads(done.stdout)["regions"]
+
+
+def test_parse_renders_outline_tree_with_roles_and_boilerplate(runner, examples_dir, demo_index_dir):
+    result = runner.invoke(cli, ["parse", str(examples_dir / "taishun-2023.txt"), "--index", str(demo_index_dir)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("title") and "泰顺县人民政府" in lines[0]
+    assert "adcode 330329" in lines[1]
+    assert any(line.startswith("一、") for line in lines)
+    assert any(line.startswith("  （一）") or line.startswith("  (一)") for line in lines)
+    assert any("[meas plan" in line or "[para plan" in line for line in lines)
+    assert any("[meas meas" in line for line in lines)
+    assert "boilerplate not judged" not in result.output
+
+
+def test_ingest_writes_jsonl_units(runner, examples_dir, tmp_path):
+    out = tmp_path / "units.jsonl"
+    result = runner.invoke(cli, ["ingest", str(examples_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert {r["region"] for r in records} == {"石狮市", "泰顺县", "厦门市", "四平市", "泉州市泉港区"}
+    kinds = {r["kind"] for r in records}
+    assert {"measure", "parent"} <= kinds
+    parents = {r["id"] for r in records if r["kind"] == "parent"}
+    assert all(r["parent_id"] in parents for r in records if r["kind"] == "measure")
+    assert any(r["boilerplate"] for r in records)
+    assert {r["role"] for r in records} >= {"measure", "plan", "problem", "overview"}
+
+
+def test_ingest_stops_at_first_bad_file_unless_skip_bad(runner, examples_dir, tmp_path):
+    bad = tmp_path / "reports" / "broken.pdf"
+    bad.parent.mkdir()
+    bad.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 4)
+    good = tmp_path / "reports" / "xiamen.txt"
+    good.write_bytes((examples_dir / "xiamen-2021.txt").read_bytes())
+    out = tmp_path / "units.jsonl"
+    stopped = runner.invoke(cli, ["ingest", str(bad.parent), "--out", str(out)])
+    assert stopped.exit_code == 1
+    assert _error_lines(stopped.output) and "broken.pdf" in _error_lines(stopped.output)[0]
+    assert not out.exists()
+    skipped = runner.invoke(cli, ["ingest", str(bad.parent), "--out", str(out), "--skip-bad"])
+    assert skipped.exit_code == 0, skipped.output
+    assert "Skipped:" in skipped.output and "broken.pdf" in skipped.output
+    assert {json.loads(line)["region"] for line in out.read_text(encoding="utf-8").splitlines()} == {"厦门市"}
+
+
+def test_unknown_region_is_indexed_with_a_warning(runner, tmp_path):
+    report = tmp_path / "no-region.txt"
+    report.write_text(
+        "一、主要工作\n（一）推进综合行政执法改革。组建综合行政执法队伍，实行一支队伍管执法，整合执法事项120项。\n"
+        "（二）深化政务服务改革。推行一件事一次办，集成套餐服务事项达到50项，群众办事跑动次数明显减少。\n",
+        encoding="utf-8",
+    )
+    index_dir = tmp_path / "index"
+    result = runner.invoke(cli, ["build", str(report), "--index", str(index_dir), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "Warning:" in result.output and "no-region.txt" in result.output and "--region" in result.output
+    found = json.loads(runner.invoke(cli, ["search", "综合行政执法", "--index", str(index_dir), "--json"]).output)
+    assert [r["region"] for r in found["regions"]] == ["unknown"]
+    overridden = runner.invoke(cli, ["build", str(report), "--index", str(index_dir), "-q", "--region", "泰顺县"])
+    assert overridden.exit_code == 0 and "Warning" not in overridden.output
+    found = json.loads(runner.invoke(cli, ["search", "综合行政执法", "--index", str(index_dir), "--json"]).output)
+    assert found["regions"][0]["region"] == "泰顺县" and found["regions"][0]["province"] == "浙江省"

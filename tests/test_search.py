@@ -89,3 +89,28 @@ def test_units_fit_the_model_window(demo_index, embedder):
     assert len(rows) == demo_index.manifest["counts"]["units"]
     assert max(embedder.count_tokens(embedding_text(u)) for u in rows.values()) <= 512
     assert min(len(u.text) for u in rows.values()) >= 15
+
+
+def test_similar_on_a_parent_paragraph_uses_its_measures(demo_index):
+    parents = demo_index.store._db.execute("SELECT id FROM paragraphs WHERE kind = 'parent'").fetchall()
+    assert parents
+    parent_id = parents[0][0]
+    children = demo_index.store.children_of(parent_id)
+    assert len(children) >= 2 and all(c.parent_id == parent_id for c in children)
+    result = demo_index.similar(parent_id, k=3, exclude_same_region=False)
+    returned = {h.paragraph_id for r in result.regions for h in r.hits}
+    assert not returned & {c.id for c in children}
+    assert len(result.regions) == 3
+
+
+def test_boilerplate_is_left_out_unless_asked(demo_index):
+    flagged = demo_index.store._db.execute(
+        "SELECT id, text FROM paragraphs WHERE boilerplate = 1 AND row IS NOT NULL").fetchall()
+    assert flagged
+    unit_id, text = flagged[0]
+    default = demo_index.search(text, k=5, hits=5)
+    assert unit_id not in {h.paragraph_id for r in default.regions for h in r.hits}
+    assert not any(h.boilerplate for r in default.regions for h in r.hits)
+    included = demo_index.search(text, k=5, hits=5, include_boilerplate=True)
+    assert included.regions[0].hits[0].paragraph_id == unit_id
+    assert included.regions[0].hits[0].boilerplate
