@@ -11,13 +11,14 @@ statistics over the corpus, not by a list of sentences:
    contain it (regions, not reports: a region's own name recurs in all its reports).
    A trigram found in at least 60 % of the regions is *common*; in at least 80 %,
    *universal*.
-3. A sentence's formula score is the share of its Chinese characters covered by
+3. A passage's formula score is the share of its Chinese characters covered by
    such trigrams, where each digit counts as three uncovered characters (numbers
    make a passage concrete); years such as ``2023年`` or ``2021—2025年`` are neutral.
-   A sentence scoring at least 0.5 on common trigrams is a **formula span**: shown
-   as such, and available for down-weighting. For the stricter test below, a quoted
-   name or 《title》 that is not itself made of universal trigrams also counts as
-   concrete text.
+   Clauses (cut at ，；。：) of at least six characters scoring at least 0.6 on common
+   trigrams are **formula spans**, adjacent ones merged: shown as such, and available
+   for down-weighting. Clauses rather than sentences, because one long sentence often
+   wraps a concrete measure in formulas. For the stricter test below, a quoted name or
+   《title》 that is not itself made of universal trigrams also counts as concrete text.
 4. A unit (paragraph or measure) is **boilerplate** — left out of search by default —
    when at least 60 % of its characters lie in sentences scoring at least 0.5 on
    *universal* trigrams. Exclusion uses the stricter trigram set because hiding a real
@@ -51,6 +52,9 @@ FORMAT_VERSION = 1
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _SENTENCE_END = re.compile(r"[。；;！？!?\n]")
+_CLAUSE_END = re.compile(r"[，,。；;！？!?：:\n]")
+CLAUSE_CUT = 0.6
+MIN_CLAUSE_HAN = 6
 _YEARS = re.compile(r"(?:19|20)\d{2}(?:\s*[—\-–~至到]\s*(?:19|20)?\d{2,4})?\s*年度?")
 _DIGIT = re.compile(r"\d")
 _NAMED = re.compile(r"“[^”]{1,30}”|《[^》]{1,60}》")
@@ -87,11 +91,11 @@ def _han_only(text: str) -> str:
     return "".join(_HAN.findall(text))
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Sentence boundaries of ``text`` as (start, end) offsets, ends including the punctuation."""
+def sentence_spans(text: str, pattern: re.Pattern[str] = _SENTENCE_END) -> list[tuple[int, int]]:
+    """Sentence (or, with ``_CLAUSE_END``, clause) boundaries as (start, end), ends including the punctuation."""
     spans: list[tuple[int, int]] = []
     start = 0
-    for match in _SENTENCE_END.finditer(text):
+    for match in pattern.finditer(text):
         if text[start : match.end()].strip():
             spans.append((start, match.end()))
         start = match.end()
@@ -156,11 +160,36 @@ def formula_score(sentence: str, stats: PhraseStats, *, universal: bool = False)
 
 
 def formula_spans(text: str, stats: PhraseStats, *, universal: bool = False) -> list[tuple[int, int]]:
-    """Offsets of the sentences of ``text`` that are formulas (by common or universal trigrams)."""
+    """Offsets of formula passages in ``text``.
+
+    By default: clauses scoring at least 0.6 on common trigrams, adjacent ones merged (the
+    formula spans). With ``universal``: whole sentences scoring at least 0.5 on universal
+    trigrams (the stricter test behind a unit's boilerplate flag).
+    """
     if not stats.usable:
         return []
-    return [(s, e) for s, e in sentence_spans(text)
-            if formula_score(text[s:e], stats, universal=universal) >= SENTENCE_CUT]
+    if universal:
+        return [(s, e) for s, e in sentence_spans(text)
+                if formula_score(text[s:e], stats, universal=True) >= SENTENCE_CUT]
+    merged: list[tuple[int, int]] = []
+    for s, e in sentence_spans(text, _CLAUSE_END):
+        if len(_han_only(text[s:e])) < MIN_CLAUSE_HAN or formula_score(text[s:e], stats) < CLAUSE_CUT:
+            continue
+        if merged and not text[merged[-1][1] : s].strip():
+            merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def _union(*span_lists: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(span for spans in span_lists for span in spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
 
 
 def _covered_share(start: int, end: int, spans: Sequence[tuple[int, int]], text: str) -> float:
@@ -178,8 +207,8 @@ def _covered_share(start: int, end: int, spans: Sequence[tuple[int, int]], text:
 def flag_report(parsed: ParsedReport, stats: PhraseStats) -> ParsedReport:
     """The report with formula spans recorded and its units' ``boilerplate`` flags set."""
     text = parsed.report.text
-    spans = formula_spans(text, stats)
     strict = formula_spans(text, stats, universal=True)
+    spans = _union(formula_spans(text, stats), strict)
     paragraphs = [
         replace(p, boilerplate=p.kind in (*UNIT_KINDS, "parent")
                 and _covered_share(p.start, p.end, strict, text) >= UNIT_CUT)
