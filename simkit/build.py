@@ -27,6 +27,7 @@ from .indexdir import (
     write_manifest,
 )
 from .ingest import document_id_for, parse_report
+from .lexical import LexicalIndex
 from .records import UNIT_KINDS, Paragraph, ParsedReport
 from .segment import embedding_text, split_long
 from .store import write_store
@@ -237,6 +238,7 @@ def build_index(
         rows = {unit.id: row for row, unit in enumerate(units)}
         write_store(tmp / STORE, parsed, rows)
         phrases.save(tmp / PHRASES)
+        lexical_files = LexicalIndex.build([u.text for u in units]).save(tmp)
         counts = {
             "documents": len(parsed),
             "paragraphs": sum(len(p.paragraphs) for p in parsed),
@@ -244,7 +246,7 @@ def build_index(
             "boilerplate_units": sum(u.boilerplate for u in units),
             "vectors": int(vector_index.ntotal),
         }
-        manifest = _manifest(embedder, vector_index, counts, tmp)
+        manifest = _manifest(embedder, vector_index, counts, tmp, extra_files=lexical_files)
         manifest["embed_context"] = embed_context
         write_manifest(tmp, manifest)
         publish(root, name, tmp)
@@ -260,7 +262,8 @@ def build_index(
     )
 
 
-def _manifest(embedder: Embedder, vector_index: Any, counts: dict[str, int], directory: Path) -> dict[str, Any]:
+def _manifest(embedder: Embedder, vector_index: Any, counts: dict[str, int], directory: Path,
+              extra_files: Sequence[str] = ()) -> dict[str, Any]:
     profile = embedder.profile
     return {
         "format_version": FORMAT_VERSION,
@@ -278,7 +281,7 @@ def _manifest(embedder: Embedder, vector_index: Any, counts: dict[str, int], dir
         },
         "index": describe(vector_index),
         "counts": counts,
-        "files": {name: file_entry(directory / name) for name in (VECTORS, STORE, PHRASES)},
+        "files": {name: file_entry(directory / name) for name in (VECTORS, STORE, PHRASES, *extra_files)},
         "versions": _library_versions(),
     }
 

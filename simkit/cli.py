@@ -49,14 +49,55 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
 
 
+FILTER_KEYS = ("province", "region", "exclude_region", "year", "since", "until", "adcode", "role",
+               "include_boilerplate")
+
+
+def filter_options(func: F) -> F:
+    """Filters applied inside the search, shared by search and similar."""
+    options = [
+        click.option("--province", multiple=True, help="Only reports of this province (福建 or 福建省); repeatable."),
+        click.option("--region", multiple=True, help="Only reports of this region (石狮市); repeatable."),
+        click.option("--exclude-region", multiple=True, help="Leave out this region; repeatable."),
+        click.option("--year", multiple=True, type=int, help="Only reports covering this year; repeatable."),
+        click.option("--since", type=int, default=None, help="Only reports covering this year or later."),
+        click.option("--until", type=int, default=None, help="Only reports covering this year or earlier."),
+        click.option("--adcode", default=None, help="Only regions whose admin code starts with this (3505)."),
+        click.option("--role", multiple=True, type=click.Choice(["measure", "plan", "problem", "leadership",
+                                                                 "overview"]),
+                     help="Only paragraphs of this role (measure = work carried out); repeatable."),
+        click.option("--include-boilerplate", is_flag=True,
+                     help="Also match generic formula passages (套话), left out by default."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _filters_from(options: dict[str, Any]) -> Any:
+    from .filters import Filters
+
+    return Filters(provinces=options["province"], regions=options["region"],
+                   exclude_regions=options["exclude_region"], years=options["year"], since=options["since"],
+                   until=options["until"], adcode_prefix=options["adcode"], roles=options["role"],
+                   include_boilerplate=options["include_boilerplate"])
+
+
+def output_options(func: F) -> F:
+    """--json / --csv; the default is a table for people."""
+    func = click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one row per paragraph.")(func)
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(func)
+
+
 def result_options(func: F) -> F:
-    """-k and --hits, shared by the commands that rank regions."""
-    func = click.option("--include-boilerplate", is_flag=True,
-                        help="Also match generic formula passages (套话), left out by default.")(func)
+    """-k, --hits and --threshold, shared by the commands that rank regions."""
+    func = click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+                        help="Return every region whose best paragraph reaches this calibrated score "
+                             "(0-1; 0.99 ≈ stands out by 2.3 standard deviations) instead of a fixed -k.")(func)
     func = click.option("--hits", default=3, show_default=True, type=click.IntRange(1),
                         help="Paragraphs shown per region.")(func)
-    return click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1),
-                        help="Number of regions.")(func)
+    return click.option("-k", "k", default=None, type=click.IntRange(1),
+                        help="Number of regions [default: 5, or all above --threshold].")(func)
 
 
 def _echo_json(data: Any) -> None:
@@ -143,59 +184,131 @@ def build(paths: tuple[str, ...], index_dir: str | None, model: str | None, regi
 # --------------------------------------------------------------------------- search
 
 
-def _render_result(result: Any, as_json: bool, width: int = 160) -> None:
+def _render_result(result: Any, as_json: bool = False, as_csv: bool = False) -> None:
     if as_json:
         _echo_json(result.to_dict())
-        return
-    if not result.regions:
-        click.echo("No matching regions.")
-        return
+    elif as_csv:
+        _echo_csv(result)
+    else:
+        _echo_table(result)
+
+
+def _echo_csv(result: Any) -> None:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["rank", "region", "province", "region_score", "paragraph_id", "document", "title", "year",
+                     "section", "role", "score", "similarity", "calibrated", "text"])
     for rank, region in enumerate(result.regions, 1):
-        province = f" ({region.province})" if region.province else ""
-        click.secho(f"{rank}. {region.region}{province}  score {region.score:.3f}", bold=True)
         for hit in region.hits:
-            year = f" · {hit.year}" if hit.year else ""
-            click.echo(f"   [{hit.score:.3f}] {hit.title or hit.document}{year}")
-            if hit.section:
-                click.echo(f"     § {hit.section}")
-            text = hit.text if len(hit.text) <= width else hit.text[: width - 1] + "…"
-            click.echo(f"     {text}")
-            click.echo(f"     id: {hit.paragraph_id}")
-        click.echo()
+            writer.writerow([rank, region.region, region.province or "", region.score, hit.paragraph_id,
+                             hit.document, hit.title or "", hit.year or "", hit.section, hit.role, hit.score,
+                             hit.similarity if hit.similarity is not None else "",
+                             hit.calibrated if hit.calibrated is not None else "", hit.text])
+    click.echo(buffer.getvalue(), nl=False)
+
+
+def _echo_table(result: Any, width: int = 160) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False, soft_wrap=False)
+    if not result.regions:
+        console.print("No matching regions.")
+        return
+    table = Table(show_lines=True, title=f"[{result.mode}] {result.query[:60]}", title_justify="left")
+    for column, kwargs in (("#", {"justify": "right"}), ("region", {}), ("score", {"justify": "right"}),
+                           ("year", {}), ("evidence", {"ratio": 1})):
+        table.add_column(column, **kwargs)
+    for rank, region in enumerate(result.regions, 1):
+        evidence = Text()
+        for i, hit in enumerate(region.hits):
+            if i:
+                evidence.append("\n\n")
+            evidence.append(f"§ {hit.section or '(preamble)'}", style="dim")
+            if hit.role != "measure":
+                evidence.append(f"  [{hit.role}]", style="yellow")
+            evidence.append("\n")
+            body = hit.text if len(hit.text) <= width else hit.text[: width - 1] + "…"
+            text = Text(body)
+            for start, end in hit.highlights:
+                if start < len(body):
+                    text.stylize("bold magenta", start, min(end, len(body)))
+            evidence.append_text(text)
+            evidence.append(f"\nid {hit.paragraph_id}  score {hit.score:.4g}"
+                            + (f"  calibrated {hit.calibrated:.2f}" if hit.calibrated is not None else ""),
+                            style="dim")
+        province = f"\n{region.province}" if region.province else ""
+        year = str(region.hits[0].year or "") if region.hits else ""
+        table.add_row(str(rank), f"{region.region}{province}", f"{region.score:.4g}", year, evidence)
+    console.print(table)
 
 
 @cli.command()
-@click.argument("text")
+@click.argument("text", required=False)
+@click.option("--from-file", "from_file", type=click.Path(dir_okay=False),
+              help="Use a file's text as the query (a measure description or a report section).")
 @index_option
+@click.option("--mode", type=click.Choice(["dense", "lexical", "hybrid"]), default=None,
+              help="Dense (multilingual model), lexical (BM25 over Chinese words) or hybrid [default: hybrid].")
 @result_options
+@filter_options
 @click.option("--model", default=None, help="Check that the index was built with this model.")
-@json_option
+@output_options
 @handle_errors
-def search(text: str, index_dir: str | None, k: int, hits: int, include_boilerplate: bool, model: str | None,
-           as_json: bool) -> None:
+def search(text: str | None, from_file: str | None, index_dir: str | None, mode: str | None, k: int | None,
+           hits: int, threshold: float | None, model: str | None, as_json: bool, as_csv: bool,
+           **filter_values: Any) -> None:
     """Regions whose reports hold paragraphs most similar to TEXT (Chinese or English)."""
     from .search import open_index
 
+    if (text is None) == (from_file is None):
+        raise click.UsageError("give either TEXT or --from-file FILE")
+    if from_file is not None:
+        from .ingest import normalize_query
+        from .readers import read_document
+
+        text = normalize_query(read_document(from_file).text)
+    if k is None and threshold is None:
+        k = 5
     with open_index(index_dir, model=model) as index:
-        _render_result(index.search(text, k=k, hits=hits, include_boilerplate=include_boilerplate), as_json)
+        filters = _filters_from(filter_values)
+        _warn_unknown(index, filters)
+        result = index.search(text or "", k=k, hits=hits, mode=mode, filters=filters, threshold=threshold)
+        _render_result(result, as_json, as_csv)
+
+
+def _warn_unknown(index: Any, filters: Any) -> None:
+    from .filters import unknown_names
+
+    for name in unknown_names(index.store, filters):
+        click.echo(f"Warning: no report from {name} in {index.root}; that filter matches nothing", err=True)
 
 
 @cli.command()
 @click.argument("paragraph_id")
 @index_option
 @result_options
+@filter_options
 @click.option("--include-same-region", is_flag=True, help="Also show the paragraph's own region.")
-@json_option
+@output_options
 @handle_errors
-def similar(paragraph_id: str, index_dir: str | None, k: int, hits: int, include_boilerplate: bool,
-            include_same_region: bool, as_json: bool) -> None:
+def similar(paragraph_id: str, index_dir: str | None, k: int | None, hits: int, threshold: float | None,
+            include_same_region: bool, as_json: bool, as_csv: bool, **filter_values: Any) -> None:
     """Other regions' paragraphs most similar to the stored paragraph PARAGRAPH_ID."""
     from .search import open_index
 
+    if k is None and threshold is None:
+        k = 5
     with open_index(index_dir) as index:
+        filters = _filters_from(filter_values)
+        _warn_unknown(index, filters)
         result = index.similar(paragraph_id, k=k, hits=hits, exclude_same_region=not include_same_region,
-                               include_boilerplate=include_boilerplate)
-        _render_result(result, as_json)
+                               filters=filters, threshold=threshold)
+        _render_result(result, as_json, as_csv)
 
 
 @cli.command()
@@ -374,23 +487,33 @@ def models_list() -> None:
 @click.argument("queries", type=click.Path(exists=True, dir_okay=False))
 @index_option
 @click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1), help="Cut-off for the metrics.")
+@click.option("--mode", type=click.Choice(["dense", "lexical", "hybrid"]), default=None,
+              help="Search mode to evaluate [default: hybrid].")
+@click.option("--include-boilerplate", is_flag=True, help="Evaluate with boilerplate passages searchable.")
+@click.option("--compare", is_flag=True, help="Evaluate every mode, with and without boilerplate.")
 @json_option
 @handle_errors
-def eval_command(queries: str, index_dir: str | None, k: int, as_json: bool) -> None:
-    """Measure retrieval quality on a labeled query file (region nDCG@k, recall, evidence)."""
+def eval_command(queries: str, index_dir: str | None, k: int, mode: str | None, include_boilerplate: bool,
+                 compare: bool, as_json: bool) -> None:
+    """Measure retrieval quality on a labeled query file (region nDCG@k, recall, evidence, hard negatives)."""
     from .evaluate import evaluate, load_queries
-    from .search import open_index
+    from .search import MODES, open_index
 
+    labeled = load_queries(Path(queries))
+    settings = [(m, b) for m in MODES for b in (False, True)] if compare else [(mode, include_boilerplate)]
     with open_index(index_dir) as index:
-        report = evaluate(index, load_queries(Path(queries)), k=k)
+        reports = [evaluate(index, labeled, k=k, mode=m, include_boilerplate=b) for m, b in settings]
     if as_json:
-        _echo_json(report.to_dict())
+        _echo_json([r.to_dict() for r in reports] if compare else reports[0].to_dict())
         return
-    click.echo(f"{'group':<8} {'n':>3} {'nDCG@' + str(k):>8} {'R2@' + str(k):>7} {'top1':>6} {'evid':>6}")
-    for name, row in report.summary.items():
-        top1 = "-" if row["single_top1"] is None else f"{row['single_top1']:.2f}"
-        click.echo(f"{name:<8} {row['queries']:>3} {row['ndcg']:>8.3f} {row['recall_grade2']:>7.3f} "
-                   f"{top1:>6} {row['evidence']:>6.3f}")
+    click.echo(f"{'mode':<8} {'bp':<3} {'group':<5} {'n':>3} {'nDCG@' + str(k):>8} {'R2@' + str(k):>7} "
+               f"{'top1':>6} {'evid':>6} {'hardneg':>7}")
+    for report in reports:
+        for name, row in report.summary.items():
+            top1 = "-" if row["single_top1"] is None else f"{row['single_top1']:.2f}"
+            click.echo(f"{report.mode:<8} {'on' if report.include_boilerplate else 'off':<3} {name:<5} "
+                       f"{row['queries']:>3} {row['ndcg']:>8.3f} {row['recall_grade2']:>7.3f} {top1:>6} "
+                       f"{row['evidence']:>6.3f} {row['hard_negative_violations']:>7}")
 
 
 def main() -> None:

@@ -145,3 +145,13 @@ class Embedder:
             show_progress_bar=False,
         )
         return np.asarray(vector[0], dtype=np.float32)
+
+    def embed_queries_bulk(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed many texts as queries in one batch (sentence-transformers), e.g. for calibration."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.sentence_transformer.encode(
+            [self.profile.query_prefix + t.strip() for t in texts], batch_size=32, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)

@@ -60,6 +60,8 @@ class QueryScore:
 @dataclass
 class EvalReport:
     k: int
+    mode: str = "hybrid"
+    include_boilerplate: bool = False
     queries: list[QueryScore] = field(default_factory=list)
     summary: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -78,6 +80,7 @@ def score_query(query: dict[str, Any], result: Any, k: int) -> QueryScore:
     """Score one query's search result against its labels."""
     ranked = [r.region for r in result.regions]
     top_text = {r.region: normalize_for_match(r.hits[0].text) if r.hits else "" for r in result.regions}
+    # Regions are compared as whole names; queries may name a region without 市/县 suffix variants.
     relevant = query.get("relevant", [])
     grades = {r["region"]: int(r["grade"]) for r in relevant}
     grade2 = [r for r, g in grades.items() if g == 2]
@@ -115,11 +118,14 @@ def summarize(scores: list[QueryScore]) -> dict[str, Any]:
     }
 
 
-def evaluate(index: Any, queries: list[dict[str, Any]], *, k: int = 5) -> EvalReport:
-    """Run every query through ``index.search`` and score it."""
-    report = EvalReport(k=k)
+def evaluate(index: Any, queries: list[dict[str, Any]], *, k: int = 5, mode: str | None = None,
+             include_boilerplate: bool = False) -> EvalReport:
+    """Run every query through ``index.search`` (in ``mode``) and score it."""
+    from .search import DEFAULT_MODE
+
+    report = EvalReport(k=k, mode=mode or DEFAULT_MODE, include_boilerplate=include_boilerplate)
     for query in queries:
-        result = index.search(query["query"], k=k)
+        result = index.search(query["query"], k=k, mode=mode, include_boilerplate=include_boilerplate)
         report.queries.append(score_query(query, result, k))
     for lang in sorted({s.lang for s in report.queries}):
         report.summary[lang] = summarize([s for s in report.queries if s.lang == lang])

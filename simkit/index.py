@@ -47,14 +47,50 @@ def load_vector_index(path: Path) -> Any:
         raise IndexLoadError(f"{path}: FAISS index cannot be read; rebuild the index") from exc
 
 
-def search_vectors(index: Any, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``n`` (scores, rows) for one query vector; rows of -1 are dropped."""
+def search_vectors(index: Any, query: np.ndarray, n: int,
+                   allowed_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``n`` (scores, rows) for one query vector, best first; rows of -1 are dropped.
+
+    With ``allowed_rows`` (vector rows, any order; out-of-range ones are ignored) only those rows
+    compete, inside the FAISS search: up to ``n`` allowed rows come back even when all of them rank
+    below the first ``n`` rows of the whole index. ``None`` allows every row.
+    """
+    if allowed_rows is None:
+        return _search(index, query, n)
+    allowed = _valid_rows(allowed_rows, int(index.ntotal))
+    if len(allowed) == int(index.ntotal):
+        return _search(index, query, n)
+    n = min(n, len(allowed))
+    if n <= 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    faiss = _faiss()
+    if isinstance(index, faiss.IndexFlat):
+        # A flat index scores only the listed rows for an IDSelectorArray (cost grows with the
+        # allowed set, not the index); other index types would test every row against the array.
+        selector = faiss.IDSelectorArray(len(allowed), faiss.swig_ptr(allowed))
+    else:
+        bitmap = np.zeros((int(index.ntotal) + 7) // 8, np.uint8)
+        np.bitwise_or.at(bitmap, allowed >> 3, np.left_shift(1, allowed & 7).astype(np.uint8))
+        selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))  # n counts bytes
+    # The selectors point into ``allowed`` / ``bitmap`` without copying: both stay alive until
+    # the search returns.
+    return _search(index, query, n, faiss.SearchParameters(sel=selector))
+
+
+def _search(index: Any, query: np.ndarray, n: int, params: Any = None) -> tuple[np.ndarray, np.ndarray]:
     n = min(n, int(index.ntotal))
     if n <= 0:
         return np.zeros(0, np.float32), np.zeros(0, np.int64)
-    scores, rows = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), n)
+    matrix = np.ascontiguousarray(np.asarray(query).reshape(1, -1), dtype=np.float32)
+    scores, rows = index.search(matrix, n) if params is None else index.search(matrix, n, params=params)
     keep = rows[0] >= 0
     return scores[0][keep], rows[0][keep]
+
+
+def _valid_rows(rows: np.ndarray, ntotal: int) -> np.ndarray:
+    """Distinct in-range rows, sorted, as contiguous int64."""
+    rows = np.unique(np.asarray(rows, dtype=np.int64).ravel())
+    return np.ascontiguousarray(rows[(rows >= 0) & (rows < ntotal)])
 
 
 def vector_at(index: Any, row: int) -> np.ndarray:

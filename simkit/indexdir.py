@@ -9,6 +9,7 @@ An index directory holds immutable versions and a pointer to the current one::
         vectors.faiss          FAISS's own format; row i is the vector of store unit row i
         store.sqlite           reports and paragraphs (SQLite)
         phrases.json           trigrams common across regions (boilerplate detection)
+        lexical.*              BM25 index over Chinese words (see simkit.lexical)
 
 A build writes a new version in a hidden temporary directory, fsyncs it,
 renames it into ``versions/`` and then replaces ``CURRENT`` with

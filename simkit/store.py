@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from .errors import IndexLoadError, NotFoundError
 from .records import ParsedReport
 
@@ -76,6 +78,12 @@ _UNIT_SELECT = (
     'SELECT p.id, p.document_id, p.section, p.text, p.start, p."end", p.kind, p.role, p.parent_id, p.boilerplate, '
     'p.row, '
     "d.region, d.province, d.year, d.title FROM paragraphs p JOIN documents d ON d.id = p.document_id"
+)
+
+
+_DOCUMENT_COLUMNS = frozenset(
+    ("id", "path", "title", "region", "province", "city", "adcode", "year", "issuer", "addressee", "published",
+     "doc_number", "source_format")
 )
 
 
@@ -174,3 +182,22 @@ class Store:
         )
         names = [c[0] for c in cursor.description]
         return [dict(zip(names, record)) for record in cursor]
+
+    def rows_where(self, where: str, params: Sequence[object] = ()) -> np.ndarray:
+        """Sorted vector rows (int64) of the indexed units matching an SQL condition.
+
+        ``where`` is a condition over ``paragraphs p JOIN documents d``, built by simkit itself
+        (see :mod:`simkit.filters`); values go in ``params``, never into the text.
+        """
+        cursor = self._db.execute(
+            "SELECT p.row FROM paragraphs p JOIN documents d ON d.id = p.document_id "
+            f"WHERE p.row IS NOT NULL AND ({where}) ORDER BY p.row",
+            tuple(params),
+        )
+        return np.fromiter((record[0] for record in cursor), dtype=np.int64)
+
+    def document_values(self, column: str) -> set[object]:
+        """Distinct values of one ``documents`` metadata column (``region``, ``province``, ``year``, …)."""
+        if column not in _DOCUMENT_COLUMNS:
+            raise ValueError(f"not a documents column: {column!r}")
+        return {record[0] for record in self._db.execute(f"SELECT DISTINCT {column} FROM documents")}
