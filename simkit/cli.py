@@ -219,7 +219,7 @@ def _echo_table(result: Any, width: int = 160) -> None:
     if not result.regions:
         console.print("No matching regions.")
         return
-    table = Table(show_lines=True, title=f"[{result.mode}] {result.query[:60]}", title_justify="left")
+    table = Table(show_lines=True, title=Text(f"[{result.mode}] {result.query[:60]}"), title_justify="left")
     for column, kwargs in (("#", {"justify": "right"}), ("region", {}), ("score", {"justify": "right"}),
                            ("year", {}), ("evidence", {"ratio": 1})):
         table.add_column(column, **kwargs)
@@ -243,7 +243,7 @@ def _echo_table(result: Any, width: int = 160) -> None:
                             style="dim")
         province = f"\n{region.province}" if region.province else ""
         year = str(region.hits[0].year or "") if region.hits else ""
-        table.add_row(str(rank), f"{region.region}{province}", f"{region.score:.4g}", year, evidence)
+        table.add_row(str(rank), Text(f"{region.region}{province}"), f"{region.score:.4g}", year, evidence)
     console.print(table)
 
 

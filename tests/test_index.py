@@ -23,7 +23,9 @@ def test_manifest_records_how_the_index_was_built(demo_index_dir):
     assert manifest["model"]["query_prefix"] == "query: "
     assert manifest["counts"]["documents"] == 5
     assert manifest["counts"]["units"] == manifest["counts"]["vectors"] >= 80
-    assert set(manifest["files"]) == {"vectors.faiss", "store.sqlite", "phrases.json"}
+    expected = {"vectors.faiss", "store.sqlite", "phrases.json", "lexical.json", "lexical.vocab.json"}
+    assert expected <= set(manifest["files"])
+    assert all((version.path / name).is_file() for name in manifest["files"])
     assert all(len(entry["sha256"]) == 64 for entry in manifest["files"].values())
     assert manifest["versions"]["faiss-cpu"]
     index = faiss.read_index(str(version.path / "vectors.faiss"))

