@@ -10,8 +10,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import __version__
-from .boilerplate import flag_reports
+from .boilerplate import PhraseStats, flag_reports
 from .embed import Embedder
 from .errors import BuildError, InputError
 from .index import build_vector_index, describe, save_vector_index
@@ -28,6 +30,7 @@ from .indexdir import (
 )
 from .ingest import document_id_for, parse_report
 from .lexical import LexicalIndex
+from .models import ResolvedModel
 from .records import UNIT_KINDS, Paragraph, ParsedReport
 from .segment import embedding_text, split_long
 from .store import write_store
@@ -231,28 +234,7 @@ def build_index(
 
     mark = time.perf_counter()
     root = Path(index_dir)
-    name, tmp = new_version_dir(root)
-    try:
-        vector_index = build_vector_index(vectors)
-        save_vector_index(vector_index, tmp / VECTORS)
-        rows = {unit.id: row for row, unit in enumerate(units)}
-        write_store(tmp / STORE, parsed, rows)
-        phrases.save(tmp / PHRASES)
-        lexical_files = LexicalIndex.build([u.text for u in units]).save(tmp)
-        counts = {
-            "documents": len(parsed),
-            "paragraphs": sum(len(p.paragraphs) for p in parsed),
-            "units": len(units),
-            "boilerplate_units": sum(u.boilerplate for u in units),
-            "vectors": int(vector_index.ntotal),
-        }
-        manifest = _manifest(embedder, vector_index, counts, tmp, extra_files=lexical_files)
-        manifest["embed_context"] = embed_context
-        write_manifest(tmp, manifest)
-        publish(root, name, tmp)
-    except BaseException:
-        discard(tmp)
-        raise
+    name, counts = write_version(root, parsed, units, vectors, embedder.model, phrases, embed_context=embed_context)
     seconds["write"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
     return BuildResult(
@@ -262,17 +244,49 @@ def build_index(
     )
 
 
-def _manifest(embedder: Embedder, vector_index: Any, counts: dict[str, int], directory: Path,
+def write_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Paragraph], vectors: np.ndarray,
+                  model: ResolvedModel, phrases: PhraseStats, *, embed_context: str = "section") -> tuple[
+                      str, dict[str, int]]:
+    """Write a complete index version (vectors, store, statistics, manifest) and publish it atomically.
+
+    ``vectors[i]`` is the vector of ``units[i]``. Returns the version name and the counts.
+    Nothing is published if any step fails.
+    """
+    name, tmp = new_version_dir(root)
+    try:
+        vector_index = build_vector_index(vectors)
+        save_vector_index(vector_index, tmp / VECTORS)
+        write_store(tmp / STORE, parsed, {unit.id: row for row, unit in enumerate(units)})
+        phrases.save(tmp / PHRASES)
+        lexical_files = LexicalIndex.build([u.text for u in units]).save(tmp)
+        counts = {
+            "documents": len(parsed),
+            "paragraphs": sum(len(p.paragraphs) for p in parsed),
+            "units": len(units),
+            "boilerplate_units": sum(u.boilerplate for u in units),
+            "vectors": int(vector_index.ntotal),
+        }
+        manifest = _manifest(model, vector_index, counts, tmp, extra_files=lexical_files)
+        manifest["embed_context"] = embed_context
+        write_manifest(tmp, manifest)
+        publish(root, name, tmp)
+    except BaseException:
+        discard(tmp)
+        raise
+    return name, counts
+
+
+def _manifest(model: ResolvedModel, vector_index: Any, counts: dict[str, int], directory: Path,
               extra_files: Sequence[str] = ()) -> dict[str, Any]:
-    profile = embedder.profile
+    profile = model.profile
     return {
         "format_version": FORMAT_VERSION,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "model": {
             "name": profile.name,
             "id": profile.model_id,
-            "path": None if embedder.model.is_default else str(embedder.model.path),
-            "fingerprint": embedder.model.fingerprint,
+            "path": None if model.is_default else str(model.path),
+            "fingerprint": model.fingerprint,
             "dimension": int(vector_index.d),
             "normalized": True,
             "query_prefix": profile.query_prefix,
