@@ -312,6 +312,35 @@ def similar(paragraph_id: str, index_dir: str | None, k: int | None, hits: int, 
 
 
 @cli.command()
+@click.argument("region")
+@index_option
+@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1), help="Number of measures.")
+@click.option("--peers", default=10, show_default=True, type=click.IntRange(1),
+              help="How many of the most similar regions to learn from.")
+@click.option("--min-support", default=2, show_default=True, type=click.IntRange(1),
+              help="Regions that must report a measure for it to be recommended.")
+@json_option
+@handle_errors
+def recommend(region: str, index_dir: str | None, k: int, peers: int, min_support: int, as_json: bool) -> None:
+    """Measures that REGION's most similar regions reported and REGION has not."""
+    from .search import open_index
+
+    with open_index(index_dir) as index:
+        recommendations = index.recommend_for_region(region, k, peers=peers, min_support=min_support)
+    if as_json:
+        _echo_json({"region": region, "recommendations": [r.to_dict() for r in recommendations]})
+        return
+    if not recommendations:
+        click.echo(f"No measure of {region}'s peers is missing from its reports.")
+    for rank, rec in enumerate(recommendations, 1):
+        click.secho(f"{rank}. {rec.measure.text[:80]}", bold=True)
+        others = ", ".join(r for r in rec.supporting_regions if r != rec.region)
+        click.echo(f"   from {rec.region}; also reported by {others}")
+        click.echo(f"   id {rec.measure.paragraph_id}  "
+                   f"closest own paragraph: similarity {rec.closest_own_similarity:.3f}")
+
+
+@cli.command()
 @click.argument("paragraph_id")
 @index_option
 @json_option

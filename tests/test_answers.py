@@ -130,3 +130,13 @@ def test_cli_eval_compare(demo_index_dir, tmp_path):
     assert {(r["mode"], r["include_boilerplate"]) for r in reports} == {
         (m, b) for m in ("dense", "lexical", "hybrid") for b in (False, True)}
     assert all(np.isclose(r["summary"]["all"]["ndcg"], 1.0) for r in reports if r["mode"] != "dense")
+
+
+def test_cli_recommend(demo_index_dir):
+    result = CliRunner().invoke(cli, ["recommend", "四平市", "--index", str(demo_index_dir), "--json", "-k", "3"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["region"] == "四平市" and 1 <= len(data["recommendations"]) <= 3
+    assert all("四平市" not in r["supporting_regions"] for r in data["recommendations"])
+    missing = CliRunner().invoke(cli, ["recommend", "火星市", "--index", str(demo_index_dir)])
+    assert missing.exit_code == 1 and "火星市" in missing.output
