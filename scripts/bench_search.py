@@ -11,7 +11,8 @@ Two indexes are measured:
   (--sigma per dimension, then L2-normalized), so they form realistic clusters; its reports
   belong to made-up regions (测试县0001 …) spread over the example's provinces, years 2019-2024,
   and copy the texts, sections, roles and boilerplate flags of the source units (so lexical
-  search and the role distribution are real). Generation time is reported apart.
+  search and the role distribution are real). The version is written by ``simkit.build.write_version``
+  (what `simkit build` uses after embedding). Generation time is reported apart.
 
 Warm latencies go through the Python API on one open index, after warm-up queries. Cold
 searches are new ``python -m simkit search`` processes timed by GNU time (wall, peak RSS);
@@ -191,8 +192,8 @@ def components(index: Any, queries: list[str], province: str) -> dict[str, Any]:
     top = search_vectors(index._vectors, vectors[0], fetch)[1]
     hits = list(index.store.units_at(top[:15].tolist()).values())
 
-    def median(func: Any, *args: Any) -> float:
-        return round(statistics.median(timed_ms(func, *args)[0] for _ in range(5)), 2)
+    def median(func: Any, *args: Any, per: int = 1) -> float:
+        return round(statistics.median(timed_ms(func, *args)[0] for _ in range(5)) / per, 2)
 
     lexical_mask = np.zeros(int(index._vectors.ntotal), dtype=bool)
     lexical_mask[default_rows] = True
@@ -200,14 +201,14 @@ def components(index: Any, queries: list[str], province: str) -> dict[str, Any]:
         "allowed_rows_default_ms": median(allowed_rows, index.store, Filters()),
         "allowed_rows_default_count": len(default_rows),
         "allowed_rows_province_ms": median(allowed_rows, index.store, Filters(provinces=(province,))),
-        "faiss_search_all_rows_ms": median(lambda: [search_vectors(index._vectors, v, fetch) for v in vectors])
-        / len(vectors),
+        "faiss_search_all_rows_ms": median(lambda: [search_vectors(index._vectors, v, fetch) for v in vectors],
+                                           per=len(vectors)),
         "faiss_search_allowed_rows_ms": median(
-            lambda: [search_vectors(index._vectors, v, fetch, allowed_rows=default_rows) for v in vectors])
-        / len(vectors),
-        "bm25_search_ms": median(lambda: [index.lexical.search(t, fetch) for t in texts]) / len(texts),
-        "bm25_search_masked_ms": median(lambda: [index.lexical.search(t, fetch, lexical_mask) for t in texts])
-        / len(texts),
+            lambda: [search_vectors(index._vectors, v, fetch, allowed_rows=default_rows) for v in vectors],
+            per=len(vectors)),
+        "bm25_search_ms": median(lambda: [index.lexical.search(t, fetch) for t in texts], per=len(texts)),
+        "bm25_search_masked_ms": median(lambda: [index.lexical.search(t, fetch, lexical_mask) for t in texts],
+                                        per=len(texts)),
         "store_units_at_ms": median(index.store.units_at, top.tolist()),
         "highlights_15_hits_ms": median(lambda: [index._highlights(texts[0], u.text) for u in hits]),
     }
@@ -313,20 +314,12 @@ def generate_large(example_dir: Path, root: Path, *, units: int, per_report: int
 
     import simkit.lexical as lexical
     from simkit.boilerplate import PhraseStats
-    from simkit.index import build_vector_index, describe, load_vector_index, save_vector_index
-    from simkit.indexdir import (
-        PHRASES,
-        STORE,
-        VECTORS,
-        current_version,
-        discard,
-        file_entry,
-        new_version_dir,
-        publish,
-        write_manifest,
-    )
+    from simkit.build import write_version
+    from simkit.index import load_vector_index
+    from simkit.indexdir import PHRASES, STORE, VECTORS, current_version
+    from simkit.models import resolve_model
     from simkit.records import Paragraph, ParsedReport, Report
-    from simkit.store import Store, write_store
+    from simkit.store import Store
 
     seconds: dict[str, float] = {}
     started = mark = time.perf_counter()
@@ -377,46 +370,18 @@ def generate_large(example_dir: Path, root: Path, *, units: int, per_report: int
     unit_list = [u for p in parsed for u in p.units]
     seconds["records"] = time.perf_counter() - mark
 
-    # Mirror build_index's write step. Tokenizing is memoized per distinct text (every text is a copy
-    # of one of the example's units): same tokens, ~1 ms × units of jieba saved.
+    # build_index's write step, as is. Tokenizing is memoized per distinct text (every text is a copy of
+    # one of the example's units): same tokens, ~1 ms of jieba per unit saved.
+    model = source.manifest["model"]
+    resolved = resolve_model(model.get("path") or model["name"], need_weights=False)
     original_tokenize = lexical.tokenize
     cached = functools.lru_cache(maxsize=None)(original_tokenize)
     lexical.tokenize = lambda text, variant=lexical.DEFAULT_VARIANT: list(cached(text, variant))
-    name, tmp = new_version_dir(root)
     try:
         mark = time.perf_counter()
-        vector_index = build_vector_index(vectors)
-        save_vector_index(vector_index, tmp / VECTORS)
-        seconds["write_vectors"] = time.perf_counter() - mark
-        mark = time.perf_counter()
-        write_store(tmp / STORE, parsed, {unit.id: row for row, unit in enumerate(unit_list)})
-        PhraseStats.load(source.path / PHRASES).save(tmp / PHRASES)
-        seconds["write_store"] = time.perf_counter() - mark
-        mark = time.perf_counter()
-        lexical_files = lexical.LexicalIndex.build([u.text for u in unit_list]).save(tmp)
-        seconds["write_lexical"] = time.perf_counter() - mark
-        mark = time.perf_counter()
-        counts = {
-            "documents": len(parsed),
-            "paragraphs": sum(len(p.paragraphs) for p in parsed),
-            "units": len(unit_list),
-            "boilerplate_units": sum(u.boilerplate for u in unit_list),
-            "vectors": int(vector_index.ntotal),
-        }
-        manifest = dict(source.manifest)  # same model, so queries embed into the same space
-        manifest.update(
-            created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            index=describe(vector_index),
-            counts=counts,
-            files={n: file_entry(tmp / n) for n in (VECTORS, STORE, PHRASES, *lexical_files)},
-            generated_by="scripts/bench_search.py",
-        )
-        write_manifest(tmp, manifest)
-        publish(root, name, tmp)
-        seconds["manifest_and_publish"] = time.perf_counter() - mark
-    except BaseException:
-        discard(tmp)
-        raise
+        write_version(root, parsed, unit_list, vectors, resolved, PhraseStats.load(source.path / PHRASES),
+                      embed_context=source.manifest.get("embed_context", "section"))
+        seconds["write_version"] = time.perf_counter() - mark
     finally:
         lexical.tokenize = original_tokenize
     seconds["total"] = time.perf_counter() - started

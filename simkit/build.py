@@ -65,15 +65,21 @@ def collect_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], 
     """Expand directories (recursively, hidden files excluded) into a sorted list of files."""
     files: list[Path] = []
     missing: list[SkippedFile] = []
+    seen: set[Path] = set()
+
+    def add(file: Path) -> None:
+        if file.resolve() not in seen:  # a file named twice (or inside a named folder) is read once
+            seen.add(file.resolve())
+            files.append(file)
+
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(
-                sorted(p for p in path.rglob("*")
-                       if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
-            )
+            for p in sorted(path.rglob("*")):
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts):
+                    add(p)
         elif path.is_file():
-            files.append(path)
+            add(path)
         else:
             missing.append(SkippedFile(str(path), f"{path}: no such file or directory; check the path"))
     return files, missing

@@ -31,6 +31,9 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except SimkitError as exc:
             _fail(str(exc), exc.exit_code)
+        except OSError as exc:  # output paths: an existing file where a folder should be, no permission, …
+            where = exc.filename if exc.filename is not None else "file system"
+            _fail(f"{where}: {exc.strerror or exc}; check the path and its permissions")
         except KeyboardInterrupt:
             _fail("interrupted", 130)
 
@@ -185,6 +188,8 @@ def build(paths: tuple[str, ...], index_dir: str | None, model: str | None, regi
 
 
 def _render_result(result: Any, as_json: bool = False, as_csv: bool = False) -> None:
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
     if as_json:
         _echo_json(result.to_dict())
     elif as_csv:

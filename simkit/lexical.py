@@ -287,6 +287,9 @@ class LexicalIndex:
         terms = set(tokenize(query, "words"))
         if self.variant == "search":
             terms |= set(tokenize(query, "search"))
+        if self.variant == "words+bigrams":
+            # Bigrams match where a long query word ("综合执法") is split in the text ("综合行政执法").
+            terms |= {t[3:] for t in tokenize(query, "words+bigrams") if t.startswith("bg:")}
         longer = {t for t in terms if len(t) > 1}
         terms = sorted(longer or terms, key=lambda t: (-len(t), t))
         folded, origin = _fold_with_offsets(text)
@@ -300,7 +303,13 @@ class LexicalIndex:
                     taken[start:end] = [True] * len(term)
                     spans.append((origin[start], origin[end - 1] + 1))
                 start = folded.find(term, start + 1)
-        return sorted(spans)
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(spans):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        return merged
 
 
 def _with_placeholder(corpus: list[list[str]]) -> list[list[str]]:

@@ -52,7 +52,8 @@ def _region_rows(index: SimkitIndex) -> dict[str, np.ndarray]:
     """Rows of carried-out, non-boilerplate units per region."""
     marks = ",".join("?" * len(CARRIED_OUT))
     records = index.store._db.execute(
-        "SELECT COALESCE(d.region, 'unknown'), p.row FROM paragraphs p JOIN documents d ON d.id = p.document_id "
+        "SELECT COALESCE(NULLIF(d.region, ''), 'unknown'), p.row "
+        "FROM paragraphs p JOIN documents d ON d.id = p.document_id "
         f"WHERE p.row IS NOT NULL AND p.boilerplate = 0 AND p.role IN ({marks}) ORDER BY p.row",
         CARRIED_OUT,
     ).fetchall()
@@ -86,6 +87,11 @@ def recommend_for_region(index: SimkitIndex, region: str, k: int = 10, *, peers:
                          close_quantile: float = 0.98) -> list[Recommendation]:
     """Measures that ``region``'s closest peers reported and ``region`` has not, best first."""
     by_region = _region_rows(index)
+    if region not in by_region:
+        from .regions import lookup
+
+        info = lookup(region)  # 四平 → 四平市, 泉港区 → 泉州市泉港区
+        region = info.name if info is not None and info.name in by_region else region
     if region not in by_region:
         known = ", ".join(sorted(by_region)[:10])
         raise NotFoundError(f"{region}: no carried-out measures of this region in {index.root}; known: {known}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -121,11 +123,15 @@ class SimkitIndex:
         self._requested_model = model
         self._check_model(model)
         self.store = Store(self.version.path / STORE)
-        self._vectors = load_vector_index(self.version.path / VECTORS)
-        counts = self.manifest.get("counts", {})
-        if int(self._vectors.ntotal) != counts.get("vectors"):
-            raise IndexLoadError(f"{self.version.path / VECTORS}: holds {self._vectors.ntotal} vectors but the "
-                                 f"manifest says {counts.get('vectors')}; rebuild the index")
+        try:
+            self._vectors = load_vector_index(self.version.path / VECTORS)
+            counts = self.manifest.get("counts", {})
+            if int(self._vectors.ntotal) != counts.get("vectors"):
+                raise IndexLoadError(f"{self.version.path / VECTORS}: holds {self._vectors.ntotal} vectors but "
+                                     f"the manifest says {counts.get('vectors')}; rebuild the index")
+        except BaseException:
+            self.store.close()
+            raise
         self._embedder: Embedder | None = None
         self._lexical: Any = None
         self._calibration: Calibration | None = None
@@ -307,17 +313,46 @@ class SimkitIndex:
         fused = sorted(scores, key=lambda r: -scores[r])
         return fused, scores
 
+    def _regions_above(self, query: np.ndarray, threshold: float, calibrate: Any, allowed: np.ndarray | None,
+                       total: int) -> dict[str, list[StoredUnit]]:
+        """Regions with paragraphs whose calibrated similarity reaches ``threshold`` (dense scan, widened),
+        with those paragraphs, most similar first."""
+        fetch = min(total, 256)
+        while True:
+            sims, rows = search_vectors(self._vectors, query, fetch, allowed_rows=allowed)
+            if fetch >= total or not len(sims) or calibrate(float(sims[-1])) < threshold:
+                break
+            fetch = min(total, fetch * 4)
+        keep = [int(r) for s, r in zip(sims.tolist(), rows.tolist()) if calibrate(s) >= threshold]
+        units = self.store.units_at(keep)
+        found: dict[str, list[StoredUnit]] = {}
+        for row in keep:
+            if row in units:
+                found.setdefault(_region_of(units[row]), []).append(units[row])
+        return found
+
     def _regions_for(self, text: str, query: np.ndarray | None, k: int | None, hits: int, *, mode: str,
                      filters: Filters, threshold: float | None = None,
                      exclude_ids: set[str] | None = None) -> list[RegionResult]:
-        """Group the best allowed units by region; widen until enough regions are found or all is seen."""
+        """Group the best allowed units by region; widen until enough regions are found or all is seen.
+
+        With a threshold, the regions that qualify are found first by a dense scan (every
+        region with a paragraph at or above it), then ranked by the mode like any search.
+        """
+        if k is not None and k < 1 or hits < 1:
+            raise QueryError(f"k and hits must be at least 1 (got k={k}, hits={hits})")
         exclude_ids = exclude_ids or set()
         allowed = allowed_rows(self.store, filters)
         total = int(self._vectors.ntotal) if allowed is None else len(allowed)
         if total == 0:
             return []
         calibrate = self.calibration.for_query(query) if query is not None else None
-        wanted = k if k is not None else total
+        qualifying: dict[str, list[StoredUnit]] | None = None
+        if threshold is not None and query is not None:
+            qualifying = self._regions_above(query, threshold, calibrate, allowed, total)
+            if not qualifying:
+                return []
+        wanted = len(qualifying) if qualifying is not None else (k if k is not None else total)
         fetch = min(total, max(64, (k or 10) * hits * 8))
         while True:
             order, scores = self._ranked_rows(text, query, mode, fetch, allowed)
@@ -327,41 +362,78 @@ class SimkitIndex:
                 unit = units.get(row)
                 if unit is None or unit.id in exclude_ids:
                     continue
-                grouped.setdefault(_region_of(unit), []).append((scores[row], unit))
-            enough = len(grouped) >= wanted
-            if threshold is not None and query is not None and order:
-                # Stop once the weakest fetched dense candidate is already below the threshold.
-                last = float(vector_at(self._vectors, order[-1]) @ query)
-                enough = enough or calibrate(last) < threshold  # type: ignore[misc]
-            if enough or fetch >= total:
+                region = _region_of(unit)
+                if qualifying is None or region in qualifying:
+                    grouped.setdefault(region, []).append((scores[row], unit))
+            if len(grouped) >= wanted or fetch >= total:
                 break
             fetch = min(total, fetch * 4)
+        if qualifying is not None:
+            # Regions the mode's ranking did not reach (e.g. no shared words) follow, by cosine.
+            for region, members in qualifying.items():
+                if region not in grouped:
+                    kept = [(0.0, u) for u in members if u.id not in exclude_ids]
+                    if kept:
+                        grouped[region] = kept
         results = []
         for region, members in grouped.items():
-            region_hits = [self._hit(unit, score, text, query, calibrate) for score, unit in members[:hits]]
+            region_hits = [self._hit(unit, score, text, query, calibrate, mode) for score, unit in members[:hits]]
             best = region_hits[0]
-            results.append(RegionResult(region, members[0][1].province, best.score, region_hits, best.calibrated))
+            calibrated = best.calibrated
+            if query is not None and calibrate is not None:
+                calibrated = max(calibrate(float(vector_at(self._vectors, u.row) @ query))
+                                 for _, u in members if u.row is not None)
+            results.append(RegionResult(region, members[0][1].province, best.score, region_hits, calibrated))
         results.sort(key=lambda r: -r.score)
-        if threshold is not None:
-            results = [r for r in results if (r.calibrated or 0.0) >= threshold]
         return results[:k] if k is not None else results
 
     def _hit(self, unit: StoredUnit, score: float, text: str, query: np.ndarray | None,
-             calibrate: Any) -> Hit:
+             calibrate: Any, mode: str) -> Hit:
         similarity = calibrated = None
         if query is not None and unit.row is not None:
             similarity = round(float(vector_at(self._vectors, unit.row) @ query), 4)
             calibrated = calibrate(similarity)
-        highlights = self._highlights(text, unit.text)
+        highlights = self._highlights(text, unit.text, mode)
         return Hit(unit.id, unit.document_id, unit.title, unit.year, unit.section, unit.text, round(float(score), 4),
                    unit.role, unit.boilerplate, similarity, calibrated, highlights)
 
-    def _highlights(self, query_text: str, text: str) -> list[tuple[int, int]]:
-        """Character spans of the query's words in a hit (empty when the lexical index is absent)."""
+    def _highlights(self, query_text: str, text: str, mode: str) -> list[tuple[int, int]]:
+        """Character spans of the query's words in a hit.
+
+        Lexical and hybrid searches use the BM25 tokenizer's terms; a dense search does not
+        load it (jieba costs ~1 s in a fresh process) and marks the query's shared substrings.
+        """
+        if mode == "dense" and self._lexical is None:
+            return shared_substrings(query_text, text)
         try:
             return [tuple(span) for span in self.lexical.matched_terms(query_text, text)]  # type: ignore[misc]
         except IndexLoadError:
-            return []
+            return shared_substrings(query_text, text)
+
+
+_WORDISH = re.compile(r"[\u3400-\u9fff0-9A-Za-z]")
+
+
+def shared_substrings(query: str, text: str, min_chars: int = 2) -> list[tuple[int, int]]:
+    """Non-overlapping spans of ``text`` that also occur in ``query`` (longest first, ≥ ``min_chars``)."""
+    query = unicodedata.normalize("NFKC", query).lower()
+    folded = unicodedata.normalize("NFKC", text).lower() if len(unicodedata.normalize("NFKC", text)) == len(
+        text) else text.lower()
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(folded):
+        if not _WORDISH.match(folded[i]):
+            i += 1
+            continue
+        length = 0
+        while i + length < len(folded) and _WORDISH.match(folded[i + length]) and folded[i : i + length + 1] in query:
+            length += 1
+        if length >= min_chars:
+            spans.append((i, i + length))
+            i += length
+        else:
+            i += 1
+    return spans
 
 
 def open_index(index_dir: str | os.PathLike[str] | None = None, *, model: str | None = None,

@@ -125,7 +125,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
             self._db.execute("SELECT count(*) FROM paragraphs").fetchone()
         except sqlite3.DatabaseError as exc:
             raise IndexLoadError(

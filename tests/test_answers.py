@@ -140,3 +140,30 @@ def test_cli_recommend(demo_index_dir):
     assert all("四平市" not in r["supporting_regions"] for r in data["recommendations"])
     missing = CliRunner().invoke(cli, ["recommend", "火星市", "--index", str(demo_index_dir)])
     assert missing.exit_code == 1 and "火星市" in missing.output
+
+
+def test_threshold_keeps_every_region_with_a_paragraph_above_it(demo_index):
+    for mode in ("dense", "hybrid", "lexical"):
+        result = demo_index.search("综合执法", k=None, mode=mode, threshold=0.99, hits=1)
+        brute = demo_index.search("综合执法", k=None, mode="dense", threshold=0.0, hits=1000)
+        expected = {r.region for r in brute.regions if any((h.calibrated or 0) >= 0.99 for h in r.hits)}
+        assert {r.region for r in result.regions} == expected, mode
+
+
+def test_k_and_hits_are_validated(demo_index):
+    with pytest.raises(QueryError):
+        demo_index.search(ONE_THING, k=0)
+    with pytest.raises(QueryError):
+        demo_index.search(ONE_THING, hits=0)
+
+
+def test_dense_search_highlights_without_loading_jieba(demo_index_dir):
+    import subprocess
+    import sys
+
+    code = ("import sys, simkit; i = simkit.open_index(sys.argv[1]); "
+            "r = i.search('综合执法', k=1, mode='dense'); "
+            "print(bool(r.regions[0].hits[0].highlights), 'jieba' in sys.modules, 'bm25s' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(demo_index_dir)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.split() == ["True", "False", "False"], done.stderr

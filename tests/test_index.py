@@ -100,3 +100,22 @@ def test_rebuild_publishes_a_new_version_readers_keep_theirs(index_copy, example
     assert len(reader.search("一件事", k=5).regions) == 5
     with open_index(index_copy) as fresh:
         assert [r.region for r in fresh.search("一件事", k=5).regions] == ["四平市"]
+
+
+def test_published_versions_are_readable_by_other_users(demo_index_dir):
+    mode = current_version(demo_index_dir).path.stat().st_mode
+    assert mode & 0o005 == 0o005  # readers may run as another user (e.g. a web server)
+
+
+def test_index_path_with_uri_characters(index_copy, tmp_path):
+    odd = tmp_path / "a#b?c%d"
+    index_copy.rename(odd)
+    with open_index(odd) as index:
+        assert index.search("行政复议", k=1).regions
+
+
+def test_damaged_manifest_is_a_clear_error(index_copy):
+    manifest_path = current_version(index_copy).path / "manifest.json"
+    manifest_path.write_text("[]")
+    with pytest.raises(IndexLoadError, match="manifest is incomplete or damaged"):
+        open_index(index_copy)
