@@ -135,6 +135,7 @@ class SimkitIndex:
         self._embedder: Embedder | None = None
         self._lexical: Any = None
         self._calibration: Calibration | None = None
+        self._allowed_cache: dict[Filters, tuple[np.ndarray | None, np.ndarray | None]] = {}
 
     # ------------------------------------------------------------------ parts loaded on first use
 
@@ -287,6 +288,47 @@ class SimkitIndex:
             filters = replace(filters, include_boilerplate=include_boilerplate)
         return filters
 
+    def _allowed(self, filters: Filters) -> np.ndarray | None:
+        """Rows a filter admits, cached per filter (the index version never changes under a handle)."""
+        if filters not in self._allowed_cache:
+            if len(self._allowed_cache) >= 64:
+                self._allowed_cache.pop(next(iter(self._allowed_cache)))
+            rows = allowed_rows(self.store, filters)
+            mask = None
+            if rows is not None:
+                mask = np.zeros(int(self._vectors.ntotal), dtype=bool)
+                mask[rows] = True
+            self._allowed_cache[filters] = (rows, mask)
+        return self._allowed_cache[filters][0]
+
+    def _mask_for(self, allowed: np.ndarray) -> np.ndarray:
+        """The boolean row mask of an allowed-rows array (cached with it when it came from a filter)."""
+        cached = next((m for r, m in self._allowed_cache.values() if r is allowed), None)
+        if cached is not None:
+            return cached
+        mask = np.zeros(int(self._vectors.ntotal), dtype=bool)
+        mask[allowed] = True
+        return mask
+
+    def _dense_search(self, query: np.ndarray, n: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``n`` allowed rows by cosine.
+
+        A filter that admits most rows (the default one only drops boilerplate) is cheaper as a
+        plain search over-fetched and masked, widened until ``n`` allowed rows are in hand; a
+        narrow filter is searched inside FAISS with an ID selector.
+        """
+        total = int(self._vectors.ntotal)
+        if allowed is None or len(allowed) < 0.5 * total:
+            return search_vectors(self._vectors, query, n, allowed_rows=allowed)
+        mask = self._mask_for(allowed)
+        fetch = min(total, int(n * total / max(len(allowed), 1)) + 16)
+        while True:
+            sims, rows = search_vectors(self._vectors, query, fetch)
+            keep = mask[rows]
+            if keep.sum() >= n or fetch >= total:
+                return sims[keep][:n], rows[keep][:n]
+            fetch = min(total, fetch * 2)
+
     def _ranked_rows(self, text: str, query: np.ndarray | None, mode: str, n: int,
                      allowed: np.ndarray | None) -> tuple[list[int], dict[int, float]]:
         """The top-``n`` allowed rows for the mode, best first, with their ranking scores."""
@@ -294,15 +336,12 @@ class SimkitIndex:
         lexical: list[int] = []
         scores: dict[int, float] = {}
         if mode in ("dense", "hybrid"):
-            sims, rows = search_vectors(self._vectors, query, n, allowed_rows=allowed)
+            sims, rows = self._dense_search(query, n, allowed)
             dense = rows.tolist()
             if mode == "dense":
                 return dense, dict(zip(dense, sims.tolist()))
         if mode in ("lexical", "hybrid"):
-            mask = None
-            if allowed is not None:
-                mask = np.zeros(int(self._vectors.ntotal), dtype=bool)
-                mask[allowed] = True
+            mask = None if allowed is None else self._mask_for(allowed)
             bm25, rows = self.lexical.search(text, n, mask)
             lexical = rows.tolist()
             if mode == "lexical":
@@ -342,7 +381,7 @@ class SimkitIndex:
         if k is not None and k < 1 or hits < 1:
             raise QueryError(f"k and hits must be at least 1 (got k={k}, hits={hits})")
         exclude_ids = exclude_ids or set()
-        allowed = allowed_rows(self.store, filters)
+        allowed = self._allowed(filters)
         total = int(self._vectors.ntotal) if allowed is None else len(allowed)
         if total == 0:
             return []
@@ -375,8 +414,11 @@ class SimkitIndex:
                     kept = [(0.0, u) for u in members if u.id not in exclude_ids]
                     if kept:
                         grouped[region] = kept
+        ranked = sorted(grouped.items(), key=lambda item: -item[1][0][0])
+        if k is not None:
+            ranked = ranked[:k]
         results = []
-        for region, members in grouped.items():
+        for region, members in ranked:
             region_hits = [self._hit(unit, score, text, query, calibrate, mode) for score, unit in members[:hits]]
             best = region_hits[0]
             calibrated = best.calibrated
