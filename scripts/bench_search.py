@@ -96,9 +96,6 @@ index.calibration
 mark("calibration_sample_ms")
 index.lexical
 mark("load_lexical_ms")
-from simkit.lexical import segmenter
-segmenter()
-mark("jieba_init_ms")
 index.search(text, mode="dense")
 mark("first_search_dense_ms")
 index.search(text, mode="hybrid")
@@ -162,7 +159,7 @@ def warm_latency(index: Any, queries: list[str], province: str) -> dict[str, Any
     }
     results: dict[str, Any] = {"queries": len(queries), "filter_province": province}
     for name, options in cases.items():
-        for text in queries[:2]:  # warm-up: loads the query model, the lexical index, jieba
+        for text in queries[:2]:  # warm-up: loads the query model and the lexical index
             index.search(text, k=5, **options)
         times = []
         regions = 0
@@ -210,7 +207,7 @@ def components(index: Any, queries: list[str], province: str) -> dict[str, Any]:
         "bm25_search_masked_ms": median(lambda: [index.lexical.search(t, fetch, lexical_mask) for t in texts],
                                         per=len(texts)),
         "store_units_at_ms": median(index.store.units_at, top.tolist()),
-        "highlights_15_hits_ms": median(lambda: [index._highlights(texts[0], u.text) for u in hits]),
+        "highlights_15_hits_ms": median(lambda: [index._highlights(texts[0], u.text, "hybrid") for u in hits]),
     }
 
 
