@@ -6,8 +6,7 @@ Public API::
     simkit.build_index(["examples/reports"], "indexes/demo")
     index = simkit.open_index("indexes/demo")
     result = index.search("在乡镇推行综合执法改革", k=5)
-    for region in result.regions:
-        print(region.region, region.score, region.hits[0].text)
+    best = [(r.region, r.calibrated, r.hits[0].text) for r in result.regions]
 
 Importing simkit is cheap: heavy libraries (torch, sentence-transformers, FAISS)
 load only when a function needs them.
