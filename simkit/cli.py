@@ -220,7 +220,7 @@ def _echo_table(result: Any, width: int = 160) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(highlight=False, soft_wrap=False)
+    console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
     if not result.regions:
         console.print("No matching regions.")
         return
@@ -229,7 +229,7 @@ def _echo_table(result: Any, width: int = 160) -> None:
                            ("year", {}), ("evidence", {"ratio": 1})):
         table.add_column(column, **kwargs)
     for rank, region in enumerate(result.regions, 1):
-        evidence = Text()
+        evidence = Text(overflow="fold")
         for i, hit in enumerate(region.hits):
             if i:
                 evidence.append("\n\n")
