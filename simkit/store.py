@@ -169,10 +169,6 @@ class Store:
         records = self._db.execute(f"{_UNIT_SELECT} WHERE p.parent_id = ? ORDER BY p.ordinal", (paragraph_id,))
         return [_unit(record) for record in records]
 
-    def parent_of(self, unit: StoredUnit) -> StoredUnit | None:
-        """The whole paragraph a measure was cut from, for context."""
-        return self.unit(unit.parent_id) if unit.parent_id else None
-
     def documents(self) -> list[dict[str, object]]:
         """Metadata of every report in the index (without text)."""
         cursor = self._db.execute(
