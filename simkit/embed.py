@@ -81,7 +81,9 @@ class Embedder:
     def dimension(self) -> int:
         if self.profile.dimension:
             return self.profile.dimension
-        return int(self.sentence_transformer.get_sentence_embedding_dimension())
+        model = self.sentence_transformer
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
 
     # ------------------------------------------------------------------ tokens
 

@@ -179,8 +179,9 @@ class SimkitIndex:
     def embedder(self) -> Embedder:
         if self._embedder is None:
             built = self.manifest["model"]
-            if built["name"] in PROFILES:
-                model = resolve_model(built["name"], need_weights=False)
+            profile = next((p for p in PROFILES.values() if p.model_id == built["id"]), None)
+            if profile is not None:
+                model = resolve_model(profile.name, need_weights=False)
                 if model.fingerprint != built["fingerprint"]:
                     raise IndexLoadError(
                         f"{self.version.path / 'manifest.json'}: index was built with {built['name']} "

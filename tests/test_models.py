@@ -80,3 +80,20 @@ def test_unknown_model_path_is_a_clear_error(tmp_path):
 def test_hub_names_are_never_downloaded():
     with pytest.raises(ModelError, match="hub downloads are disabled"):
         resolve_model("intfloat/multilingual-e5-small")
+
+
+@pytest.mark.slow
+def test_any_local_sentence_transformers_model_works(embedder, examples_dir, tmp_path):
+    """A model given by path is used through sentence-transformers for passages and queries."""
+    from simkit.build import build_index
+    from simkit.search import open_index
+
+    result = build_index([examples_dir / "siping-2023.txt", examples_dir / "xiamen-2021.txt"], tmp_path / "i",
+                         model=str(embedder.model.path))
+    assert result.model == embedder.model.path.name
+    with open_index(tmp_path / "i") as index:
+        assert index.manifest["model"]["id"] == f"local:{embedder.model.path.name}"
+        assert index.manifest["model"]["query_prefix"] == "query: "  # from the model's own prompts
+        found = index.search("一件事一次办", k=2, mode="dense")
+        assert index.embedder.query_engine == "sentence-transformers"
+        assert found.regions[0].region == "四平市"
