@@ -63,7 +63,8 @@ class Embedder:
                 from transformers.utils import logging as transformers_logging
 
                 transformers_logging.disable_progress_bar()
-                self._st = SentenceTransformer(str(self.model.path), device="cpu", local_files_only=True)
+                device = os.environ.get("SIMKIT_DEVICE", "cpu")  # "cuda" with a CUDA build of torch
+                self._st = SentenceTransformer(str(self.model.path), device=device, local_files_only=True)
             except (OSError, ValueError) as exc:
                 raise ModelError(f"{self.model.path}: cannot load model ({exc}); check the model directory") from exc
         return self._st
