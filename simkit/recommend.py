@@ -49,53 +49,40 @@ class Recommendation:
         return asdict(self)
 
 
-def _region_rows(index: SimkitIndex) -> dict[str, np.ndarray]:
-    """Rows of carried-out, non-boilerplate units per region."""
-    marks = ",".join("?" * len(CARRIED_OUT))
-    records = index.store._db.execute(
-        "SELECT COALESCE(NULLIF(d.region, ''), 'unknown'), p.row "
-        "FROM paragraphs p JOIN documents d ON d.id = p.document_id "
-        f"WHERE p.row IS NOT NULL AND p.boilerplate = 0 AND p.role IN ({marks}) ORDER BY p.row",
-        CARRIED_OUT,
-    ).fetchall()
-    grouped: dict[str, list[int]] = {}
-    for region, row in records:
-        grouped.setdefault(region, []).append(int(row))
-    return {region: np.asarray(rows, dtype=np.int64) for region, rows in grouped.items()}
+class PeerProfiles:
+    """What recommendations need from an index, computed once per index handle.
 
+    The carried-out, non-boilerplate units of each region, all unit vectors, each region's
+    mean vector (profile) and the "close" threshold per quantile.
+    """
 
-def _vectors(index: SimkitIndex, rows: np.ndarray) -> np.ndarray:
-    """Unit vectors by row, from a matrix of all vectors read once per index handle."""
-    matrix = getattr(index, "_recommend_matrix", None)
-    if matrix is None:
-        matrix = index._vectors.reconstruct_n(0, int(index._vectors.ntotal)).astype(np.float32)
-        index._recommend_matrix = matrix
-    return matrix[np.asarray(rows, dtype=np.int64)]
+    def __init__(self, index: SimkitIndex) -> None:
+        self.rows = index.store.rows_by_region(CARRIED_OUT)
+        self.matrix = index._vectors.reconstruct_n(0, int(index._vectors.ntotal)).astype(np.float32)
+        self.centroids = {name: self.matrix[rows].mean(axis=0) for name, rows in self.rows.items()}
+        self._thresholds: dict[float, float] = {}
 
-
-def close_threshold(index: SimkitIndex, quantile: float = 0.98, sample: int = 400, seed: int = 0) -> float:
-    """The cosine above which two units of different reports count as the same kind of measure."""
-    by_region = _region_rows(index)
-    rows = np.concatenate(list(by_region.values())) if by_region else np.zeros(0, np.int64)
-    regions = np.concatenate([[name] * len(r) for name, r in by_region.items()]) if by_region else np.zeros(0)
-    if len(rows) < 2:
-        return 1.0
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(rows), size=min(sample, len(rows)), replace=False)
-    vectors = _vectors(index, rows[pick])
-    sims = vectors @ vectors.T
-    other = regions[pick][:, None] != regions[pick][None, :]
-    values = sims[other]
-    return float(np.quantile(values, quantile)) if values.size else 1.0
+    def close_threshold(self, quantile: float = 0.98, sample: int = 400, seed: int = 0) -> float:
+        """The cosine above which two units of different reports count as the same kind of measure."""
+        if quantile not in self._thresholds:
+            rows = np.concatenate(list(self.rows.values())) if self.rows else np.zeros(0, np.int64)
+            regions = np.concatenate([[name] * len(r) for name, r in self.rows.items()]) if self.rows else np.zeros(0)
+            value = 1.0
+            if len(rows) >= 2:
+                pick = np.random.default_rng(seed).choice(len(rows), size=min(sample, len(rows)), replace=False)
+                vectors = self.matrix[rows[pick]]
+                other = regions[pick][:, None] != regions[pick][None, :]
+                values = (vectors @ vectors.T)[other]
+                value = float(np.quantile(values, quantile)) if values.size else 1.0
+            self._thresholds[quantile] = value
+        return self._thresholds[quantile]
 
 
 def recommend_for_region(index: SimkitIndex, region: str, k: int = 10, *, peers: int = 10, min_support: int = 2,
                          close_quantile: float = 0.98) -> list[Recommendation]:
     """Measures that ``region``'s closest peers reported and ``region`` has not, best first."""
-    cache = index.__dict__.setdefault("_recommend_cache", {})
-    if "by_region" not in cache:
-        cache["by_region"] = _region_rows(index)
-    by_region = cache["by_region"]
+    profiles = index.peer_profiles
+    by_region = profiles.rows
     if region not in by_region:
         from .regions import lookup
 
@@ -104,16 +91,11 @@ def recommend_for_region(index: SimkitIndex, region: str, k: int = 10, *, peers:
     if region not in by_region:
         known = ", ".join(sorted(by_region)[:10])
         raise NotFoundError(f"{region}: no carried-out measures of this region in {index.root}; known: {known}")
-    cache = index.__dict__.setdefault("_recommend_cache", {})
-    if ("tau", close_quantile) not in cache:
-        cache[("tau", close_quantile)] = close_threshold(index, close_quantile)
-    tau = cache[("tau", close_quantile)]
-    own = _vectors(index, by_region[region])
+    tau = profiles.close_threshold(close_quantile)
+    own = profiles.matrix[by_region[region]]
     profile = own.mean(axis=0)
     profile /= np.linalg.norm(profile) or 1.0
-    if "centroids" not in cache:
-        cache["centroids"] = {name: _vectors(index, rows).mean(axis=0) for name, rows in by_region.items()}
-    centroids = {name: c for name, c in cache["centroids"].items() if name != region}
+    centroids = {name: c for name, c in profiles.centroids.items() if name != region}
     ranked_peers = sorted(centroids, key=lambda name: -float(centroids[name] @ profile)
                           / (np.linalg.norm(centroids[name]) or 1.0))[:peers]
 
@@ -124,7 +106,7 @@ def recommend_for_region(index: SimkitIndex, region: str, k: int = 10, *, peers:
         cand_regions.extend([peer] * len(by_region[peer]))
     if not cand_rows:
         return []
-    candidates = _vectors(index, np.asarray(cand_rows))
+    candidates = profiles.matrix[np.asarray(cand_rows)]
     coverage = (candidates @ own.T).max(axis=1)
     keep = coverage < tau
     candidates, coverage = candidates[keep], coverage[keep]

@@ -102,6 +102,20 @@ class ParagraphRecord:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class AllowedRows:
+    """The vector rows a filter admits, as sorted row numbers (for FAISS) and a boolean mask (for masking)."""
+
+    rows: np.ndarray
+    mask: np.ndarray
+
+    @classmethod
+    def of(cls, rows: np.ndarray, total: int) -> AllowedRows:
+        mask = np.zeros(total, dtype=bool)
+        mask[rows] = True
+        return cls(rows, mask)
+
+
 def _region_of(unit: StoredUnit) -> str:
     return unit.region or UNKNOWN_REGION
 
@@ -135,7 +149,8 @@ class SimkitIndex:
         self._embedder: Embedder | None = None
         self._lexical: Any = None
         self._calibration: Calibration | None = None
-        self._allowed_cache: dict[Filters, tuple[np.ndarray | None, np.ndarray | None]] = {}
+        self._allowed_cache: dict[Filters, AllowedRows | None] = {}
+        self._peer_profiles: Any = None
 
     # ------------------------------------------------------------------ parts loaded on first use
 
@@ -152,10 +167,17 @@ class SimkitIndex:
     def calibration(self) -> Calibration:
         if self._calibration is None:
             rows = sample_rows(int(self._vectors.ntotal))
-            reference = (np.vstack([vector_at(self._vectors, int(r)) for r in rows]) if len(rows)
-                         else np.zeros((0, int(self._vectors.d)), np.float32))
-            self._calibration = Calibration(reference)
+            self._calibration = Calibration(self._vectors.reconstruct_batch(rows))
         return self._calibration
+
+    @property
+    def peer_profiles(self) -> Any:
+        """Region profiles for recommendations (reads every vector once; only recommendation calls need it)."""
+        if self._peer_profiles is None:
+            from .recommend import PeerProfiles
+
+            self._peer_profiles = PeerProfiles(self)
+        return self._peer_profiles
 
     # ------------------------------------------------------------------ model
 
@@ -289,29 +311,16 @@ class SimkitIndex:
             filters = replace(filters, include_boilerplate=include_boilerplate)
         return filters
 
-    def _allowed(self, filters: Filters) -> np.ndarray | None:
-        """Rows a filter admits, cached per filter (the index version never changes under a handle)."""
+    def _allowed(self, filters: Filters) -> AllowedRows | None:
+        """Rows a filter admits (None: every row), cached per filter: a handle's version never changes."""
         if filters not in self._allowed_cache:
             if len(self._allowed_cache) >= 64:
                 self._allowed_cache.pop(next(iter(self._allowed_cache)))
             rows = allowed_rows(self.store, filters)
-            mask = None
-            if rows is not None:
-                mask = np.zeros(int(self._vectors.ntotal), dtype=bool)
-                mask[rows] = True
-            self._allowed_cache[filters] = (rows, mask)
-        return self._allowed_cache[filters][0]
+            self._allowed_cache[filters] = None if rows is None else AllowedRows.of(rows, int(self._vectors.ntotal))
+        return self._allowed_cache[filters]
 
-    def _mask_for(self, allowed: np.ndarray) -> np.ndarray:
-        """The boolean row mask of an allowed-rows array (cached with it when it came from a filter)."""
-        cached = next((m for r, m in self._allowed_cache.values() if r is allowed), None)
-        if cached is not None:
-            return cached
-        mask = np.zeros(int(self._vectors.ntotal), dtype=bool)
-        mask[allowed] = True
-        return mask
-
-    def _dense_search(self, query: np.ndarray, n: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _dense_search(self, query: np.ndarray, n: int, allowed: AllowedRows | None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``n`` allowed rows by cosine.
 
         A filter that admits most rows (the default one only drops boilerplate) is cheaper as a
@@ -319,19 +328,18 @@ class SimkitIndex:
         narrow filter is searched inside FAISS with an ID selector.
         """
         total = int(self._vectors.ntotal)
-        if allowed is None or len(allowed) < 0.5 * total:
-            return search_vectors(self._vectors, query, n, allowed_rows=allowed)
-        mask = self._mask_for(allowed)
-        fetch = min(total, int(n * total / max(len(allowed), 1)) + 16)
+        if allowed is None or len(allowed.rows) < 0.5 * total:
+            return search_vectors(self._vectors, query, n, allowed_rows=None if allowed is None else allowed.rows)
+        fetch = min(total, int(n * total / max(len(allowed.rows), 1)) + 16)
         while True:
             sims, rows = search_vectors(self._vectors, query, fetch)
-            keep = mask[rows]
+            keep = allowed.mask[rows]
             if keep.sum() >= n or fetch >= total:
                 return sims[keep][:n], rows[keep][:n]
             fetch = min(total, fetch * 2)
 
     def _ranked_rows(self, text: str, query: np.ndarray | None, mode: str, n: int,
-                     allowed: np.ndarray | None) -> tuple[list[int], dict[int, float]]:
+                     allowed: AllowedRows | None) -> tuple[list[int], dict[int, float]]:
         """The top-``n`` allowed rows for the mode, best first, with their ranking scores."""
         dense: list[int] = []
         lexical: list[int] = []
@@ -342,8 +350,7 @@ class SimkitIndex:
             if mode == "dense":
                 return dense, dict(zip(dense, sims.tolist()))
         if mode in ("lexical", "hybrid"):
-            mask = None if allowed is None else self._mask_for(allowed)
-            bm25, rows = self.lexical.search(text, n, mask)
+            bm25, rows = self.lexical.search(text, n, None if allowed is None else allowed.mask)
             lexical = rows.tolist()
             if mode == "lexical":
                 return lexical, dict(zip(lexical, bm25.tolist()))
@@ -353,13 +360,13 @@ class SimkitIndex:
         fused = sorted(scores, key=lambda r: -scores[r])
         return fused, scores
 
-    def _regions_above(self, query: np.ndarray, threshold: float, calibrate: Any, allowed: np.ndarray | None,
+    def _regions_above(self, query: np.ndarray, threshold: float, calibrate: Any, allowed: AllowedRows | None,
                        total: int) -> dict[str, list[StoredUnit]]:
         """Regions with paragraphs whose calibrated similarity reaches ``threshold`` (dense scan, widened),
         with those paragraphs, most similar first."""
         fetch = min(total, 256)
         while True:
-            sims, rows = search_vectors(self._vectors, query, fetch, allowed_rows=allowed)
+            sims, rows = self._dense_search(query, fetch, allowed)
             if fetch >= total or not len(sims) or calibrate(float(sims[-1])) < threshold:
                 break
             fetch = min(total, fetch * 4)
@@ -383,7 +390,7 @@ class SimkitIndex:
             raise QueryError(f"k and hits must be at least 1 (got k={k}, hits={hits})")
         exclude_ids = exclude_ids or set()
         allowed = self._allowed(filters)
-        total = int(self._vectors.ntotal) if allowed is None else len(allowed)
+        total = int(self._vectors.ntotal) if allowed is None else len(allowed.rows)
         if total == 0:
             return []
         calibrate = self.calibration.for_query(query) if query is not None else None
@@ -460,8 +467,8 @@ _WORDISH = re.compile(r"[\u3400-\u9fff0-9A-Za-z]")
 def shared_substrings(query: str, text: str, min_chars: int = 2) -> list[tuple[int, int]]:
     """Non-overlapping spans of ``text`` that also occur in ``query`` (longest first, ≥ ``min_chars``)."""
     query = unicodedata.normalize("NFKC", query).lower()
-    folded = unicodedata.normalize("NFKC", text).lower() if len(unicodedata.normalize("NFKC", text)) == len(
-        text) else text.lower()
+    # Fold width per character so that offsets into ``text`` stay valid.
+    folded = "".join(c if len(f := unicodedata.normalize("NFKC", c).lower()) != 1 else f for c in text)
     spans: list[tuple[int, int]] = []
     i = 0
     while i < len(folded):

@@ -164,6 +164,20 @@ class Store:
                                 "ids are shown by `simkit search --json`")
         return _unit(record)
 
+    def rows_by_region(self, roles: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vector rows of non-boilerplate units with one of ``roles``, per region (``unknown`` when none)."""
+        marks = ",".join("?" * len(roles))
+        records = self._db.execute(
+            "SELECT COALESCE(NULLIF(d.region, ''), 'unknown'), p.row "
+            "FROM paragraphs p JOIN documents d ON d.id = p.document_id "
+            f"WHERE p.row IS NOT NULL AND p.boilerplate = 0 AND p.role IN ({marks}) ORDER BY p.row",
+            tuple(roles),
+        ).fetchall()
+        grouped: dict[str, list[int]] = {}
+        for region, row in records:
+            grouped.setdefault(region, []).append(int(row))
+        return {region: np.asarray(rows, dtype=np.int64) for region, rows in grouped.items()}
+
     def children_of(self, paragraph_id: str) -> list[StoredUnit]:
         """The measures cut from a parent paragraph, in reading order."""
         records = self._db.execute(f"{_UNIT_SELECT} WHERE p.parent_id = ? ORDER BY p.ordinal", (paragraph_id,))
