@@ -16,6 +16,7 @@ from . import __version__
 from .boilerplate import PhraseStats, flag_reports
 from .embed import Embedder
 from .errors import BuildError, InputError
+from .evidence import SentencePlan
 from .index import build_vector_index, describe, save_vector_index
 from .indexdir import (
     FORMAT_VERSION,
@@ -239,8 +240,15 @@ def build_index(
     seconds["embed"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
+    plan = SentencePlan.of([u.text for u in units])
+    advance = progress("sentences", len(plan.texts)) if progress else None
+    sentences = (plan, embedder.embed_passages(plan.texts, progress=advance))
+    seconds["embed_sentences"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
     root = Path(index_dir)
-    name, counts = write_version(root, parsed, units, vectors, embedder.model, phrases, embed_context=embed_context)
+    name, counts = write_version(root, parsed, units, vectors, embedder.model, phrases, embed_context=embed_context,
+                                 sentences=sentences)
     seconds["write"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
     return BuildResult(
@@ -251,11 +259,12 @@ def build_index(
 
 
 def write_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Paragraph], vectors: np.ndarray,
-                  model: ResolvedModel, phrases: PhraseStats, *, embed_context: str = "section") -> tuple[
-                      str, dict[str, int]]:
+                  model: ResolvedModel, phrases: PhraseStats, *, embed_context: str = "section",
+                  sentences: tuple[SentencePlan, np.ndarray] | None = None) -> tuple[str, dict[str, int]]:
     """Write a complete index version (vectors, store, statistics, manifest) and publish it atomically.
 
-    ``vectors[i]`` is the vector of ``units[i]``. Returns the version name and the counts.
+    ``vectors[i]`` is the vector of ``units[i]``; ``sentences`` (optional) the units' sentence
+    plan and its vectors (see :mod:`simkit.evidence`). Returns the version name and the counts.
     Nothing is published if any step fails.
     """
     name, tmp = new_version_dir(root)
@@ -264,15 +273,19 @@ def write_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         save_vector_index(vector_index, tmp / VECTORS)
         write_store(tmp / STORE, parsed, {unit.id: row for row, unit in enumerate(units)})
         phrases.save(tmp / PHRASES)
-        lexical_files = LexicalIndex.build([u.text for u in units]).save(tmp)
+        extra_files = LexicalIndex.build([u.text for u in units]).save(tmp)
+        if sentences is not None:
+            plan, sentence_vectors = sentences
+            extra_files += plan.save(tmp, sentence_vectors)
         counts = {
             "documents": len(parsed),
             "paragraphs": sum(len(p.paragraphs) for p in parsed),
             "units": len(units),
             "boilerplate_units": sum(u.boilerplate for u in units),
             "vectors": int(vector_index.ntotal),
+            "sentences": 0 if sentences is None else len(sentences[0].texts),
         }
-        manifest = _manifest(model, vector_index, counts, tmp, extra_files=lexical_files)
+        manifest = _manifest(model, vector_index, counts, tmp, extra_files=extra_files)
         manifest["embed_context"] = embed_context
         write_manifest(tmp, manifest)
         publish(root, name, tmp)

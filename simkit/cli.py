@@ -237,12 +237,7 @@ def _echo_table(result: Any, width: int = 160) -> None:
             if hit.role != "measure":
                 evidence.append(f"  [{hit.role}]", style="yellow")
             evidence.append("\n")
-            body = hit.text if len(hit.text) <= width else hit.text[: width - 1] + "…"
-            text = Text(body)
-            for start, end in hit.highlights:
-                if start < len(body):
-                    text.stylize("bold magenta", start, min(end, len(body)))
-            evidence.append_text(text)
+            evidence.append_text(_hit_text(hit, width))
             evidence.append(f"\nid {hit.paragraph_id}  score {hit.score:.4g}"
                             + (f"  calibrated {hit.calibrated:.2f}" if hit.calibrated is not None else ""),
                             style="dim")
@@ -250,6 +245,29 @@ def _echo_table(result: Any, width: int = 160) -> None:
         year = str(region.hits[0].year or "") if region.hits else ""
         table.add_row(str(rank), Text(f"{region.region}{province}"), f"{region.score:.4g}", year, evidence)
     console.print(table)
+
+
+def _hit_text(hit: Any, width: int) -> Any:
+    """A hit's text cut to ``width`` around its evidence sentence (underlined), query words in bold."""
+    from rich.text import Text
+
+    offset = 0
+    if len(hit.text) > width and hit.evidence and hit.evidence[1] > width - 1:
+        offset = max(0, hit.evidence[0] - 10)
+    body = hit.text[offset : offset + width - 1]
+    lead = "…" if offset else ""
+    text = Text(lead + body + ("…" if offset + len(body) < len(hit.text) else ""))
+
+    def mark(style: str, start: int, end: int) -> None:
+        start, end = max(start - offset, 0), min(end - offset, len(body))
+        if start < end:
+            text.stylize(style, start + len(lead), end + len(lead))
+
+    if hit.evidence:
+        mark("underline", *hit.evidence)
+    for start, end in hit.highlights:
+        mark("bold magenta", start, end)
+    return text
 
 
 @cli.command()

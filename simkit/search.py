@@ -46,6 +46,7 @@ class Hit:
     similarity: float | None = None
     calibrated: float | None = None
     highlights: list[tuple[int, int]] = field(default_factory=list)
+    evidence: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,12 @@ class RegionResult:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Regions that reported something similar to the query, best first."""
+    """Regions that reported something similar to the query, best first.
+
+    Within a region, hits are ordered by their evidence: the unit whose best sentence
+    is closest to the query comes first (fused with the lexical rank in hybrid mode);
+    ``Hit.evidence`` is that sentence's [start, end) in the hit's text.
+    """
 
     query: str
     model: str
@@ -151,6 +157,7 @@ class SimkitIndex:
         self._calibration: Calibration | None = None
         self._allowed_cache: dict[Filters, AllowedRows | None] = {}
         self._peer_profiles: Any = None
+        self._sentences: Any = None
 
     # ------------------------------------------------------------------ parts loaded on first use
 
@@ -162,6 +169,16 @@ class SimkitIndex:
 
             self._lexical = LexicalIndex.load(self.version.path)
         return self._lexical
+
+    @property
+    def sentences(self) -> Any:
+        """Sentence vectors for picking each region's evidence (None for an index built without them)."""
+        if self._sentences is None:
+            from .evidence import SentenceIndex
+
+            present = SentenceIndex.present(self.version.path)
+            self._sentences = SentenceIndex(self.version.path, int(self._vectors.ntotal)) if present else False
+        return self._sentences or None
 
     @property
     def calibration(self) -> Calibration:
@@ -339,8 +356,9 @@ class SimkitIndex:
             fetch = min(total, fetch * 2)
 
     def _ranked_rows(self, text: str, query: np.ndarray | None, mode: str, n: int,
-                     allowed: AllowedRows | None) -> tuple[list[int], dict[int, float]]:
-        """The top-``n`` allowed rows for the mode, best first, with their ranking scores."""
+                     allowed: AllowedRows | None) -> tuple[list[int], dict[int, float], list[int]]:
+        """The top-``n`` allowed rows for the mode, best first, with their ranking scores (and the lexical
+        ranking on its own, empty in dense mode)."""
         dense: list[int] = []
         lexical: list[int] = []
         scores: dict[int, float] = {}
@@ -348,17 +366,17 @@ class SimkitIndex:
             sims, rows = self._dense_search(query, n, allowed)
             dense = rows.tolist()
             if mode == "dense":
-                return dense, dict(zip(dense, sims.tolist()))
+                return dense, dict(zip(dense, sims.tolist())), []
         if mode in ("lexical", "hybrid"):
             bm25, rows = self.lexical.search(text, n, None if allowed is None else allowed.mask)
             lexical = rows.tolist()
             if mode == "lexical":
-                return lexical, dict(zip(lexical, bm25.tolist()))
+                return lexical, dict(zip(lexical, bm25.tolist())), lexical
         for name, ranking in (("dense", dense), ("lexical", lexical)):
             for rank, row in enumerate(ranking):
                 scores[row] = scores.get(row, 0.0) + RRF_WEIGHTS[name] / (RRF_K + rank + 1)
         fused = sorted(scores, key=lambda r: -scores[r])
-        return fused, scores
+        return fused, scores, lexical
 
     def _regions_above(self, query: np.ndarray, threshold: float, calibrate: Any, allowed: AllowedRows | None,
                        total: int) -> dict[str, list[StoredUnit]]:
@@ -402,7 +420,7 @@ class SimkitIndex:
         wanted = len(qualifying) if qualifying is not None else (k if k is not None else total)
         fetch = min(total, max(64, (k or 10) * hits * 8))
         while True:
-            order, scores = self._ranked_rows(text, query, mode, fetch, allowed)
+            order, scores, lexical_order = self._ranked_rows(text, query, mode, fetch, allowed)
             units = self.store.units_at(order)
             grouped: dict[str, list[tuple[float, StoredUnit]]] = {}
             for row in order:
@@ -426,26 +444,53 @@ class SimkitIndex:
         if k is not None:
             ranked = ranked[:k]
         results = []
+        lexical_rank = {row: rank for rank, row in enumerate(lexical_order)}
         for region, members in ranked:
-            region_hits = [self._hit(unit, score, text, query, calibrate, mode) for score, unit in members[:hits]]
-            best = region_hits[0]
-            calibrated = best.calibrated
+            region_score = round(float(members[0][0]), 4)
+            spans: dict[int, tuple[int, int]] = {}
+            if query is not None and mode != "lexical" and self.sentences is not None:
+                members, spans = self._by_evidence(members, query, lexical_rank if mode == "hybrid" else None)
+            region_hits = [self._hit(unit, score, text, query, calibrate, mode,
+                                     None if unit.row is None else spans.get(unit.row))
+                           for score, unit in members[:hits]]
+            calibrated = region_hits[0].calibrated
             if query is not None and calibrate is not None:
                 calibrated = max(calibrate(float(vector_at(self._vectors, u.row) @ query))
                                  for _, u in members if u.row is not None)
-            results.append(RegionResult(region, members[0][1].province, best.score, region_hits, calibrated))
+            results.append(RegionResult(region, members[0][1].province, region_score, region_hits, calibrated))
         results.sort(key=lambda r: -r.score)
         return results[:k] if k is not None else results
 
+    def _by_evidence(self, members: list[tuple[float, StoredUnit]], query: np.ndarray,
+                     lexical_rank: dict[int, int] | None) -> tuple[list[tuple[float, StoredUnit]],
+                                                                   dict[int, tuple[int, int]]]:
+        """A region's units reordered by their best sentence (fused with the lexical rank when given)."""
+        rows = [u.row for _, u in members if u.row is not None]
+        best = {b.row: b for b in self.sentences.best(query, rows)}
+        dense_rank = {row: rank for rank, row in enumerate(sorted(rows, key=lambda r: -best[r].similarity))}
+        unranked = len(lexical_rank or ())  # rows without a shared word rank after every lexical hit
+
+        def strength(item: tuple[int, tuple[float, StoredUnit]]) -> tuple[float, int]:
+            position, (_, unit) = item
+            if unit.row is None:
+                return (0.0, position)
+            value = 1.0 / (RRF_K + dense_rank[unit.row] + 1)
+            if lexical_rank is not None:
+                value += 1.0 / (RRF_K + lexical_rank.get(unit.row, unranked) + 1)
+            return (-value, position)
+
+        ordered = [member for _, member in sorted(enumerate(members), key=strength)]
+        return ordered, {row: b.span for row, b in best.items()}
+
     def _hit(self, unit: StoredUnit, score: float, text: str, query: np.ndarray | None,
-             calibrate: Any, mode: str) -> Hit:
+             calibrate: Any, mode: str, evidence: tuple[int, int] | None = None) -> Hit:
         similarity = calibrated = None
         if query is not None and unit.row is not None:
             similarity = round(float(vector_at(self._vectors, unit.row) @ query), 4)
             calibrated = calibrate(similarity)
         highlights = self._highlights(text, unit.text, mode)
         return Hit(unit.id, unit.document_id, unit.title, unit.year, unit.section, unit.text, round(float(score), 4),
-                   unit.role, unit.boilerplate, similarity, calibrated, highlights)
+                   unit.role, unit.boilerplate, similarity, calibrated, highlights, evidence)
 
     def _highlights(self, query_text: str, text: str, mode: str) -> list[tuple[int, int]]:
         """Character spans of the query's words in a hit.
