@@ -312,6 +312,7 @@ def generate_large(example_dir: Path, root: Path, *, units: int, per_report: int
     import simkit.lexical as lexical
     from simkit.boilerplate import PhraseStats
     from simkit.build import write_version
+    from simkit.evidence import SentenceIndex, SentencePlan
     from simkit.index import load_vector_index
     from simkit.indexdir import PHRASES, STORE, VECTORS, current_version
     from simkit.models import resolve_model
@@ -367,6 +368,26 @@ def generate_large(example_dir: Path, root: Path, *, units: int, per_report: int
     unit_list = [u for p in parsed for u in p.units]
     seconds["records"] = time.perf_counter() - mark
 
+    # Sentence vectors (evidence): each generated unit gets its source unit's sentences, with the same noise.
+    mark = time.perf_counter()
+    sentences = None
+    if SentenceIndex.present(source.path):
+        src_sentences = SentenceIndex(source.path, int(base.ntotal))
+        counts = np.diff(src_sentences.offsets)[picks]
+        offsets = np.zeros(units + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        starts = np.repeat(src_sentences.offsets[:-1][picks] - offsets[:-1], counts)
+        ids = starts + np.arange(int(offsets[-1]))
+        sentence_vectors = np.empty((len(ids), real.shape[1]), dtype=np.float16)
+        for lo in range(0, len(ids), 50_000):
+            hi = min(len(ids), lo + 50_000)
+            chunk = np.asarray(src_sentences.vectors[ids[lo:hi]], dtype=np.float32)
+            chunk += rng.normal(0.0, sigma, chunk.shape).astype(np.float32)
+            sentence_vectors[lo:hi] = chunk / np.linalg.norm(chunk, axis=1, keepdims=True)
+        plan = SentencePlan([""] * len(ids), offsets, np.asarray(src_sentences.spans)[ids])
+        sentences = (plan, sentence_vectors)
+    seconds["sentences"] = time.perf_counter() - mark
+
     # build_index's write step, as is. Tokenizing is memoized per distinct text (every text is a copy of
     # one of the example's units): same tokens, ~1 ms of jieba per unit saved.
     model = source.manifest["model"]
@@ -377,7 +398,7 @@ def generate_large(example_dir: Path, root: Path, *, units: int, per_report: int
     try:
         mark = time.perf_counter()
         write_version(root, parsed, unit_list, vectors, resolved, PhraseStats.load(source.path / PHRASES),
-                      embed_context=source.manifest.get("embed_context", "section"))
+                      embed_context=source.manifest.get("embed_context", "section"), sentences=sentences)
         seconds["write_version"] = time.perf_counter() - mark
     finally:
         lexical.tokenize = original_tokenize
