@@ -464,10 +464,17 @@ class SimkitIndex:
     def _by_evidence(self, members: list[tuple[float, StoredUnit]], query: np.ndarray,
                      lexical_rank: dict[int, int] | None) -> tuple[list[tuple[float, StoredUnit]],
                                                                    dict[int, tuple[int, int]]]:
-        """A region's units reordered by their best sentence (fused with the lexical rank when given)."""
+        """A region's units reordered by evidence (fused with the lexical rank when given).
+
+        A unit's evidence score is the mean of its own cosine and its best sentence's: the
+        sentence finds the passage that says what was asked, the unit's cosine keeps a short
+        generic sentence ("服务能力仍需提高") from winning on one shared word.
+        """
         rows = [u.row for _, u in members if u.row is not None]
         best = {b.row: b for b in self.sentences.best(query, rows)}
-        dense_rank = {row: rank for rank, row in enumerate(sorted(rows, key=lambda r: -best[r].similarity))}
+        unit_cosine = dict(zip(rows, self._vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64)) @ query))
+        evidence = {row: 0.5 * (best[row].similarity + float(unit_cosine[row])) for row in rows}
+        dense_rank = {row: rank for rank, row in enumerate(sorted(rows, key=lambda r: -evidence[r]))}
         unranked = len(lexical_rank or ())  # rows without a shared word rank after every lexical hit
 
         def strength(item: tuple[int, tuple[float, StoredUnit]]) -> tuple[float, int]:
