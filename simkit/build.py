@@ -228,7 +228,15 @@ def build_index(
         reasons = "; ".join(s.reason for s in skipped) or "no files given"
         raise BuildError(f"no readable report to index ({reasons})")
     seconds["ingest"] = time.perf_counter() - started
+    root = Path(index_dir)
+    with IndexLock(root, "build"):  # before the embedding: a second writer fails at once
+        recover(root)
+        return _build_locked(root, parsed, skipped, warnings, model, embed_context, progress, seconds, started)
 
+
+def _build_locked(root: Path, parsed: list[ParsedReport], skipped: list[SkippedFile], warnings: list[str],
+                  model: str | None, embed_context: str, progress: ProgressFactory | None,
+                  seconds: dict[str, float], started: float) -> BuildResult:
     mark = time.perf_counter()
     embedder = Embedder.load(model)
     parsed = [fit_to_model(p, embedder, embed_context) for p in parsed]
@@ -242,8 +250,9 @@ def build_index(
     seconds["embed"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    root = Path(index_dir)
-    name, counts = write_version(root, parsed, units, vectors, embedder.model, phrases, embed_context=embed_context)
+    name, tmp, counts = stage_version(root, parsed, units, vectors, embedder.model, phrases,
+                                      embed_context=embed_context)
+    _publish_or_discard(root, name, tmp)
     seconds["write"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
     return BuildResult(
@@ -264,12 +273,16 @@ def write_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
     with IndexLock(root, "build"):
         recover(root)
         name, tmp, counts = stage_version(root, parsed, units, vectors, model, phrases, embed_context=embed_context)
-        try:
-            publish(root, name, tmp)
-        except BaseException:
-            discard(tmp)
-            raise
+        _publish_or_discard(root, name, tmp)
     return name, counts
+
+
+def _publish_or_discard(root: Path, name: str, tmp: Path) -> None:
+    try:
+        publish(root, name, tmp)
+    except BaseException:
+        discard(tmp)
+        raise
 
 
 def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Paragraph], vectors: np.ndarray,

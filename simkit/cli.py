@@ -13,6 +13,7 @@ import click
 
 from .config import configure_threads
 from .errors import SimkitError
+from .indexdir import KEEP_VERSIONS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -423,7 +424,7 @@ def _log_to_stderr(enabled: bool) -> None:
 @cli.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
 @index_option
-@click.option("--keep", default=3, show_default=True, type=click.IntRange(1),
+@click.option("--keep", default=KEEP_VERSIONS, show_default=True, type=click.IntRange(1),
               help="Versions to keep (the current one included); older ones are removed after the swap.")
 @click.option("--keep-missing", is_flag=True, help="Keep reports that are no longer among SOURCES.")
 @click.option("--force", is_flag=True,

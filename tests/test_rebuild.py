@@ -167,6 +167,17 @@ def test_changing_one_paragraph_embeds_only_the_changed_unit(work, embedder):
     assert report.units.embedded == 1
 
 
+def test_damaged_current_version_is_rebuilt_from_the_cache(work, embedder):
+    src, index = work
+    store = current_version(index).path / "store.sqlite"
+    store.write_bytes(store.read_bytes()[:4096])
+    report = rebuild_index([src], index, embedder=embedder)
+    assert report.status == "published" and report.previous is None
+    assert any("store.sqlite" in w for w in report.warnings)
+    assert report.documents.added == 5 and report.units.embedded == 0
+    assert _search_json(index)["regions"]
+
+
 def test_removed_reports_are_dropped_unless_kept(work, embedder):
     src, index = work
     (src / "taishun-2023.txt").unlink()
@@ -470,3 +481,39 @@ def test_rebuild_json_report_and_exit_codes(work):
     assert f"rebuild  {data['started_at']} published: version {data['version']}" in text
     plain = runner.invoke(cli, ["rebuild", str(src), "--index", str(index)])
     assert plain.exit_code == 3 and "Nothing changed" in plain.output
+
+
+# --------------------------------------------------------------------------- operations
+
+
+@pytest.mark.slow
+def test_nightly_script_logs_and_exit_codes(work, tmp_path):
+    src, index = work
+    logs = tmp_path / "logs"
+    env = _env(SIMKIT_INDEX=str(index), SIMKIT_SOURCES=str(src), SIMKIT_LOG_DIR=str(logs), SIMKIT_KEEP="2",
+               SIMKIT=f"{sys.executable} -m simkit")
+    script = str(PROJECT / "scripts" / "nightly_rebuild.sh")
+    unchanged = subprocess.run([script], env=env, capture_output=True, text=True)
+    assert unchanged.returncode == 0, unchanged.stderr
+    (src / "taishun-2023.txt").unlink()
+    published = subprocess.run([script], env=env, capture_output=True, text=True)
+    assert published.returncode == 0, published.stderr
+    log = (logs / "rebuild.log").read_text(encoding="utf-8")
+    assert "exit 3: nothing changed" in log and "exit 0: published a new version" in log
+    assert "simkit: published version" in log  # the rebuild's own stage logs
+    reports = sorted(json.loads(p.read_text())["status"] for p in logs.glob("rebuild-*.json"))
+    assert reports == ["published", "unchanged"]
+    assert len(published_versions(index)) == 2
+    with IndexLock(index):
+        locked = subprocess.run([script], env=env, capture_output=True, text=True)
+    assert locked.returncode == 5 and "another rebuild is running" in locked.stderr
+
+
+def test_build_takes_the_lock_and_cleans_up_leftovers(work, examples_dir):
+    _, index = work
+    leftover = index / VERSIONS / ".tmp-v20200101T000000Z-1-abcd-xyz"
+    leftover.mkdir()
+    with IndexLock(index, "rebuild"):
+        result = CliRunner().invoke(cli, ["build", str(examples_dir / "siping-2023.txt"), "--index", str(index)])
+    assert result.exit_code == 5 and "a rebuild by pid" in result.output
+    assert leftover.is_dir()
