@@ -500,6 +500,8 @@ def rollback(index_dir: str | os.PathLike[str], version: str | None = None) -> t
     The target is verified (manifest and checksums) before the switch. Returns (from, to).
     """
     root = Path(index_dir)
+    if current_name(root) is None:
+        current_version(root)  # not an index: the usual "build one" error, and no lock file left behind
     with IndexLock(root, "rollback"):
         recover(root)
         names = published_versions(root)

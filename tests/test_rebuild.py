@@ -431,6 +431,13 @@ def test_versions_and_rollback_commands(work, embedder):
     assert unknown.exit_code == 1 and "simkit versions" in unknown.output
 
 
+def test_versions_and_rollback_need_an_index(tmp_path):
+    for command in (["versions"], ["rollback"]):
+        result = CliRunner().invoke(cli, [*command, "--index", str(tmp_path / "none")])
+        assert result.exit_code == 1 and "simkit build" in result.output
+    assert not (tmp_path / "none").exists()
+
+
 def test_rollback_is_refused_while_a_rebuild_holds_the_lock(work):
     _, index = work
     with IndexLock(index, "rebuild"):
