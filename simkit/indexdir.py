@@ -274,21 +274,25 @@ def _remedy(root: Path) -> str:
             f"or rebuild the index (`simkit rebuild REPORTS --index {root}`)")
 
 
-def verify_files(version: IndexVersion) -> None:
-    """Check every file listed in the manifest against its size and sha256."""
+def verify_files(version: IndexVersion, *, advise: bool = True) -> None:
+    """Check every file listed in the manifest against its size and sha256.
+
+    The error suggests a rollback or a rebuild unless ``advise`` is false (a version not yet published).
+    """
+    remedy = _remedy(version.root) if advise else "the version is damaged"
     for name, entry in version.manifest.get("files", {}).items():
         file = version.path / name
         if not file.is_file():
-            raise IndexLoadError(f"{file}: missing from the index; {_remedy(version.root)}")
+            raise IndexLoadError(f"{file}: missing from the index; {remedy}")
         size = file.stat().st_size
         if size != entry["bytes"]:
             raise IndexLoadError(
                 f"{file}: checksum mismatch (truncated or extended: {size} bytes, the manifest says "
-                f"{entry['bytes']}); {_remedy(version.root)}"
+                f"{entry['bytes']}); {remedy}"
             )
         if sha256_file(file) != entry["sha256"]:
             raise IndexLoadError(
-                f"{file}: checksum mismatch (file corrupt or changed); {_remedy(version.root)}"
+                f"{file}: checksum mismatch (file corrupt or changed); {remedy}"
             )
 
 

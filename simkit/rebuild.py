@@ -427,7 +427,7 @@ def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.
 
     where = root / "versions" / name
     version = load_version(root, name)
-    verify_files(version)
+    verify_files(version, advise=False)
     manifest_counts = version.manifest["counts"]
     for key in ("documents", "paragraphs", "units", "vectors"):
         if manifest_counts.get(key) != counts[key]:
