@@ -23,6 +23,7 @@ __all__ = [
     "Embedder",
     "Hit",
     "ParagraphRecord",
+    "RebuildReport",
     "RegionResult",
     "SearchResult",
     "SimkitError",
@@ -31,6 +32,7 @@ __all__ = [
     "build_index",
     "open_index",
     "parse_report",
+    "rebuild_index",
 ]
 
 _LAZY = {
@@ -44,6 +46,8 @@ _LAZY = {
     "ParagraphRecord": "simkit.search",
     "Embedder": "simkit.embed",
     "parse_report": "simkit.ingest",
+    "rebuild_index": "simkit.rebuild",
+    "RebuildReport": "simkit.rebuild",
     "SimkitError": "simkit.errors",
 }
 
@@ -52,6 +56,7 @@ if TYPE_CHECKING:
     from .embed import Embedder
     from .errors import SimkitError
     from .ingest import parse_report
+    from .rebuild import RebuildReport, rebuild_index
     from .search import Hit, ParagraphRecord, RegionResult, SearchResult, SimkitIndex, open_index
 
 

@@ -23,10 +23,13 @@ from .indexdir import (
     PHRASES,
     STORE,
     VECTORS,
+    Checkpoint,
+    IndexLock,
     discard,
     file_entry,
     new_version_dir,
     publish,
+    recover,
     write_manifest,
 )
 from .ingest import document_id_for, parse_report
@@ -191,9 +194,9 @@ def fit_to_model(parsed: ParsedReport, embedder: Embedder, embed_context: str = 
         if paragraph.kind not in UNIT_KINDS:
             paragraphs.append(paragraph)
             continue
-        context_tokens = embedder.count_tokens(embedding_text(paragraph, embed_context)) - embedder.count_tokens(
-            paragraph.text)
-        if context_tokens + embedder.count_tokens(paragraph.text) > limit:
+        tokens = embedder.count_tokens(embedding_text(paragraph, embed_context))
+        if tokens > limit:  # the text alone is counted only here: tokenizing costs ~10 ms a unit
+            context_tokens = tokens - embedder.count_tokens(paragraph.text)
             paragraphs.extend(split_long(paragraph, embedder.count_tokens, limit - context_tokens))
         else:
             paragraphs.append(paragraph)
@@ -226,7 +229,15 @@ def build_index(
         reasons = "; ".join(s.reason for s in skipped) or "no files given"
         raise BuildError(f"no readable report to index ({reasons})")
     seconds["ingest"] = time.perf_counter() - started
+    root = Path(index_dir)
+    with IndexLock(root, "build"):  # before the embedding: a second writer fails at once
+        recover(root)
+        return _build_locked(root, parsed, skipped, warnings, model, embed_context, progress, seconds, started)
 
+
+def _build_locked(root: Path, parsed: list[ParsedReport], skipped: list[SkippedFile], warnings: list[str],
+                  model: str | None, embed_context: str, progress: ProgressFactory | None,
+                  seconds: dict[str, float], started: float) -> BuildResult:
     mark = time.perf_counter()
     embedder = Embedder.load(model)
     parsed = [fit_to_model(p, embedder, embed_context) for p in parsed]
@@ -246,9 +257,9 @@ def build_index(
     seconds["embed_sentences"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    root = Path(index_dir)
-    name, counts = write_version(root, parsed, units, vectors, embedder.model, phrases, embed_context=embed_context,
-                                 sentences=sentences)
+    name, tmp, counts = stage_version(root, parsed, units, vectors, embedder.model, phrases,
+                                      embed_context=embed_context, sentences=sentences)
+    _publish_or_discard(root, name, tmp)
     seconds["write"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
     return BuildResult(
@@ -265,12 +276,37 @@ def write_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
 
     ``vectors[i]`` is the vector of ``units[i]``; ``sentences`` (optional) the units' sentence
     plan and its vectors (see :mod:`simkit.evidence`). Returns the version name and the counts.
-    Nothing is published if any step fails.
+    Nothing is published if any step fails. Holds the index's writer lock meanwhile.
+    """
+    with IndexLock(root, "build"):
+        recover(root)
+        name, tmp, counts = stage_version(root, parsed, units, vectors, model, phrases, embed_context=embed_context,
+                                          sentences=sentences)
+        _publish_or_discard(root, name, tmp)
+    return name, counts
+
+
+def _publish_or_discard(root: Path, name: str, tmp: Path) -> None:
+    try:
+        publish(root, name, tmp)
+    except BaseException:
+        discard(tmp)
+        raise
+
+
+def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Paragraph], vectors: np.ndarray,
+                  model: ResolvedModel, phrases: PhraseStats, *, embed_context: str = "section",
+                  sentences: tuple[SentencePlan, np.ndarray] | None = None,
+                  checkpoint: Checkpoint | None = None) -> tuple[str, Path, dict[str, int]]:
+    """Write a complete index version into a temporary directory under ``root/versions``, unpublished.
+
+    Returns the version name, the temporary directory and the counts; the caller publishes
+    or discards it. The caller must hold the index lock.
     """
     name, tmp = new_version_dir(root)
     try:
         vector_index = build_vector_index(vectors)
-        save_vector_index(vector_index, tmp / VECTORS)
+        save_vector_index(vector_index, tmp / VECTORS, checkpoint)
         write_store(tmp / STORE, parsed, {unit.id: row for row, unit in enumerate(units)})
         phrases.save(tmp / PHRASES)
         extra_files = LexicalIndex.build([u.text for u in units]).save(tmp)
@@ -288,11 +324,10 @@ def write_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         manifest = _manifest(model, vector_index, counts, tmp, extra_files=extra_files)
         manifest["embed_context"] = embed_context
         write_manifest(tmp, manifest)
-        publish(root, name, tmp)
     except BaseException:
         discard(tmp)
         raise
-    return name, counts
+    return name, tmp, counts
 
 
 def _manifest(model: ResolvedModel, vector_index: Any, counts: dict[str, int], directory: Path,

@@ -13,6 +13,7 @@ import click
 
 from .config import configure_threads
 from .errors import SimkitError
+from .indexdir import KEEP_VERSIONS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -387,11 +388,13 @@ def show(paragraph_id: str, index_dir: str | None, as_json: bool) -> None:
 @json_option
 @handle_errors
 def info(index_dir: str | None, as_json: bool) -> None:
-    """Show the index's current version, model and counts."""
+    """Show the index's current version, model, counts and the last rebuild's report."""
+    from .rebuild import last_report
     from .search import open_index
 
     with open_index(index_dir) as index:
         data = index.info()
+    data["last_rebuild"] = last_report(data["index"])
     if as_json:
         _echo_json(data)
         return
@@ -400,8 +403,133 @@ def info(index_dir: str | None, as_json: bool) -> None:
     counts = data["counts"]
     click.echo(f"counts   {counts['documents']} reports, {counts['units']} indexed paragraphs "
                f"({counts['paragraphs']} with headings and fragments)")
+    last = data["last_rebuild"]
+    if last:
+        click.echo(f"rebuild  {last.get('started_at')} {last.get('status')}: {_rebuild_summary(last)}")
     for doc in data["documents"]:
         click.echo(f"  {doc['id']:<20} {doc['region'] or 'unknown':<10} {doc['year'] or '':<6} {doc['title'] or ''}")
+
+
+# --------------------------------------------------------------------------- rebuild, versions, rollback
+
+# Exit codes of `simkit rebuild` (README: "Nightly rebuilds"); errors otherwise exit 1, usage mistakes 2.
+EXIT_NOTHING_CHANGED = 3  # ValidationError.exit_code == 4, LockedError.exit_code == 5
+
+
+def _rebuild_summary(report: dict[str, Any]) -> str:
+    docs, units = report.get("documents", {}), report.get("units", {})
+    text = (f"version {report.get('version')}; reports +{docs.get('added', 0)} added, ~{docs.get('changed', 0)} "
+            f"changed, -{docs.get('removed', 0)} removed, {docs.get('unchanged', 0)} unchanged"
+            + (f", {docs['kept']} kept" if docs.get("kept") else "")
+            + f"; units {units.get('embedded', 0)} embedded, {units.get('reused', 0)} reused"
+            + (f" (sentences {sentences.get('embedded', 0)} embedded, {sentences.get('reused', 0)} reused)"
+               if (sentences := report.get("sentences") or {}) else "")
+            + f"; {report.get('seconds', {}).get('total', 0):.1f} s")
+    return text + (f"; {report['error']}" if report.get("error") else "")
+
+
+def _log_to_stderr(enabled: bool) -> None:
+    """Send simkit's log records (stage progress) to stderr."""
+    import logging
+
+    if not enabled:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s simkit: %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    logger = logging.getLogger("simkit")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path())
+@index_option
+@click.option("--keep", default=KEEP_VERSIONS, show_default=True, type=click.IntRange(1),
+              help="Versions to keep (the current one included); older ones are removed after the swap.")
+@click.option("--keep-missing", is_flag=True, help="Keep reports that are no longer among SOURCES.")
+@click.option("--force", is_flag=True,
+              help="Re-read every report and publish a new version even if nothing changed (after an upgrade).")
+@click.option("--model", default=None, envvar="SIMKIT_MODEL",
+              help="Model profile or local directory [default: the current version's model].")
+@click.option("--region", default=None, help="Region of every report given (overrides detection).")
+@click.option("--embed-context", type=click.Choice(["section", "none"]), default=None,
+              help="Outline titles in front of each paragraph or not [default: the current version's].")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or log lines.")
+@click.option("-v", "--verbose", is_flag=True, help="Log each stage to stderr even when it is not a terminal.")
+@json_option
+@handle_errors
+def rebuild(sources: tuple[str, ...], index_dir: str | None, keep: int, keep_missing: bool, force: bool,
+            model: str | None, region: str | None, embed_context: str | None, quiet: bool, verbose: bool,
+            as_json: bool) -> None:
+    """Bring the index up to date with SOURCES (report files and folders), embedding only what changed.
+
+    The new version is built beside the current one, validated and swapped in atomically.
+    Exit codes: 0 published, 3 nothing changed, 4 validation failed (the previous version
+    still serves), 5 another rebuild is running, 1 other errors.
+    """
+    from .config import index_dir as resolve_index_dir
+    from .errors import ValidationError
+    from .rebuild import rebuild_index
+
+    target = resolve_index_dir(index_dir)
+    _log_to_stderr(verbose or (not quiet and sys.stderr.isatty()))
+    try:
+        report = rebuild_index(sources, target, model=model, embed_context=embed_context, keep=keep,
+                               keep_missing=keep_missing, force=force, region=region,
+                               progress=_progress_factory(quiet))
+    except ValidationError as exc:
+        if as_json and exc.report is not None:
+            _echo_json(exc.report.to_dict())  # type: ignore[attr-defined]
+        raise
+    data = report.to_dict()
+    if as_json:
+        _echo_json(data)
+    else:
+        for warning in report.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        for skipped in report.skipped:
+            click.echo(f"Warning: skipped {skipped.reason}", err=True)
+        if report.status == "unchanged":
+            click.echo(f"Nothing changed; version {report.version} keeps serving {target}.")
+        else:
+            click.echo(f"Published {_rebuild_summary(data)}.")
+    if report.status == "unchanged":
+        sys.exit(EXIT_NOTHING_CHANGED)
+
+
+@cli.command()
+@index_option
+@json_option
+@handle_errors
+def versions(index_dir: str | None, as_json: bool) -> None:
+    """List the index's versions, oldest first; * marks the current one."""
+    from .config import index_dir as resolve_index_dir
+    from .rebuild import list_versions
+
+    found = list_versions(resolve_index_dir(index_dir))
+    if as_json:
+        _echo_json([v.to_dict() for v in found])
+        return
+    for v in found:
+        mark = "*" if v.current else " "
+        if v.problem:
+            click.echo(f"{mark} {v.name}  damaged: {v.problem}")
+        else:
+            click.echo(f"{mark} {v.name}  {v.created_at}  {v.model}  {v.documents} reports  {v.units} units")
+
+
+@cli.command()
+@click.argument("version", required=False)
+@index_option
+@handle_errors
+def rollback(version: str | None, index_dir: str | None) -> None:
+    """Serve an earlier VERSION again [default: the one before the current]; see `simkit versions`."""
+    from .config import index_dir as resolve_index_dir
+    from .rebuild import rollback as rollback_index
+
+    target = resolve_index_dir(index_dir)
+    before, after = rollback_index(target, version)
+    click.echo(f"{target}: now serving version {after} (was {before}).")
 
 
 # --------------------------------------------------------------------------- parse

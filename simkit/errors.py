@@ -34,3 +34,22 @@ class BuildError(SimkitError):
 
 class QueryError(SimkitError):
     """A query cannot be run as given (empty text, unknown paragraph kind, …)."""
+
+
+class ValidationError(SimkitError):
+    """A freshly built index version failed its checks; it was discarded and the previous one still serves.
+
+    ``report`` is the rebuild's report (a :class:`simkit.rebuild.RebuildReport`) when a rebuild raised it.
+    """
+
+    exit_code = 4
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class LockedError(SimkitError):
+    """Another process is rebuilding (or re-pointing) this index right now."""
+
+    exit_code = 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,17 @@ def describe(index: Any) -> dict[str, Any]:
             "dimension": int(index.d)}
 
 
-def save_vector_index(index: Any, path: Path) -> None:
-    _faiss().write_index(index, str(path))
+def save_vector_index(index: Any, path: Path, checkpoint: Callable[[str], None] | None = None) -> None:
+    """Write the index in FAISS's own format; ``checkpoint("write-faiss")`` runs with half of the file written."""
+    if checkpoint is None:
+        _faiss().write_index(index, str(path))
+        return
+    data = _faiss().serialize_index(index).tobytes()
+    with path.open("wb") as handle:
+        handle.write(data[: len(data) // 2])
+        handle.flush()
+        checkpoint("write-faiss")
+        handle.write(data[len(data) // 2 :])
 
 
 def load_vector_index(path: Path) -> Any:

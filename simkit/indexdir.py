@@ -15,20 +15,26 @@ A build writes a new version in a hidden temporary directory, fsyncs it,
 renames it into ``versions/`` and then replaces ``CURRENT`` with
 ``os.replace``: readers see either the old version or the new one, never a
 half-written one. Nothing is pickled.
+
+Writers (build, rebuild, rollback) hold ``rebuild.lock`` (see :class:`IndexLock`)
+and clean up what a crashed writer left behind (:func:`recover`) before writing.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+import socket
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexLoadError
+from .errors import IndexLoadError, LockedError
 from .fileio import fsync_dir, sha256_file, write_json
 
 FORMAT_VERSION = 1
@@ -39,6 +45,10 @@ PHRASES = "phrases.json"
 CURRENT = "CURRENT"
 VERSIONS = "versions"
 KEEP_VERSIONS = 3
+LOCK = "rebuild.lock"
+_POINTER_TMP = f".{CURRENT}."  # prefix of the pointer's temporary file: .CURRENT.<pid>.tmp
+
+Checkpoint = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,9 @@ def new_version_dir(root: Path) -> tuple[str, Path]:
     """A fresh temporary directory inside ``root/versions`` and the version name it will get."""
     versions = root / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
-    name = time.strftime("v%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}-{os.urandom(2).hex()}"
+    now = time.time()
+    name = (time.strftime("v%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now * 1000) % 1000:03d}Z"
+            + f"-{os.getpid()}-{os.urandom(2).hex()}")
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=versions))
     umask = os.umask(0)
     os.umask(umask)
@@ -67,32 +79,158 @@ def new_version_dir(root: Path) -> tuple[str, Path]:
     return name, tmp
 
 
-def publish(root: Path, name: str, tmp: Path) -> Path:
-    """Make the version in ``tmp`` current: fsync, rename into place, swap ``CURRENT`` atomically."""
+def publish(root: Path, name: str, tmp: Path, *, keep: int = KEEP_VERSIONS,
+            checkpoint: Checkpoint | None = None) -> Path:
+    """Make the version in ``tmp`` current: fsync, rename into place, swap ``CURRENT`` atomically.
+
+    The pointer's temporary file is written (naming the new version) before the version
+    directory is renamed into place, so a crash before the swap leaves a trace that
+    :func:`recover` uses to remove the never-published version. Afterwards all but the
+    ``keep`` newest versions are removed (never the current one).
+    """
     for file in tmp.iterdir():
         with file.open("rb") as handle:
             os.fsync(handle.fileno())
     fsync_dir(tmp)
+    pointer_tmp = _write_pointer_tmp(root, name)
     final = root / VERSIONS / name
     os.replace(tmp, final)
     fsync_dir(final.parent)
-    pointer_tmp = root / f".{CURRENT}.{os.getpid()}.tmp"
+    if checkpoint is not None:
+        checkpoint("swap")
+    os.replace(pointer_tmp, root / CURRENT)
+    fsync_dir(root)
+    prune(root, keep=keep)
+    return final
+
+
+def set_current(root: Path, name: str) -> None:
+    """Re-point ``CURRENT`` to an existing version (rollback), atomically."""
+    os.replace(_write_pointer_tmp(root, name), root / CURRENT)
+    fsync_dir(root)
+
+
+def _write_pointer_tmp(root: Path, name: str) -> Path:
+    pointer_tmp = root / f"{_POINTER_TMP}{os.getpid()}.tmp"
     with pointer_tmp.open("w", encoding="utf-8") as handle:
         handle.write(name + "\n")
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(pointer_tmp, root / CURRENT)
-    fsync_dir(root)
-    _prune(root, keep=KEEP_VERSIONS, current=name)
-    return final
+    return pointer_tmp
 
 
-def _prune(root: Path, *, keep: int, current: str) -> None:
+def published_versions(root: Path) -> list[str]:
+    """Names of the published versions, oldest first (names start with their UTC creation time)."""
     versions = root / VERSIONS
-    published = sorted(p for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for old in published[:-keep]:
-        if old.name != current:
-            shutil.rmtree(old, ignore_errors=True)
+    if not versions.is_dir():
+        return []
+    return sorted(p.name for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def current_name(root: Path) -> str | None:
+    """The version ``CURRENT`` points to, or None if there is no pointer."""
+    try:
+        return (root / CURRENT).read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def prune(root: Path, *, keep: int = KEEP_VERSIONS) -> list[str]:
+    """Remove all but the ``keep`` newest versions; the current one is never removed. Returns the removed names."""
+    current = current_name(root)
+    removed = []
+    for old in published_versions(root)[:-keep] if keep > 0 else []:
+        if old != current:
+            shutil.rmtree(root / VERSIONS / old, ignore_errors=True)
+            removed.append(old)
+    return removed
+
+
+def recover(root: Path) -> list[str]:
+    """Remove what an interrupted writer left behind; returns the removed paths (relative to ``root``).
+
+    Only call this while holding the index lock: the leftovers of a writer that is still
+    running look exactly like those of a crashed one. Removes unfinished ``versions/.tmp-*``
+    directories, and for a pointer swap that never happened (a ``.CURRENT.*.tmp`` file) the
+    version it would have published. The current version is never touched.
+    """
+    removed: list[str] = []
+    if not root.is_dir():
+        return removed
+    current = current_name(root)
+    for pointer_tmp in sorted(root.glob(f"{_POINTER_TMP}*.tmp")):
+        try:
+            orphan = pointer_tmp.read_text(encoding="utf-8").strip()
+        except OSError:
+            orphan = ""
+        if orphan and orphan != current and "/" not in orphan and (root / VERSIONS / orphan).is_dir():
+            shutil.rmtree(root / VERSIONS / orphan, ignore_errors=True)
+            removed.append(f"{VERSIONS}/{orphan}")
+        pointer_tmp.unlink(missing_ok=True)
+        removed.append(pointer_tmp.name)
+    versions = root / VERSIONS
+    if versions.is_dir():
+        for leftover in sorted(versions.glob(".tmp-*")):
+            shutil.rmtree(leftover, ignore_errors=True)
+            removed.append(f"{VERSIONS}/{leftover.name}")
+    if removed:
+        fsync_dir(root)
+    return removed
+
+
+class IndexLock:
+    """An exclusive, non-blocking lock on an index directory for writers (build, rebuild, rollback).
+
+    The lock is ``fcntl.flock`` on ``rebuild.lock``. The kernel releases a flock when its
+    holder's file descriptor is closed, which includes the process dying in any way
+    (kill -9, OOM, power loss): a stale lock can therefore never block the next writer,
+    and taking over after a crash needs no guessing from pids or ages. The pid, host and
+    start time written into the file only serve the message shown to a second writer.
+    The file itself is never deleted (deleting it would let two writers lock two
+    different files).
+    """
+
+    def __init__(self, root: Path, purpose: str = "rebuild") -> None:
+        self.path = root / LOCK
+        self.purpose = purpose
+        self._fd: int | None = None
+
+    def acquire(self) -> IndexLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+            os.close(fd)
+            try:
+                info = json.loads(holder)
+            except ValueError:
+                info = None
+            who = (f"a {info.get('purpose', 'rebuild')} by pid {info.get('pid')} on {info.get('host')} "
+                   f"since {info.get('started')}" if isinstance(info, dict) else "another process")
+            raise LockedError(f"{self.path.parent}: {who} is writing this index (it holds {self.path.name}); "
+                              "try again when it has finished") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        note = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "purpose": self.purpose,
+                           "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (note + "\n").encode("utf-8"), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+    def __enter__(self) -> IndexLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def discard(tmp: Path) -> None:
@@ -108,17 +246,21 @@ def current_version(root: Path) -> IndexVersion:
     if not pointer.is_file():
         raise IndexLoadError(f"{root}: not a simkit index (no {CURRENT} file); "
                              f"build one with `simkit build REPORTS --index {root}`")
-    name = pointer.read_text(encoding="utf-8").strip()
+    return load_version(root, pointer.read_text(encoding="utf-8").strip())
+
+
+def load_version(root: Path, name: str) -> IndexVersion:
+    """Read and check the manifest of the version ``name`` (a published or a staged one)."""
     path = root / VERSIONS / name
     manifest_path = path / MANIFEST
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise IndexLoadError(f"{manifest_path}: missing or unreadable manifest; rebuild the index") from exc
+        raise IndexLoadError(f"{manifest_path}: missing or unreadable manifest; {_remedy(root)}") from exc
     if (not isinstance(manifest, dict) or not isinstance(manifest.get("model"), dict)
             or not isinstance(manifest.get("files"), dict) or not isinstance(manifest.get("counts"), dict)
             or not all(isinstance(e, dict) and {"sha256", "bytes"} <= set(e) for e in manifest["files"].values())):
-        raise IndexLoadError(f"{manifest_path}: manifest is incomplete or damaged; rebuild the index")
+        raise IndexLoadError(f"{manifest_path}: manifest is incomplete or damaged; {_remedy(root)}")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexLoadError(
             f"{manifest_path}: index format {manifest.get('format_version')} is not supported "
@@ -127,15 +269,30 @@ def current_version(root: Path) -> IndexVersion:
     return IndexVersion(root, name, path, manifest)
 
 
-def verify_files(version: IndexVersion) -> None:
-    """Check every file listed in the manifest against its size and sha256."""
+def _remedy(root: Path) -> str:
+    return (f"serve the previous version with `simkit rollback --index {root}` "
+            f"or rebuild the index (`simkit rebuild REPORTS --index {root}`)")
+
+
+def verify_files(version: IndexVersion, *, advise: bool = True) -> None:
+    """Check every file listed in the manifest against its size and sha256.
+
+    The error suggests a rollback or a rebuild unless ``advise`` is false (a version not yet published).
+    """
+    remedy = _remedy(version.root) if advise else "the version is damaged"
     for name, entry in version.manifest.get("files", {}).items():
         file = version.path / name
         if not file.is_file():
-            raise IndexLoadError(f"{file}: missing from the index; rebuild the index")
-        if file.stat().st_size != entry["bytes"] or sha256_file(file) != entry["sha256"]:
+            raise IndexLoadError(f"{file}: missing from the index; {remedy}")
+        size = file.stat().st_size
+        if size != entry["bytes"]:
             raise IndexLoadError(
-                f"{file}: checksum mismatch (file corrupt or changed); rebuild the index"
+                f"{file}: checksum mismatch (truncated or extended: {size} bytes, the manifest says "
+                f"{entry['bytes']}); {remedy}"
+            )
+        if sha256_file(file) != entry["sha256"]:
+            raise IndexLoadError(
+                f"{file}: checksum mismatch (file corrupt or changed); {remedy}"
             )
 
 

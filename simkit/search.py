@@ -17,7 +17,7 @@ from .embed import Embedder
 from .errors import IndexLoadError, ModelError, QueryError
 from .filters import Filters, allowed_rows
 from .index import load_vector_index, search_vectors, vector_at
-from .indexdir import STORE, VECTORS, IndexVersion, current_version, verify_files
+from .indexdir import STORE, VECTORS, IndexVersion, current_name, current_version, load_version, verify_files
 from .models import PROFILES, resolve_model
 from .store import Store, StoredUnit
 
@@ -130,13 +130,18 @@ class SimkitIndex:
     """A read-only handle on the current version of an index directory.
 
     The version is resolved when the index is opened; a rebuild that publishes
-    a new version meanwhile does not affect this handle.
+    a new version meanwhile does not affect this handle, which keeps answering
+    from its version (kept on disk for the next ``--keep`` rebuilds). A
+    long-running process calls :meth:`reload` to move to the new version.
+    ``version`` opens a named version instead of the current one.
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *, model: str | None = None,
-                 verify: bool = True) -> None:
+                 verify: bool = True, version: str | None = None) -> None:
         self.root = resolve_index_dir(root)
-        self.version: IndexVersion = current_version(self.root)
+        self._verify = verify
+        self.version: IndexVersion = (current_version(self.root) if version is None
+                                      else load_version(self.root, version))
         if verify:
             verify_files(self.version)
         self.manifest = self.version.manifest
@@ -303,6 +308,27 @@ class SimkitIndex:
         return {"index": str(self.root), "version": self.version.name, "model": self.manifest["model"],
                 "counts": self.manifest["counts"], "created_at": self.manifest["created_at"],
                 "documents": self.store.documents()}
+
+    @property
+    def is_current(self) -> bool:
+        """Whether this handle still serves the version ``CURRENT`` points to."""
+        return current_name(self.root) == self.version.name
+
+    def reload(self) -> bool:
+        """Move to the current version if a rebuild or rollback has published another; True if it moved.
+
+        The new version is opened (and verified) completely before this handle switches, so a
+        failure leaves the handle on its old version. Not safe while another thread queries.
+        """
+        if self.is_current:
+            return False
+        fresh = SimkitIndex(self.root, model=self._requested_model, verify=self._verify)
+        if self._embedder is not None and fresh.manifest["model"] == self.manifest["model"]:
+            fresh._embedder = self._embedder  # same model: keep the loaded query engine
+        old_store = self.store
+        self.__dict__.update(fresh.__dict__)
+        old_store.close()
+        return True
 
     def close(self) -> None:
         self.store.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IndexLoadError, NotFoundError
-from .records import ParsedReport
+from .records import Paragraph, ParsedReport, Report
 
 SCHEMA = """
 CREATE TABLE documents (
@@ -192,6 +192,25 @@ class Store:
         )
         names = [c[0] for c in cursor.description]
         return [dict(zip(names, record)) for record in cursor]
+
+    def report(self, document_id: str) -> ParsedReport:
+        """A stored report with all its paragraphs and boilerplate spans, as it was indexed."""
+        cursor = self._db.execute(
+            "SELECT id, path, sha256, text, title, region, province, city, adcode, year, issuer, addressee, "
+            "published, doc_number, source_format FROM documents WHERE id = ?", (document_id,))
+        record = cursor.fetchone()
+        if record is None:
+            raise NotFoundError(f"{document_id}: no such report in {self.path.parent}")
+        report = Report(*record)
+        paragraphs = [
+            Paragraph(*row[:9], boilerplate=bool(row[9]))
+            for row in self._db.execute(
+                'SELECT id, document_id, section, text, start, "end", kind, role, parent_id, boilerplate '
+                "FROM paragraphs WHERE document_id = ? ORDER BY ordinal", (document_id,))
+        ]
+        spans = [(int(a), int(b)) for a, b in self._db.execute(
+            'SELECT start, "end" FROM boilerplate_spans WHERE document_id = ? ORDER BY start', (document_id,))]
+        return ParsedReport(report, paragraphs, spans)
 
     def rows_where(self, where: str, params: Sequence[object] = ()) -> np.ndarray:
         """Sorted vector rows (int64) of the indexed units matching an SQL condition.

@@ -1,0 +1,103 @@
+"""A persistent cache of passage vectors, so that a rebuild embeds only text it has never seen.
+
+One SQLite file per model (``INDEX_DIR/cache/embeddings-<model fingerprint>.sqlite``), keyed by
+sha256 of the model id and the exact text that is embedded (outline titles included, see
+:func:`simkit.segment.embedding_text`). Vectors are stored as raw float32 bytes; nothing is
+pickled. Every batch is written in one SQLite transaction, so a crash loses at most the batch
+being written and never leaves a half-written vector. The cache is disposable: a damaged file
+is set aside and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .models import ResolvedModel
+
+CACHE_DIR = "cache"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
+"""
+
+
+def cache_path(root: Path, model: ResolvedModel) -> Path:
+    """Where the cache of ``model``'s vectors lives for the index at ``root``."""
+    return root / CACHE_DIR / f"embeddings-{model.fingerprint}.sqlite"
+
+
+class EmbeddingCache:
+    """Vectors of embedded texts for one model, persisted in SQLite."""
+
+    def __init__(self, path: Path, model_id: str, dimension: int) -> None:
+        self.path = path
+        self.model_id = model_id
+        self.dimension = dimension
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError:
+            os.replace(path, path.with_name(path.name + ".damaged"))  # keep it for inspection, start afresh
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path)
+        try:
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA)
+            with db:
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('model_id', ?)", (self.model_id,))
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('dimension', ?)", (str(self.dimension),))
+            stored = dict(db.execute("SELECT key, value FROM meta"))
+            if stored != {"model_id": self.model_id, "dimension": str(self.dimension)}:
+                raise sqlite3.DatabaseError(f"cache holds vectors of {stored}")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @classmethod
+    def for_index(cls, root: Path, model: ResolvedModel, dimension: int) -> EmbeddingCache:
+        return cls(cache_path(root, model), model.profile.model_id, dimension)
+
+    def key(self, text: str) -> str:
+        """The cache key of an embedded text: sha256 of the model id and the exact text."""
+        return hashlib.sha256(f"{self.model_id}\n{text}".encode()).hexdigest()
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, np.ndarray]:
+        """The cached vectors among ``keys`` (missing keys are absent from the result)."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, blob in self._db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk):
+                vector = np.frombuffer(blob, dtype=np.float32)
+                if vector.shape == (self.dimension,):
+                    found[key] = vector
+        return found
+
+    def put_many(self, keys: Sequence[str], vectors: np.ndarray) -> None:
+        """Store vectors (row ``i`` for ``keys[i]``) in one transaction."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                                 [(key, vectors[i].tobytes()) for i, key in enumerate(keys)])
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM vectors").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> EmbeddingCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,563 @@
+"""Nightly rebuilds: ingest → embed what changed → build beside the current version → validate → swap.
+
+A rebuild re-reads every source (parsing is cheap), compares each report with the
+current version by the sha256 of its file, and embeds only unit texts that the
+embedding cache (:mod:`simkit.embedcache`) has never seen; the cache is also seeded
+from the current version's own vectors, so an index made by ``simkit build`` is not
+re-embedded either. The new version is written in a temporary directory beside the
+current one, validated, and published by an atomic pointer swap
+(:func:`simkit.indexdir.publish`); readers never see a partial index.
+
+Only one writer runs at a time (:class:`simkit.indexdir.IndexLock`); a writer that was
+killed leaves nothing that blocks or confuses the next one (:func:`simkit.indexdir.recover`).
+
+Testing hook: with ``SIMKIT_FAULT_PAUSE=<stage>`` (one of :data:`STAGES`) the rebuild
+writes a marker file (``$SIMKIT_FAULT_MARKER``, by default ``INDEX_DIR/.fault-<stage>``)
+when it reaches that stage and waits until the file is deleted, so that a test can kill
+it exactly there (or change the staged files and let it go on). Never set it in production.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .boilerplate import flag_reports
+from .build import (
+    EMBED_CONTEXTS,
+    ProgressFactory,
+    SkippedFile,
+    collect_files,
+    fit_to_model,
+    parse_reports,
+    stage_version,
+)
+from .embed import Embedder
+from .embedcache import EmbeddingCache
+from .errors import BuildError, IndexLoadError, NotFoundError, SimkitError, ValidationError
+from .evidence import SentenceIndex, SentencePlan
+from .fileio import fsync_dir
+from .indexdir import (
+    KEEP_VERSIONS,
+    STORE,
+    VECTORS,
+    Checkpoint,
+    IndexLock,
+    IndexVersion,
+    current_name,
+    current_version,
+    discard,
+    load_version,
+    publish,
+    published_versions,
+    recover,
+    set_current,
+    verify_files,
+)
+from .ingest import document_id_for
+from .models import PROFILES, ResolvedModel, resolve_model
+from .records import Paragraph, ParsedReport
+from .segment import embedding_text
+
+log = logging.getLogger("simkit.rebuild")
+
+STAGES = ("ingest", "embed", "write-faiss", "validate", "swap")
+FAULT_PAUSE_ENV = "SIMKIT_FAULT_PAUSE"
+FAULT_MARKER_ENV = "SIMKIT_FAULT_MARKER"
+LAST_REPORT = "last_rebuild.json"
+EMBED_BATCH = 64
+
+
+@dataclass
+class DocumentCounts:
+    """Reports compared with the previous version. ``kept``: absent or unreadable now, carried over."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    kept: int = 0
+
+
+@dataclass
+class UnitCounts:
+    """Indexed units: ``embedded`` texts went through the model, ``reused`` units came from the cache."""
+
+    total: int = 0
+    embedded: int = 0
+    reused: int = 0
+
+
+@dataclass
+class RebuildReport:
+    """What a rebuild did. ``status``: ``published``, ``unchanged`` (nothing to do) or ``failed``."""
+
+    index_dir: str
+    status: str
+    version: str | None
+    previous: str | None
+    model: str | None
+    documents: DocumentCounts = field(default_factory=DocumentCounts)
+    units: UnitCounts = field(default_factory=UnitCounts)
+    sentences: UnitCounts = field(default_factory=UnitCounts)
+    changes: dict[str, list[str]] = field(default_factory=dict)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    error: str | None = None
+    started_at: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON printed by ``simkit rebuild --json`` and saved as ``last_rebuild.json``."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One published version, as listed by ``simkit versions``."""
+
+    name: str
+    current: bool
+    created_at: str | None
+    model: str | None
+    documents: int | None
+    units: int | None
+    problem: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Stages:
+    """Timings per stage plus the checkpoint hook (test callback and ``SIMKIT_FAULT_PAUSE``)."""
+
+    def __init__(self, root: Path, callback: Checkpoint | None) -> None:
+        self.root = root
+        self.callback = callback
+        self.seconds: dict[str, float] = {}
+        self._started = time.perf_counter()
+        self._mark = self._started
+        self._paused: set[str] = set()
+
+    def done(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self._mark, 3)
+        self._mark = now
+        log.info("%s done in %.1f s", stage, self.seconds[stage])
+
+    def total(self) -> None:
+        self.seconds["total"] = round(time.perf_counter() - self._started, 3)
+
+    def __call__(self, stage: str) -> None:
+        if self.callback is not None:
+            self.callback(stage)
+        if os.environ.get(FAULT_PAUSE_ENV) == stage and stage not in self._paused:
+            self._paused.add(stage)
+            marker = Path(os.environ.get(FAULT_MARKER_ENV) or self.root / f".fault-{stage}")
+            marker.write_text(f"{os.getpid()} {stage}\n", encoding="utf-8")
+            while marker.exists():
+                time.sleep(0.05)
+
+
+def rebuild_index(
+    sources: Iterable[str | os.PathLike[str]],
+    index_dir: str | os.PathLike[str],
+    *,
+    model: str | None = None,
+    embed_context: str | None = None,
+    keep: int = KEEP_VERSIONS,
+    keep_missing: bool = False,
+    force: bool = False,
+    region: str | None = None,
+    embedder: Embedder | None = None,
+    progress: ProgressFactory | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> RebuildReport:
+    """Bring the index at ``index_dir`` up to date with ``sources`` (report files and folders).
+
+    Returns the report; ``status`` is ``unchanged`` (and nothing is written but the report)
+    when no report was added, changed or removed, the model and embedding context are
+    those of the current version, and ``force`` is not set. Raises :class:`LockedError`
+    when another writer holds the index, :class:`ValidationError` (carrying the report as
+    ``.report``) when the new version fails its checks — the previous version then keeps
+    serving — and :class:`BuildError` when no report is readable.
+
+    ``model`` and ``embed_context`` default to the current version's. ``embedder`` lets a
+    long-running process reuse a loaded model. ``checkpoint(stage)`` is called at each of
+    :data:`STAGES` (for tests).
+    """
+    if keep < 1:
+        raise BuildError(f"--keep must be at least 1 (got {keep}): the current version is always kept")
+    root = Path(index_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    stages = _Stages(root, checkpoint)
+    report = RebuildReport(str(root), "failed", None, None, None,
+                           started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    with IndexLock(root, "rebuild"):
+        report.recovered = recover(root)
+        if report.recovered:
+            log.info("cleaned up after an interrupted writer: %s", ", ".join(report.recovered))
+        previous = _previous_version(root, report)
+        report.previous = previous.name if previous else None
+
+        # ------------------------------------------------------------ ingest
+        files, skipped = collect_files(sources)
+        parsed, bad, warnings = parse_reports(files, region=region)
+        report.skipped = skipped + bad
+        report.warnings.extend(warnings)
+        stages("ingest")
+        resolved = embedder.model if embedder is not None else resolve_model(model or _model_of(previous))
+        context = embed_context or (previous.manifest.get("embed_context") if previous else None) or "section"
+        if context not in EMBED_CONTEXTS:
+            raise BuildError(f"unknown embed context {context!r}; use one of {', '.join(EMBED_CONTEXTS)}")
+        report.model = resolved.profile.name
+        same_space = previous is not None and _same_space(previous, resolved, context)
+        reports, fitted = _compare(previous, parsed, report, keep_missing, reuse=same_space and not force)
+        if not reports:
+            reasons = "; ".join(s.reason for s in report.skipped) or "no files given"
+            raise BuildError(f"no readable report to index ({reasons}); the current version is unchanged")
+        stages.done("ingest")
+        changes = report.documents
+        if (not force and same_space and not (changes.added or changes.changed or changes.removed)):
+            report.status = "unchanged"
+            report.version = report.previous
+            report.units.total = int(previous.manifest["counts"].get("units") or 0)  # type: ignore[union-attr]
+            stages.total()
+            report.seconds = stages.seconds
+            _save_report(root, report)
+            log.info("nothing changed; version %s keeps serving", report.version)
+            return report
+
+        # ------------------------------------------------------------ embed
+        embedder = embedder or Embedder(resolved)
+        reports = [p if p.report.id in fitted else fit_to_model(p, embedder, context) for p in reports]
+        reports, phrases = flag_reports(reports)
+        units = [unit for r in reports for unit in r.units]
+        texts = [embedding_text(unit, context) for unit in units]
+        seed = previous if same_space else None
+        vectors = _vectors_for(root, texts, embedder, _unit_texts(seed, context), report.units, stages, progress,
+                               "embedding")
+        plan = SentencePlan.of([unit.text for unit in units])
+        sentence_vectors = _vectors_for(root, plan.texts, embedder, _sentence_texts(seed), report.sentences,
+                                        stages, progress, "sentences")
+        stages.done("embed")
+
+        # ------------------------------------------------------------ write, validate, swap
+        name, tmp, counts = stage_version(root, reports, units, vectors, resolved, phrases, embed_context=context,
+                                          sentences=(plan, sentence_vectors), checkpoint=stages)
+        stages.done("write")
+        try:
+            stages("validate")
+            validate_version(root, tmp.name, counts, vectors)
+        except BaseException as exc:
+            discard(tmp)
+            if not isinstance(exc, (SimkitError, OSError, RuntimeError, ValueError)):
+                raise
+            report.error = f"new version failed validation ({exc}); version {report.previous} still serves"
+            stages.total()
+            report.seconds = stages.seconds
+            _save_report(root, report)
+            raise ValidationError(report.error, report) from exc
+        stages.done("validate")
+        before = set(published_versions(root))
+        publish(root, name, tmp, keep=keep, checkpoint=stages)
+        report.pruned = sorted(before - set(published_versions(root)))
+        report.status = "published"
+        report.version = name
+        stages.done("swap")
+        stages.total()
+        report.seconds = stages.seconds
+        _save_report(root, report)
+        log.info("published version %s (%d reports, %d units; %d embedded, %d reused)", name,
+                 counts["documents"], counts["units"], report.units.embedded, report.units.reused)
+    return report
+
+
+def _previous_version(root: Path, report: RebuildReport) -> IndexVersion | None:
+    """The current version if it is intact; a damaged one is reported and rebuilt from scratch."""
+    if current_name(root) is None:
+        return None
+    try:
+        version = current_version(root)
+        verify_files(version)
+        return version
+    except IndexLoadError as exc:
+        report.warnings.append(f"current version unusable, building from scratch: {exc}")
+        return None
+
+
+def _model_of(previous: IndexVersion | None) -> str | None:
+    """The model a rebuild uses by default: the current version's (profile name or local path)."""
+    if previous is None:
+        return None
+    built = previous.manifest["model"]
+    for name, profile in PROFILES.items():
+        if profile.model_id == built.get("id"):
+            return name
+    return built.get("path")
+
+
+def _same_space(previous: IndexVersion, model: ResolvedModel, context: str) -> bool:
+    built = previous.manifest["model"]
+    return (built.get("id") == model.profile.model_id and built.get("fingerprint") == model.fingerprint
+            and previous.manifest.get("embed_context", "section") == context)
+
+
+def _compare(previous: IndexVersion | None, parsed: list[ParsedReport], report: RebuildReport, keep_missing: bool,
+             *, reuse: bool) -> tuple[list[ParsedReport], set[str]]:
+    """Classify reports against the previous version; returns the reports to index and the ids of those
+    taken from the previous version as they were indexed (already fitted to the model's window).
+
+    With ``reuse``, an unchanged report is taken from the previous version instead of being
+    cut to the model's window again (which tokenizes every unit, ~10 ms each).
+    """
+    from .store import Store
+
+    old: dict[str, str] = {}
+    store = Store(previous.path / STORE) if previous is not None else None
+    changes: dict[str, list[str]] = {"added": [], "changed": [], "removed": [], "kept": []}
+    reports: list[ParsedReport] = []
+    fitted: set[str] = set()
+    try:
+        if store is not None:
+            old = {str(d["id"]): str(d["sha256"]) for d in store.documents()}
+        for r in parsed:
+            doc_id = r.report.id
+            if doc_id not in old:
+                changes["added"].append(doc_id)
+            elif old[doc_id] != r.report.sha256:
+                changes["changed"].append(doc_id)
+            else:
+                report.documents.unchanged += 1
+                if reuse and store is not None:
+                    stored = store.report(doc_id)
+                    r = replace(stored, report=replace(stored.report, path=r.report.path))
+                    fitted.add(doc_id)
+            reports.append(r)
+        unreadable = {document_id_for(s.file) for s in report.skipped}
+        for doc_id in sorted(set(old) - {r.report.id for r in parsed}):
+            if store is not None and (keep_missing or doc_id in unreadable):
+                reports.append(store.report(doc_id))
+                changes["kept"].append(doc_id)
+                if reuse:
+                    fitted.add(doc_id)
+            else:
+                changes["removed"].append(doc_id)
+    finally:
+        if store is not None:
+            store.close()
+    counts = report.documents
+    counts.added, counts.changed = len(changes["added"]), len(changes["changed"])
+    counts.removed, counts.kept = len(changes["removed"]), len(changes["kept"])
+    report.changes = changes
+    return reports, fitted
+
+
+# A previous version's texts and a reader of their vectors by row (called only when the cache misses).
+Seed = Callable[[], tuple[list[str], Callable[[np.ndarray], np.ndarray]]]
+
+
+def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: Seed | None, counts: UnitCounts,
+                 stages: _Stages, progress: ProgressFactory | None, label: str) -> np.ndarray:
+    """One vector per text: from the cache, from the previous version (``seed`` gives its texts and
+    vectors), or embedded now (and cached)."""
+    dimension = embedder.dimension
+    with EmbeddingCache.for_index(root, embedder.model, dimension) as cache:
+        keys = [cache.key(t) for t in texts]
+        found = cache.get_many(keys)
+        if seed is not None and len(found) < len(set(keys)):
+            found.update(_seed_cache(cache, seed, set(keys) - set(found)))
+        counts.total = len(texts)
+        counts.reused = sum(key in found for key in keys)
+        todo = list(dict.fromkeys(k for k in keys if k not in found))
+        text_of = dict(zip(keys, texts))
+        log.info("%d %s texts: %d from the cache, %d to embed", len(texts), label, counts.reused, len(todo))
+        advance = progress(label, len(todo)) if progress and todo else None
+        for start in range(0, len(todo), EMBED_BATCH):
+            batch = todo[start : start + EMBED_BATCH]
+            vectors = embedder.embed_passages([text_of[k] for k in batch])
+            cache.put_many(batch, vectors)
+            found.update(zip(batch, vectors))
+            counts.embedded += len(batch)
+            if advance is not None:
+                advance(len(batch))
+            stages("embed")
+        out = np.zeros((len(texts), dimension), dtype=np.float32)
+        for row, key in enumerate(keys):
+            out[row] = found[key]
+    return out
+
+
+def _seed_cache(cache: EmbeddingCache, seed: Seed, wanted: set[str]) -> dict[str, np.ndarray]:
+    """Copy the vectors of ``wanted`` texts that the previous version already holds into the cache."""
+    texts, vectors_at = seed()
+    rows: dict[str, int] = {}
+    for row, text in enumerate(texts):
+        key = cache.key(text)
+        if key in wanted:
+            rows.setdefault(key, row)
+    if not rows:
+        return {}
+    keys = list(rows)
+    matrix = np.asarray(vectors_at(np.asarray([rows[k] for k in keys], dtype=np.int64)), dtype=np.float32)
+    cache.put_many(keys, matrix)
+    log.info("seeded the embedding cache with %d vectors of the previous version", len(keys))
+    return dict(zip(keys, matrix))
+
+
+def _stored_units(version: IndexVersion) -> list[Paragraph]:
+    from .store import Store
+
+    store = Store(version.path / STORE)
+    try:
+        total = int(version.manifest["counts"].get("vectors") or 0)
+        stored = store.units_at(range(total))
+    finally:
+        store.close()
+    return [Paragraph(u.id, u.document_id, u.section, u.text, u.start, u.end, u.kind)
+            for _, u in sorted(stored.items())]
+
+
+def _unit_texts(version: IndexVersion | None, context: str) -> Seed | None:
+    """The previous version's embedded unit texts and vectors (read only if the cache misses)."""
+    if version is None:
+        return None
+
+    def read() -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
+        from .index import load_vector_index
+
+        texts = [embedding_text(unit, context) for unit in _stored_units(version)]
+        return texts, load_vector_index(version.path / VECTORS).reconstruct_batch
+
+    return read
+
+
+def _sentence_texts(version: IndexVersion | None) -> Seed | None:
+    """The previous version's sentences and their vectors, if it has them."""
+    if version is None or not SentenceIndex.present(version.path):
+        return None
+
+    def read() -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
+        units = _stored_units(version)
+        plan = SentencePlan.of([unit.text for unit in units])
+        sentences = SentenceIndex(version.path, len(units))
+        if len(plan.texts) != len(sentences.vectors):  # cut by another simkit: nothing to match safely
+            return [], sentences.vectors.__getitem__
+        return plan.texts, sentences.vectors.__getitem__
+
+    return read
+
+
+def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.ndarray) -> None:
+    """Check a staged version before it is published; raises :class:`ValidationError`.
+
+    The manifest's counts must equal what was built, the FAISS index's size and the
+    store's rows; every file must match its checksum; stored vectors must be the ones
+    computed; and a smoke query through the normal search path must find a unit by its text.
+    """
+    from .search import SimkitIndex
+
+    where = root / "versions" / name
+    version = load_version(root, name)
+    verify_files(version, advise=False)
+    manifest_counts = version.manifest["counts"]
+    for key in ("documents", "paragraphs", "units", "vectors"):
+        if manifest_counts.get(key) != counts[key]:
+            raise ValidationError(f"{where}: manifest says {manifest_counts.get(key)} {key}, built {counts[key]}")
+    with SimkitIndex(root, version=name, verify=False) as index:
+        stored = index.store.counts()
+        ntotal = int(index._vectors.ntotal)
+        for key in ("documents", "paragraphs", "units"):
+            if stored[key] != counts[key]:
+                raise ValidationError(f"{where / STORE}: holds {stored[key]} {key}, the manifest says {counts[key]}")
+        if ntotal != counts["units"]:
+            raise ValidationError(f"{where / VECTORS}: holds {ntotal} vectors for {counts['units']} units")
+        if ntotal == 0:
+            raise ValidationError(f"{where}: the new version has no indexed unit")
+        rows = np.unique(np.linspace(0, ntotal - 1, num=min(ntotal, 16)).astype(np.int64))
+        if not np.allclose(index._vectors.reconstruct_batch(rows), vectors[rows], atol=1e-6):
+            raise ValidationError(f"{where / VECTORS}: stored vectors differ from the computed ones")
+        probe = index.store.units_at([int(rows[len(rows) // 2])])
+        unit = next(iter(probe.values()), None)
+        if unit is None:
+            raise ValidationError(f"{where / STORE}: no unit stored at vector row {int(rows[len(rows) // 2])}")
+        result = index.search(unit.text, k=5, hits=3, include_boilerplate=True)
+        if not any(hit.text == unit.text for region in result.regions for hit in region.hits):
+            raise ValidationError(f"{where}: smoke query did not find unit {unit.id} by its own text")
+
+
+def _save_report(root: Path, report: RebuildReport) -> None:
+    """Write ``last_rebuild.json`` atomically."""
+    path = root / LAST_REPORT
+    tmp = root / f".{LAST_REPORT}.{os.getpid()}.tmp"
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_dir(root)
+
+
+def last_report(root: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The report of the last rebuild of the index at ``root`` (None if it never had one)."""
+    try:
+        data = json.loads((Path(root) / LAST_REPORT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def list_versions(root: str | os.PathLike[str]) -> list[VersionInfo]:
+    """The published versions, oldest first, read from their manifests (not verified)."""
+    root = Path(root)
+    if not root.is_dir() or current_name(root) is None:
+        current_version(root)  # raises the usual "no index here" error
+    current = current_name(root)
+    found = []
+    for name in published_versions(root):
+        try:
+            manifest = load_version(root, name).manifest
+        except IndexLoadError as exc:
+            found.append(VersionInfo(name, name == current, None, None, None, None, str(exc)))
+            continue
+        counts = manifest["counts"]
+        found.append(VersionInfo(name, name == current, manifest.get("created_at"), manifest["model"].get("name"),
+                                 counts.get("documents"), counts.get("units")))
+    return found
+
+
+def rollback(index_dir: str | os.PathLike[str], version: str | None = None) -> tuple[str | None, str]:
+    """Point the index back to ``version`` (default: the newest version older than the current one).
+
+    The target is verified (manifest and checksums) before the switch. Returns (from, to).
+    """
+    root = Path(index_dir)
+    if current_name(root) is None:
+        current_version(root)  # not an index: the usual "build one" error, and no lock file left behind
+    with IndexLock(root, "rollback"):
+        recover(root)
+        names = published_versions(root)
+        current = current_name(root)
+        if version is None:
+            older = [n for n in names if current is None or n < current]
+            if not older:
+                raise NotFoundError(f"{root}: no version older than {current} to roll back to; "
+                                    "see `simkit versions`")
+            version = older[-1]
+        elif version not in names:
+            raise NotFoundError(f"{root}: no version {version!r}; see `simkit versions --index {root}`")
+        target = load_version(root, version)
+        verify_files(target)
+        set_current(root, version)
+    log.info("CURRENT now points to %s (was %s)", version, current)
+    return current, version

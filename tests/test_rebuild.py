@@ -1,0 +1,546 @@
+"""Nightly rebuilds: incremental embedding, validated atomic swaps, locking, crash recovery, rollback.
+
+Fault-injection tests run real `simkit rebuild` processes, stop them at a named stage with the
+SIMKIT_FAULT_PAUSE testing hook and kill them with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from simkit.cli import cli
+from simkit.errors import IndexLoadError, LockedError, ValidationError
+from simkit.indexdir import CURRENT, LOCK, VERSIONS, IndexLock, current_version, prune, published_versions
+from simkit.rebuild import rebuild_index, rollback
+from simkit.search import open_index
+from simkit.segment import embedding_text
+from simkit.store import Store
+
+QUERY = "在乡镇推行一支队伍管执法的综合执法改革"
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+# --------------------------------------------------------------------------- fixtures and helpers
+
+
+@pytest.fixture(scope="session")
+def rebuilt_base(tmp_path_factory, demo_index_dir, examples_dir, embedder) -> Path:
+    """Sources (the five example reports) and an index rebuilt from them whose cache holds every vector.
+
+    The rebuild embeds nothing: it seeds the cache from the demo index's own vectors.
+    """
+    base = tmp_path_factory.mktemp("rebuild-base")
+    shutil.copytree(examples_dir, base / "src")
+    shutil.copytree(demo_index_dir, base / "index")
+    report = rebuild_index([base / "src"], base / "index", embedder=embedder, force=True)
+    assert report.units.embedded == 0 and report.units.reused == report.units.total > 100
+    return base
+
+
+@pytest.fixture()
+def work(rebuilt_base, tmp_path) -> tuple[Path, Path]:
+    """A private copy of the sources and the index: (src, index)."""
+    shutil.copytree(rebuilt_base, tmp_path / "w")
+    return tmp_path / "w" / "src", tmp_path / "w" / "index"
+
+
+def _variant(src: Path, name: str = "lishu-2023.txt") -> Path:
+    """A new report: the 四平市 report told by another county (a few paragraphs get new text)."""
+    text = (src / "siping-2023.txt").read_text(encoding="utf-8").replace("四平", "梨树")
+    target = src / name
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+def _sentences(index_dir: Path, version: str | None = None, document: str | None = None) -> set[str]:
+    """The evidence sentences of a version's units, optionally of one report."""
+    from simkit.evidence import split_sentences
+
+    name = version or current_version(index_dir).name
+    store = Store(index_dir / VERSIONS / name / "store.sqlite")
+    try:
+        units = store.units_at(range(store.counts()["units"])).values()
+        return {u.text[s:e] for u in units if document is None or u.document_id == document
+                for s, e in split_sentences(u.text)}
+    finally:
+        store.close()
+
+
+def _texts(index_dir: Path, version: str | None = None, document: str | None = None) -> set[str]:
+    """The embedded texts (outline titles + text) of a version's units, optionally of one report."""
+    name = version or current_version(index_dir).name
+    store = Store(index_dir / VERSIONS / name / "store.sqlite")
+    try:
+        total = store.counts()["units"]
+        units = store.units_at(range(total)).values()
+        from simkit.records import Paragraph
+
+        return {embedding_text(Paragraph(u.id, u.document_id, u.section, u.text, u.start, u.end, u.kind))
+                for u in units if document is None or u.document_id == document}
+    finally:
+        store.close()
+
+
+def _search_json(index_dir: Path) -> dict:
+    result = CliRunner().invoke(cli, ["search", QUERY, "--index", str(index_dir), "--json", "-k", "5"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(PROJECT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+def _wait_for(path: Path, process: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if process.poll() is not None:
+            out, err = process.communicate()
+            pytest.fail(f"rebuild exited with {process.returncode} before pausing: {err[-2000:]}")
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"rebuild did not reach {path.name} in {timeout} s")
+        time.sleep(0.05)
+
+
+def _plain(data: dict) -> dict:
+    """As read back from JSON (tuples become lists)."""
+    return json.loads(json.dumps(data, ensure_ascii=False))
+
+
+def _leftovers(index_dir: Path) -> list[str]:
+    found = [p.name for p in (index_dir / VERSIONS).iterdir() if p.name.startswith(".")]
+    found += [p.name for p in index_dir.glob(f".{CURRENT}.*")]
+    return found
+
+
+# --------------------------------------------------------------------------- incremental
+
+
+def test_adding_a_report_embeds_only_its_new_units(work, embedder):
+    src, index = work
+    before = current_version(index).name
+    old_texts = _texts(index)
+    _variant(src)
+    report = rebuild_index([src], index, embedder=embedder)
+    assert report.status == "published" and report.previous == before
+    assert (report.documents.added, report.documents.changed, report.documents.removed,
+            report.documents.unchanged) == (1, 0, 0, 5)
+    assert report.changes["added"] == ["lishu-2023"]
+    new_texts = _texts(index, document="lishu-2023")
+    assert report.units.embedded == len(new_texts - old_texts) > 0
+    assert report.units.embedded < len(new_texts)  # its unchanged paragraphs came from the cache
+    assert report.units.reused == report.units.total - report.units.embedded
+    # Evidence sentences too: only sentences no earlier version had go through the model.
+    new_sentences = _sentences(index, document="lishu-2023") - _sentences(index, version=before)
+    assert report.sentences.embedded == len(new_sentences) > 0
+    assert report.sentences.reused == report.sentences.total - report.sentences.embedded
+    with open_index(index) as fresh:
+        assert fresh.version.name == report.version
+        assert fresh.info()["counts"]["documents"] == 6
+        hit = fresh.search("梨树", k=1, mode="dense").regions[0].hits[0]
+        assert hit.evidence is not None
+
+
+def test_touching_a_file_embeds_nothing(work, embedder):
+    src, index = work
+    before = current_version(index).name
+    later = time.time() + 60
+    os.utime(src / "xiamen-2021.txt", (later, later))
+    report = rebuild_index([src], index, embedder=embedder)
+    assert report.status == "unchanged"
+    assert report.version == before == current_version(index).name
+    assert report.units.embedded == 0
+    assert report.documents.unchanged == 5
+
+
+def test_changing_one_paragraph_embeds_only_the_changed_unit(work, embedder):
+    src, index = work
+    path = src / "xiamen-2021.txt"
+    raw = path.read_text(encoding="utf-8")
+    store = Store(current_version(index).path / "store.sqlite")
+    units = [u for u in store.units_at(range(store.counts()["units"])).values()
+             if u.document_id == "xiamen-2021" and u.kind == "paragraph" and not u.boilerplate]
+    store.close()
+    anchor = next(u.text[:12] for u in sorted(units, key=lambda u: u.start)[3:] if raw.count(u.text[:12]) == 1)
+    path.write_text(raw.replace(anchor, anchor + "（经试点后全面推开）"), encoding="utf-8")
+    old = _texts(index, document="xiamen-2021")
+    report = rebuild_index([src], index, embedder=embedder)
+    assert report.changes["changed"] == ["xiamen-2021"]
+    assert report.documents.unchanged == 4
+    new = _texts(index, document="xiamen-2021")
+    assert len(new - old) == 1
+    assert report.units.embedded == 1
+
+
+def test_damaged_current_version_is_rebuilt_from_the_cache(work, embedder):
+    src, index = work
+    store = current_version(index).path / "store.sqlite"
+    store.write_bytes(store.read_bytes()[:4096])
+    report = rebuild_index([src], index, embedder=embedder)
+    assert report.status == "published" and report.previous is None
+    assert any("store.sqlite" in w for w in report.warnings)
+    assert report.documents.added == 5 and report.units.embedded == 0
+    assert _search_json(index)["regions"]
+
+
+def test_removed_reports_are_dropped_unless_kept(work, embedder):
+    src, index = work
+    (src / "taishun-2023.txt").unlink()
+    kept = rebuild_index([src], index, embedder=embedder, keep_missing=True)
+    assert kept.status == "unchanged" and kept.documents.kept == 1
+    dropped = rebuild_index([src], index, embedder=embedder)
+    assert dropped.changes["removed"] == ["taishun-2023"] and dropped.units.embedded == 0
+    with open_index(index) as fresh:
+        assert "泰顺县" not in {d["region"] for d in fresh.info()["documents"]}
+
+
+def test_unreadable_report_is_skipped_with_its_reason_and_its_old_content_kept(work, embedder):
+    src, index = work
+    (src / "taishun-2023.txt").write_bytes(bytes(range(256)) * 8)
+    (src / "notes.txt").write_text("")
+    report = rebuild_index([src], index, embedder=embedder)
+    assert {Path(s.file).name for s in report.skipped} == {"taishun-2023.txt", "notes.txt"}
+    assert all(s.reason for s in report.skipped)
+    assert report.changes["kept"] == ["taishun-2023"]
+    assert report.status == "unchanged"
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def test_open_handle_keeps_its_version_and_reload_moves_on(work, embedder):
+    src, index = work
+    reader = open_index(index)
+    before = reader.search(QUERY, k=5).to_dict()
+    (src / "shishi-2024.txt").unlink()
+    report = rebuild_index([src], index, embedder=embedder)
+    assert not reader.is_current
+    assert reader.search(QUERY, k=5).to_dict() == before
+    assert reader.reload() is True and reader.version.name == report.version
+    with open_index(index) as fresh:
+        assert reader.search(QUERY, k=5).to_dict() == fresh.search(QUERY, k=5).to_dict()
+    assert "石狮市" not in [r.region for r in reader.search(QUERY, k=5).regions]
+    assert reader.reload() is False
+    reader.close()
+
+
+READER_LOOP = """
+import json, sys, time
+from simkit.search import open_index
+out = open(sys.argv[2], "a", buffering=1)
+while True:
+    try:
+        with open_index(sys.argv[1]) as index:
+            result = index.search(sys.argv[3], k=5).to_dict()
+            out.write(json.dumps({"version": index.version.name, "result": result}, ensure_ascii=False) + "\\n")
+    except Exception as exc:
+        out.write(json.dumps({"error": repr(exc)}) + "\\n")
+"""
+
+
+@pytest.mark.slow
+def test_reader_loop_during_rebuild_never_fails_nor_sees_a_partial_index(work, embedder, tmp_path):
+    src, index = work
+    log = tmp_path / "reader.jsonl"
+    log.touch()
+
+    def lines() -> list[dict]:
+        return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def wait_lines(n: int) -> None:
+        deadline = time.monotonic() + 90
+        while len(lines()) < n:
+            assert time.monotonic() < deadline, "reader made no progress"
+            time.sleep(0.05)
+
+    with open_index(index) as old:
+        expected_old = (old.version.name, _plain(old.search(QUERY, k=5).to_dict()))
+    reader = subprocess.Popen([sys.executable, "-c", READER_LOOP, str(index), str(log), QUERY], env=_env())
+    try:
+        def during(stage: str) -> None:  # let the reader query while each stage is under way
+            wait_lines(len(lines()) + 2)
+
+        _variant(src)
+        (src / "quangang-2023.txt").unlink()
+        report = rebuild_index([src], index, embedder=embedder, checkpoint=during)
+        seen = len(lines())
+        wait_lines(seen + 3)
+    finally:
+        reader.kill()
+        reader.wait()
+    with open_index(index) as new:
+        expected_new = (new.version.name, _plain(new.search(QUERY, k=5).to_dict()))
+    assert expected_new[0] == report.version
+    records = lines()
+    assert not [r for r in records if "error" in r]
+    answers = [(r["version"], r["result"]) for r in records]
+    assert [a for a in answers if a not in (expected_old, expected_new)] == []
+    assert answers[0] == expected_old and answers[-1] == expected_new
+
+
+# --------------------------------------------------------------------------- crashes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", ["ingest", "embed", "write-faiss", "swap"])
+def test_killed_rebuild_leaves_the_previous_version_serving(work, embedder, tmp_path, stage):
+    src, index = work
+    before_version = current_version(index).name
+    before = _search_json(index)
+    if stage == "embed":
+        _variant(src)  # new text: the model has to run
+    else:
+        (src / "taishun-2023.txt").unlink()  # a change that needs no embedding
+    marker = tmp_path / "paused"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simkit", "rebuild", str(src), "--index", str(index), "--json"],
+        env=_env(SIMKIT_FAULT_PAUSE=stage, SIMKIT_FAULT_MARKER=str(marker)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    _wait_for(marker, process)
+    # While it runs, a second rebuild is refused with its own exit code and the holder's pid.
+    second = CliRunner().invoke(cli, ["rebuild", str(src), "--index", str(index)])
+    assert second.exit_code == 5, second.output
+    assert f"pid {process.pid}" in second.output and "try again" in second.output
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert json.loads((index / LOCK).read_text())["pid"] == process.pid  # the lock file names a dead process
+
+    assert current_version(index).name == before_version
+    assert _search_json(index) == before
+    if stage in ("write-faiss", "swap"):
+        assert _leftovers(index)  # an unfinished version, or a pointer swap that never happened
+
+    report = rebuild_index([src], index, embedder=embedder)
+    assert report.status == "published"
+    assert report.recovered or stage in ("ingest", "embed")
+    assert not _leftovers(index)
+    assert current_version(index).name == report.version != before_version
+    if stage == "embed":
+        # Vectors embedded before the kill were committed to the cache and are not embedded again.
+        assert report.units.embedded == 0
+        assert report.documents.added == 1
+    versions = published_versions(index)
+    assert report.version in versions and before_version in versions
+    assert all(v in (report.version, before_version) or v < before_version for v in versions)
+    _search_json(index)
+
+
+def test_leftovers_of_an_interrupted_build_are_cleaned_up(work, embedder):
+    src, index = work
+    versions = index / VERSIONS
+    (versions / ".tmp-v20200101T000000Z-1-abcd-xyz").mkdir()
+    (versions / ".tmp-v20200101T000000Z-1-abcd-xyz" / "vectors.faiss").write_bytes(b"half")
+    report = rebuild_index([src], index, embedder=embedder)
+    assert report.status == "unchanged"
+    assert report.recovered == ["versions/.tmp-v20200101T000000Z-1-abcd-xyz"]
+    assert not _leftovers(index)
+
+
+def test_failed_validation_keeps_the_previous_version(work, embedder):
+    src, index = work
+    before = current_version(index).name
+    (src / "taishun-2023.txt").unlink()
+
+    def damage(stage: str) -> None:
+        if stage == "validate":
+            staged = next((index / VERSIONS).glob(".tmp-*"))
+            data = bytearray((staged / "vectors.faiss").read_bytes())
+            data[-100] ^= 0xFF
+            (staged / "vectors.faiss").write_bytes(bytes(data))
+
+    with pytest.raises(ValidationError, match=r"vectors\.faiss: checksum mismatch.*still serves") as caught:
+        rebuild_index([src], index, embedder=embedder, checkpoint=damage)
+    assert caught.value.report.status == "failed"
+    assert current_version(index).name == before
+    assert not _leftovers(index)
+    assert json.loads((index / "last_rebuild.json").read_text())["status"] == "failed"
+    assert rebuild_index([src], index, embedder=embedder).status == "published"
+
+
+@pytest.mark.slow
+def test_cli_exit_code_when_validation_fails(work, tmp_path):
+    src, index = work
+    before = current_version(index).name
+    (src / "taishun-2023.txt").unlink()
+    marker = tmp_path / "paused"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simkit", "rebuild", str(src), "--index", str(index), "--json"],
+        env=_env(SIMKIT_FAULT_PAUSE="validate", SIMKIT_FAULT_MARKER=str(marker)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    _wait_for(marker, process)
+    staged = next((index / VERSIONS).glob(".tmp-*"))
+    store = staged / "store.sqlite"
+    store.write_bytes(store.read_bytes()[:-4096])
+    marker.unlink()
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 4, err
+    assert "store.sqlite" in err and "still serves" in err and err.startswith("Error: ")
+    assert json.loads(out)["status"] == "failed"
+    assert current_version(index).name == before
+    assert not _leftovers(index)
+
+
+# --------------------------------------------------------------------------- corruption, versions, rollback
+
+
+@pytest.mark.parametrize("name", ["vectors.faiss", "store.sqlite"])
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_damaged_current_version_is_detected_on_open_and_rollback_recovers(work, embedder, name, damage):
+    src, index = work
+    (src / "taishun-2023.txt").unlink()
+    previous = current_version(index).name
+    rebuild_index([src], index, embedder=embedder)
+    path = current_version(index).path / name
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) // 3] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(IndexLoadError, match=re.escape(name) + ": checksum mismatch.*simkit rollback"):
+        open_index(index)
+    result = CliRunner().invoke(cli, ["search", QUERY, "--index", str(index)])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and name in result.output and "simkit rollback" in result.output
+    rolled = CliRunner().invoke(cli, ["rollback", "--index", str(index)])
+    assert rolled.exit_code == 0, rolled.output
+    assert current_version(index).name == previous
+    assert _search_json(index)["regions"]
+
+
+def test_versions_and_rollback_commands(work, embedder):
+    src, index = work
+    first = current_version(index).name
+    (src / "taishun-2023.txt").unlink()
+    second = rebuild_index([src], index, embedder=embedder).version
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["versions", "--index", str(index), "--json"])
+    assert listed.exit_code == 0, listed.output
+    data = json.loads(listed.output)
+    assert [v["name"] for v in data][-2:] == [first, second]
+    assert [v["current"] for v in data][-2:] == [False, True]
+    assert data[-1]["documents"] == 4 and data[-2]["documents"] == 5
+    text = runner.invoke(cli, ["versions", "--index", str(index)]).output
+    assert f"* {second}" in text
+    rolled = runner.invoke(cli, ["rollback", first, "--index", str(index)])
+    assert rolled.exit_code == 0 and first in rolled.output
+    assert current_version(index).name == first
+    older = [v for v in published_versions(index) if v < first]
+    for _ in older:
+        assert runner.invoke(cli, ["rollback", "--index", str(index)]).exit_code == 0
+    none_left = runner.invoke(cli, ["rollback", "--index", str(index)])
+    assert none_left.exit_code == 1 and "no version older than" in none_left.output
+    unknown = runner.invoke(cli, ["rollback", "v-nope", "--index", str(index)])
+    assert unknown.exit_code == 1 and "simkit versions" in unknown.output
+
+
+def test_versions_and_rollback_need_an_index(tmp_path):
+    for command in (["versions"], ["rollback"]):
+        result = CliRunner().invoke(cli, [*command, "--index", str(tmp_path / "none")])
+        assert result.exit_code == 1 and "simkit build" in result.output
+    assert not (tmp_path / "none").exists()
+
+
+def test_rollback_is_refused_while_a_rebuild_holds_the_lock(work):
+    _, index = work
+    with IndexLock(index, "rebuild"):
+        result = CliRunner().invoke(cli, ["rollback", "--index", str(index)])
+        with pytest.raises(LockedError, match=f"pid {os.getpid()}"):
+            rollback(index)
+    assert result.exit_code == 5
+    assert "try again" in result.output
+
+
+def test_keep_prunes_old_versions_but_never_the_current_one(work, embedder):
+    src, index = work
+    for name in ("taishun-2023.txt", "xiamen-2021.txt", "siping-2023.txt"):
+        (src / name).unlink()
+        rebuild_index([src], index, embedder=embedder, keep=2)
+        assert len(published_versions(index)) == 2
+    oldest, newest = published_versions(index)
+    rollback(index, oldest)
+    assert prune(index, keep=1) == []  # only the newest would stay, but the current one is never removed
+    assert published_versions(index) == [oldest, newest]
+    assert current_version(index).name == oldest
+    with open_index(index) as reopened:
+        assert reopened.search(QUERY, k=1).regions
+
+
+# --------------------------------------------------------------------------- CLI report and exit codes
+
+
+def test_rebuild_json_report_and_exit_codes(work):
+    src, index = work
+    runner = CliRunner()
+    unchanged = runner.invoke(cli, ["rebuild", str(src), "--index", str(index), "--json"])
+    assert unchanged.exit_code == 3, unchanged.output
+    assert json.loads(unchanged.output)["status"] == "unchanged"
+    (src / "taishun-2023.txt").unlink()
+    (src / "broken.txt").write_text("")
+    result = runner.invoke(cli, ["rebuild", str(src), "--index", str(index), "--json", "--keep", "2"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert isinstance(data["version"], str) and data["version"] == current_version(index).name
+    assert data["documents"] == {"added": 0, "changed": 0, "removed": 1, "unchanged": 4, "kept": 0}
+    assert data["units"]["embedded"] == 0 and data["units"]["reused"] == data["units"]["total"] > 0
+    assert [(Path(s["file"]).name, bool(s["reason"])) for s in data["skipped"]] == [("broken.txt", True)]
+    assert {"ingest", "embed", "write", "validate", "swap", "total"} <= set(data["seconds"])
+    info = runner.invoke(cli, ["info", "--index", str(index), "--json"])
+    assert json.loads(info.output)["last_rebuild"]["version"] == data["version"]
+    text = runner.invoke(cli, ["info", "--index", str(index)]).output
+    assert f"rebuild  {data['started_at']} published: version {data['version']}" in text
+    plain = runner.invoke(cli, ["rebuild", str(src), "--index", str(index)])
+    assert plain.exit_code == 3 and "Nothing changed" in plain.output
+
+
+# --------------------------------------------------------------------------- operations
+
+
+@pytest.mark.slow
+def test_nightly_script_logs_and_exit_codes(work, tmp_path):
+    src, index = work
+    logs = tmp_path / "logs"
+    env = _env(SIMKIT_INDEX=str(index), SIMKIT_SOURCES=str(src), SIMKIT_LOG_DIR=str(logs), SIMKIT_KEEP="2",
+               SIMKIT=f"{sys.executable} -m simkit")
+    script = str(PROJECT / "scripts" / "nightly_rebuild.sh")
+    unchanged = subprocess.run([script], env=env, capture_output=True, text=True)
+    assert unchanged.returncode == 0, unchanged.stderr
+    (src / "taishun-2023.txt").unlink()
+    published = subprocess.run([script], env=env, capture_output=True, text=True)
+    assert published.returncode == 0, published.stderr
+    log = (logs / "rebuild.log").read_text(encoding="utf-8")
+    assert "exit 3: nothing changed" in log and "exit 0: published a new version" in log
+    assert "simkit: published version" in log  # the rebuild's own stage logs
+    reports = sorted(json.loads(p.read_text())["status"] for p in logs.glob("rebuild-*.json"))
+    assert reports == ["published", "unchanged"]
+    assert len(published_versions(index)) == 2
+    with IndexLock(index):
+        locked = subprocess.run([script], env=env, capture_output=True, text=True)
+    assert locked.returncode == 5 and "another rebuild is running" in locked.stderr
+
+
+def test_build_is_refused_while_a_rebuild_holds_the_lock(work, examples_dir):
+    _, index = work
+    leftover = index / VERSIONS / ".tmp-v20200101T000000Z-1-abcd-xyz"
+    leftover.mkdir()
+    with IndexLock(index, "rebuild"):
+        result = CliRunner().invoke(cli, ["build", str(examples_dir / "siping-2023.txt"), "--index", str(index)])
+    assert result.exit_code == 5 and "a rebuild by pid" in result.output
+    assert leftover.is_dir()  # leftovers are only cleaned up by the writer that holds the lock
