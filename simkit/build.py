@@ -14,14 +14,16 @@ import numpy as np
 
 from . import __version__
 from .boilerplate import PhraseStats, flag_reports
+from .cluster import write_clusters
 from .embed import Embedder
-from .errors import BuildError, InputError
+from .errors import BuildError, IndexLoadError, InputError
 from .index import build_vector_index, describe, save_vector_index
 from .indexdir import (
     FORMAT_VERSION,
     PHRASES,
     STORE,
     VECTORS,
+    current_version,
     discard,
     file_entry,
     new_version_dir,
@@ -265,6 +267,7 @@ def write_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         write_store(tmp / STORE, parsed, {unit.id: row for row, unit in enumerate(units)})
         phrases.save(tmp / PHRASES)
         lexical_files = LexicalIndex.build([u.text for u in units]).save(tmp)
+        cluster_files = write_clusters(tmp, parsed, units, vectors, version=name, previous_dir=_current_dir(root))
         counts = {
             "documents": len(parsed),
             "paragraphs": sum(len(p.paragraphs) for p in parsed),
@@ -272,7 +275,7 @@ def write_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
             "boilerplate_units": sum(u.boilerplate for u in units),
             "vectors": int(vector_index.ntotal),
         }
-        manifest = _manifest(model, vector_index, counts, tmp, extra_files=lexical_files)
+        manifest = _manifest(model, vector_index, counts, tmp, extra_files=[*lexical_files, *cluster_files])
         manifest["embed_context"] = embed_context
         write_manifest(tmp, manifest)
         publish(root, name, tmp)
@@ -280,6 +283,14 @@ def write_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         discard(tmp)
         raise
     return name, counts
+
+
+def _current_dir(root: Path) -> Path | None:
+    """The current version's directory, if ``root`` holds an index (its clusters keep their ids)."""
+    try:
+        return current_version(root).path
+    except IndexLoadError:
+        return None
 
 
 def _manifest(model: ResolvedModel, vector_index: Any, counts: dict[str, int], directory: Path,

@@ -360,12 +360,15 @@ def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFA
 # --------------------------------------------------------------------------- labels
 
 
-_EXTRA_STOPWORDS = frozenset(
-    "组织 机制 制度 体系 水平 能力 质量 作用 方式 基础 重点 领域 问题 活动 服务 管理 政府 部门 单位 人员 全市 全区 全县 "
-    "市级 区级 县级 全省 我省 年 月 日 次 家 件 个 余 万元 亿元 多 新 好 更 共 累计 同比 增长 相关 有关 办理 实施 "
-    "法治 依法 法律 行政 规范 工作 建立 形成 打造 构建 创新 优化 保障 发挥 依法行政 法治政府 进行 做好 抓好 "
-    "二是 三是 一是 四是 五是 六是 同志 主要 负责人 领导 市委 区委 县委 市政府 区政府 县政府".split()
+_GOVERNMENT_WORDS = (
+    # Words of any measure of a rule-of-law report: they name no initiative (on top of simkit.lexical.STOPWORDS).
+    "组织 机制 制度 体系 水平 能力 质量 作用 方式 基础 重点 领域 问题 活动 服务 管理 政府 部门",
+    "单位 人员 全市 全区 全县 市级 区级 县级 全省 我省 年 月 日 次 家 件 个 余 万元 亿元",
+    "多 新 好 更 共 累计 同比 增长 相关 有关 办理 实施 法治 依法 法律 行政 规范 工作 建立",
+    "形成 打造 构建 创新 优化 保障 发挥 依法行政 法治政府 进行 做好 抓好 二是 三是 一是 四是",
+    "五是 六是 同志 主要 负责人 领导 市委 区委 县委 市政府 区政府 县政府",
 )
+_EXTRA_STOPWORDS = frozenset(" ".join(_GOVERNMENT_WORDS).split())
 _QUOTED = re.compile(r"“([^”]{2,16})”|《([^》]{2,30})》")
 _DIGITS = re.compile(r"^[\d.%]+$")
 
@@ -510,7 +513,7 @@ def _assign_ids(members: list[set[str]], centroids: np.ndarray, previous: Stored
     merged: list[dict[str, Any]] = []
     split: list[dict[str, Any]] = []
     absorbed: set[int] = set()
-    for i, m in enumerate(members):  # old clusters whose members mostly went into a cluster with another id
+    for i in range(len(members)):  # old clusters whose members mostly went into a cluster with another id
         sources = [j for (a, j), n in overlap.items() if a == i and j not in used
                    and n / len(old_members[j]) >= MATCH_OVERLAP]
         if sources:

@@ -274,6 +274,24 @@ class SimkitIndex:
 
         return recommend_for_region(self, region, k, **options)
 
+    def clusters(self, min_regions: int = 2) -> Any:
+        """Recurring initiatives spanning at least ``min_regions`` regions (:class:`simkit.cluster.ClusterSet`)."""
+        from .cluster import initiatives
+
+        return initiatives(self, min_regions)
+
+    def initiatives_of(self, region: str, min_regions: int = 2) -> list[Any]:
+        """The initiatives (:class:`simkit.cluster.Initiative`) a region takes part in."""
+        from .cluster import initiatives_of
+
+        return initiatives_of(self, region, min_regions)
+
+    def missing_initiatives(self, region: str, **options: Any) -> list[Any]:
+        """Initiatives the region's closest peers have and it has not (:class:`simkit.cluster.MissingInitiative`)."""
+        from .cluster import missing_initiatives
+
+        return missing_initiatives(self, region, **options)
+
     def paragraph(self, paragraph_id: str) -> ParagraphRecord:
         """A stored paragraph by id, with its report's metadata."""
         unit = self.store.unit(paragraph_id)
