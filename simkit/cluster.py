@@ -19,8 +19,9 @@ Method (the default, chosen by measurement: ``scripts/eval_clusters.py``):
    preferred as the label. The representative unit is the one closest to the centroid.
 5. **Stable ids.** A clustering is stored with the index version (``clusters.json`` +
    ``clusters.centroids.npy``). A rebuild matches its clusters to the previous version's by
-   member overlap, then by centroid cosine; an initiative keeps its id, and new, merged, split
-   and vanished clusters are recorded.
+   member overlap (Jaccard ≥ 0.25, best pairs first; clusters sharing no member at all, as after
+   edits, by centroid cosine ≥ 0.95): an initiative keeps its id, and new, merged, split and
+   vanished clusters are recorded.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ METHODS = ("besthit-leiden", "knn-leiden", "knn-components", "agglomerative", "h
 DEFAULT_METHOD = "besthit-leiden"
 DEFAULT_K = 30
 DEFAULT_QUANTILE = 0.9
+MATCH_JACCARD = 0.25
 MATCH_OVERLAP = 0.5
 MATCH_CENTROID = 0.95
 
@@ -387,7 +389,14 @@ def label_groups(texts: list[list[str]], regions: list[list[str]], background: S
     ``background`` (the unclustered units) is one more class, so that words common everywhere
     score low. A quoted name or a 《title》 used by at least two regions of a group is its label.
     """
-    counts = [Counter(w for t in group for w in _words(t)) for group in texts]
+    cache: dict[str, list[str]] = {}
+
+    def words(text: str) -> list[str]:
+        if text not in cache:
+            cache[text] = _words(text)
+        return cache[text]
+
+    counts = [Counter(w for t in group for w in words(t)) for group in texts]
     background_counts = Counter(w for t in background for w in _words(t))
     classes = [*counts, background_counts]
     frequency: Counter[str] = Counter()
@@ -399,10 +408,7 @@ def label_groups(texts: list[list[str]], regions: list[list[str]], background: S
         total = sum(c.values()) or 1
         scores = {w: (n / total) * math.log(1 + average / frequency[w]) for w, n in c.items()}
         # Words found in several regions' texts describe the shared initiative, not one report.
-        spread = Counter()
-        for t, r in set(zip(group, group_regions)):
-            for w in set(_words(t)):
-                spread[(w, r)] += 1
+        spread = {(w, r) for t, r in zip(group, group_regions) for w in words(t)}
         region_count = Counter(w for w, _ in spread)
         keywords = sorted(scores, key=lambda w: (-(region_count[w] > 1), -scores[w], w))[:top]
         quoted = Counter()
@@ -486,15 +492,19 @@ def _assign_ids(members: list[set[str]], centroids: np.ndarray, previous: Stored
         for pid in m:
             if pid in where:
                 overlap[(i, where[pid])] += 1
-    candidates = []
+    candidates: list[tuple[int, float, int, int]] = []
     for (i, j), n in overlap.items():
-        score = n / min(len(members[i]), len(old_members[j]))
-        if score >= MATCH_OVERLAP:
-            candidates.append((-score, -n, i, j))
-    if len(centroids) and len(previous.centroids):
-        cos = centroids @ previous.centroids.T
-        for i, j in zip(*np.where(cos >= MATCH_CENTROID)):
-            candidates.append((-0.5 * float(cos[i, j]), 0, int(i), int(j)))  # overlap matches rank first
+        score = n / (len(members[i]) + len(old_members[j]) - n)  # Jaccard: the id follows the bulk
+        if score >= MATCH_JACCARD:
+            candidates.append((0, -score, i, j))
+    # Centroids only pair clusters that share no member at all (their paragraphs were edited, so ids changed).
+    fresh = [i for i, m in enumerate(members) if not any(pid in where for pid in m)]
+    present = set().union(*members) if members else set()
+    gone = [j for j, m in enumerate(old_members) if not (m & present)]
+    if fresh and gone and len(centroids) and len(previous.centroids):
+        cos = centroids[fresh] @ previous.centroids[gone].T
+        for a, b in zip(*np.where(cos >= MATCH_CENTROID)):
+            candidates.append((1, -float(cos[a, b]), fresh[a], gone[b]))  # overlap matches rank first
     candidates.sort()
     ids: list[str | None] = [None] * len(members)
     used: set[int] = set()
