@@ -180,12 +180,7 @@ class UnitTable:
     @classmethod
     def from_index(cls, index: SimkitIndex) -> UnitTable:
         """The clusterable units of an open index."""
-        marks = ",".join("?" * len(CLUSTER_ROLES))
-        records = index.store._db.execute(
-            "SELECT p.id, COALESCE(NULLIF(d.region, ''), 'unknown'), d.year, p.role, p.text, p.row "
-            "FROM paragraphs p JOIN documents d ON d.id = p.document_id "
-            f"WHERE p.row IS NOT NULL AND p.boilerplate = 0 AND p.role IN ({marks})", CLUSTER_ROLES,
-        ).fetchall()
+        records = index.store.unit_records(CLUSTER_ROLES)
         vectors = index._vectors.reconstruct_n(0, int(index._vectors.ntotal))
         return cls.of(records, vectors)
 
@@ -602,11 +597,12 @@ def stored_clustering(index: SimkitIndex) -> StoredClustering:
     return found
 
 
+
 def initiatives(index: SimkitIndex, min_regions: int = 2) -> ClusterSet:
     """The index's initiatives spanning at least ``min_regions`` regions, largest first."""
     if min_regions < 1:
         raise QueryError(f"min_regions must be at least 1 (got {min_regions})")
-    stored = stored_clustering(index)
+    stored: StoredClustering = index.clustering
     units = index.store.units_at([r for c in stored.clusters for r in c["rows"]])
     result: list[Initiative] = []
     for c, centroid in zip(stored.clusters, stored.centroids):
@@ -667,7 +663,7 @@ def missing_initiatives(index: SimkitIndex, region: str, *, peers: int = 10, min
     profile /= np.linalg.norm(profile) or 1.0
     others = {name: c / (np.linalg.norm(c) or 1.0) for name, c in profiles.centroids.items() if name != region}
     ranked = sorted(others, key=lambda name: (-float(others[name] @ profile), name))[:peers]
-    stored = stored_clustering(index)
+    stored: StoredClustering = index.clustering
     centroids = {c["id"]: stored.centroids[i] for i, c in enumerate(stored.clusters)}
     found: list[MissingInitiative] = []
     for initiative in initiatives(index, min_regions).clusters:

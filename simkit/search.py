@@ -151,6 +151,7 @@ class SimkitIndex:
         self._calibration: Calibration | None = None
         self._allowed_cache: dict[Filters, AllowedRows | None] = {}
         self._peer_profiles: Any = None
+        self._clustering: Any = None
 
     # ------------------------------------------------------------------ parts loaded on first use
 
@@ -273,6 +274,15 @@ class SimkitIndex:
         from .recommend import recommend_for_region
 
         return recommend_for_region(self, region, k, **options)
+
+    @property
+    def clustering(self) -> Any:
+        """The version's stored clustering (:class:`simkit.cluster.StoredClustering`), read once per handle."""
+        if self._clustering is None:
+            from .cluster import stored_clustering
+
+            self._clustering = stored_clustering(self)
+        return self._clustering
 
     def clusters(self, min_regions: int = 2) -> Any:
         """Recurring initiatives spanning at least ``min_regions`` regions (:class:`simkit.cluster.ClusterSet`)."""
