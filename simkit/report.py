@@ -75,7 +75,7 @@ def heatmap_figure(clusters: ClusterSet) -> Any:
         hovertext=hover, hoverinfo="text", zmin=0, zmax=2, xgap=2, ygap=2, showscale=False,
         colorscale=[[0, "#f6f7f9"], [0.5, "#f4c95d"], [1, "#2a9d8f"]],
     ))
-    figure.update_layout(height=max(260, 60 + 34 * len(regions)), margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    figure.update_layout(height=max(300, 150 + 34 * len(regions)), margin={"l": 10, "r": 90, "t": 140, "b": 10},
                          xaxis={"side": "top", "tickangle": -30}, yaxis={"autorange": "reversed"},
                          plot_bgcolor="#ffffff")
     return figure
@@ -130,7 +130,8 @@ def unit_map_figure(table: UnitTable, clusters: ClusterSet) -> Any:
             hovertext=[f"{table.regions[i]} {table.years[i] or ''} · {table.roles[i]}<br>{_short(table.texts[i], 60)}"
                        for i in rows], hoverinfo="text",
         )
-    figure.update_layout(height=560, margin={"l": 10, "r": 10, "t": 10, "b": 10}, plot_bgcolor="#ffffff",
+    figure.update_layout(height=560, margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="#ffffff",
+                         legend={"y": 0.95, "yanchor": "top"},
                          xaxis={"title": "PC 1", "zeroline": False, "showgrid": False},
                          yaxis={"title": "PC 2", "zeroline": False, "showgrid": False})
     return figure
