@@ -415,6 +415,8 @@ def label_groups(texts: list[list[str]], regions: list[list[str]], background: S
             label = shared[0]
             name = shared[0].strip("“”《》")
             keywords = [name] + [w for w in keywords if w != name][: top - 1]
+            if len(name) <= 3 and len(keywords) > 1:  # “八五” alone says little: “八五”普法
+                label += keywords[1]
         else:
             label = "、".join(keywords[:3]) or "（无标签）"
         results.append((label, keywords))

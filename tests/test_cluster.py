@@ -95,6 +95,21 @@ def test_json_contract(clusters):
     assert isinstance(unit["year"], int)
 
 
+def test_labels_prefer_shared_programme_names_and_skip_generic_phrasing():
+    from simkit.cluster import label_groups
+
+    texts = [["深入推进“一件事一次办”改革，加强政务服务工作", "推行高频事项“一件事一次办”主题服务",
+              "持续推进政务服务标准化建设"],
+             ["加强企业信用修复工作，修复失信企业124家", "推进信用修复，帮助4家企业修复信用"]]
+    regions = [["甲市", "乙县", "丙区"], ["甲市", "乙县"]]
+    background = ["开展普法宣传活动", "推进行政复议规范化建设"]
+    (label, keywords), (label2, keywords2) = label_groups(texts, regions, background)
+    assert label == "“一件事一次办”" and keywords[0] == "一件事一次办"
+    assert "修复" in label2 and "修复" in keywords2
+    generic = {"加强", "推进", "工作", "深入", "持续"}
+    assert not generic & set(keywords + keywords2)
+
+
 # --------------------------------------------------------------------------- determinism and ids
 
 
