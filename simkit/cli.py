@@ -411,7 +411,7 @@ def _echo_changes(changes: Any) -> None:
 @handle_errors
 def clusters(index_dir: str | None, min_regions: int, as_matrix: bool, as_json: bool, as_csv: bool) -> None:
     """Recurring initiatives: measures of different reports grouped by what they do."""
-    from .cluster import region_matrix
+    from .initiatives import region_matrix
     from .search import open_index
 
     if as_json and as_csv:
@@ -510,7 +510,7 @@ def _render_matrix(matrix: dict[str, Any], as_json: bool, as_csv: bool) -> None:
 def matrix(index_dir: str | None, min_regions: int, missing_for: str | None, peers: int, min_support: int,
            as_json: bool, as_csv: bool) -> None:
     """Region × initiative table with years (or, with --missing, what a region's peers do and it does not)."""
-    from .cluster import region_matrix
+    from .initiatives import region_matrix
     from .search import open_index
 
     if as_json and as_csv:

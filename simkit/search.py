@@ -286,19 +286,19 @@ class SimkitIndex:
 
     def clusters(self, min_regions: int = 2) -> Any:
         """Recurring initiatives spanning at least ``min_regions`` regions (:class:`simkit.cluster.ClusterSet`)."""
-        from .cluster import initiatives
+        from .initiatives import initiatives
 
         return initiatives(self, min_regions)
 
     def initiatives_of(self, region: str, min_regions: int = 2) -> list[Any]:
         """The initiatives (:class:`simkit.cluster.Initiative`) a region takes part in."""
-        from .cluster import initiatives_of
+        from .initiatives import initiatives_of
 
         return initiatives_of(self, region, min_regions)
 
     def missing_initiatives(self, region: str, **options: Any) -> list[Any]:
         """Initiatives the region's closest peers have and it has not (:class:`simkit.cluster.MissingInitiative`)."""
-        from .cluster import missing_initiatives
+        from .initiatives import missing_initiatives
 
         return missing_initiatives(self, region, **options)
 
