@@ -20,8 +20,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BuildResult",
+    "ClusterSet",
     "Embedder",
     "Hit",
+    "Initiative",
+    "MissingInitiative",
     "ParagraphRecord",
     "RebuildReport",
     "RegionResult",
@@ -49,10 +52,14 @@ _LAZY = {
     "rebuild_index": "simkit.rebuild",
     "RebuildReport": "simkit.rebuild",
     "SimkitError": "simkit.errors",
+    "ClusterSet": "simkit.cluster",
+    "Initiative": "simkit.cluster",
+    "MissingInitiative": "simkit.cluster",
 }
 
 if TYPE_CHECKING:
     from .build import BuildResult, build_index
+    from .cluster import ClusterSet, Initiative, MissingInitiative
     from .embed import Embedder
     from .errors import SimkitError
     from .ingest import parse_report

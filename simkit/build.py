@@ -14,8 +14,9 @@ import numpy as np
 
 from . import __version__
 from .boilerplate import PhraseStats, flag_reports
+from .cluster import write_clusters
 from .embed import Embedder
-from .errors import BuildError, InputError
+from .errors import BuildError, IndexLoadError, InputError
 from .evidence import SentencePlan
 from .index import build_vector_index, describe, save_vector_index
 from .indexdir import (
@@ -25,6 +26,7 @@ from .indexdir import (
     VECTORS,
     Checkpoint,
     IndexLock,
+    current_version,
     discard,
     file_entry,
     new_version_dir,
@@ -313,6 +315,7 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         if sentences is not None:
             plan, sentence_vectors = sentences
             extra_files += plan.save(tmp, sentence_vectors)
+        extra_files += write_clusters(tmp, parsed, units, vectors, version=name, previous_dir=_current_dir(root))
         counts = {
             "documents": len(parsed),
             "paragraphs": sum(len(p.paragraphs) for p in parsed),
@@ -328,6 +331,14 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         discard(tmp)
         raise
     return name, tmp, counts
+
+
+def _current_dir(root: Path) -> Path | None:
+    """The current version's directory, if ``root`` holds an index (its clusters keep their ids)."""
+    try:
+        return current_version(root).path
+    except IndexLoadError:
+        return None
 
 
 def _manifest(model: ResolvedModel, vector_index: Any, counts: dict[str, int], directory: Path,

@@ -495,6 +495,163 @@ def rebuild(sources: tuple[str, ...], index_dir: str | None, keep: int, keep_mis
             click.echo(f"Published {_rebuild_summary(data)}.")
     if report.status == "unchanged":
         sys.exit(EXIT_NOTHING_CHANGED)
+# --------------------------------------------------------------------------- clusters
+
+
+def _min_regions_option(func: F) -> F:
+    return click.option("--min-regions", default=2, show_default=True, type=click.IntRange(1),
+                        help="Only initiatives found in at least this many regions.")(func)
+
+
+def _echo_changes(changes: Any) -> None:
+    if changes.previous_version is None:
+        return
+    merged = "; ".join(f"{', '.join(m['from'])} → {m['into']}" for m in changes.merged)
+    click.echo(f"Since version {changes.previous_version}: {len(changes.kept)} kept, "
+               f"{len(changes.new)} new ({', '.join(changes.new[:10]) or '-'}), "
+               f"merged: {merged or '-'}, vanished: {', '.join(changes.vanished) or '-'}", err=True)
+
+
+@cli.command()
+@index_option
+@_min_regions_option
+@click.option("--matrix", "as_matrix", is_flag=True, help="Print the region × initiative table instead.")
+@output_options
+@handle_errors
+def clusters(index_dir: str | None, min_regions: int, as_matrix: bool, as_json: bool, as_csv: bool) -> None:
+    """Recurring initiatives: measures of different reports grouped by what they do."""
+    from .initiatives import region_matrix
+    from .search import open_index
+
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    with open_index(index_dir) as index:
+        result = index.clusters(min_regions=min_regions)
+    if as_matrix:
+        _render_matrix(region_matrix(result), as_json, as_csv)
+        return
+    if as_json:
+        _echo_json(result.to_dict())
+        return
+    if as_csv:
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["cluster", "label", "keywords", "cohesion", "region", "year", "role", "paragraph_id", "text"])
+        for c in result.clusters:
+            for u in c.units:
+                writer.writerow([c.id, c.label, " ".join(c.keywords), c.cohesion, u.region, u.year or "", u.role,
+                                 u.paragraph_id, u.text])
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    _echo_changes(result.changes)
+    if not result.clusters:
+        click.echo(f"No initiative found in {min_regions} or more regions.")
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    table = Table(show_lines=True)
+    for column in ("id", "initiative", "regions (year)", "cohesion", "example"):
+        table.add_column(column, ratio=1 if column == "example" else None)
+    for c in result.clusters:
+        best = next((u for u in c.units if u.paragraph_id == c.representative), c.units[0])
+        regions = "\n".join(f"{r} {c.years.get(r) or ''}" + (" (plan)" if c.region_status.get(r) == "planned" else "")
+                            for r in c.regions)
+        example = best.text if len(best.text) <= 120 else best.text[:119] + "…"
+        table.add_row(c.id, Text(f"{c.label}\n{' · '.join(c.keywords)}"), regions, f"{c.cohesion:.3f}",
+                      Text(f"{example}\n{best.region} · {best.paragraph_id}", overflow="fold"))
+    console.print(table)
+
+
+def _render_matrix(matrix: dict[str, Any], as_json: bool, as_csv: bool) -> None:
+    if as_json:
+        _echo_json(matrix)
+        return
+    cells = {(c["region"], c["initiative"]): c for c in matrix["cells"]}
+
+    def cell(region: str, initiative: str) -> str:
+        found = cells.get((region, initiative))
+        if found is None:
+            return ""
+        years = ";".join(str(y) for y in found["years"]) or "?"
+        return years + (" plan" if found["status"] == "planned" else "")
+
+    if as_csv:
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["region", *(f"{i['id']} {i['label']}" for i in matrix["initiatives"])])
+        for region in matrix["regions"]:
+            writer.writerow([region, *(cell(region, i["id"]) for i in matrix["initiatives"])])
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    table = Table(title="region × initiative (year the region's report covers it; plan = only planned)")
+    table.add_column("region")
+    for i in matrix["initiatives"]:
+        table.add_column(f"{i['id']}\n{i['label'][:12]}", justify="center")
+    for region in matrix["regions"]:
+        table.add_row(region, *(cell(region, i["id"]) for i in matrix["initiatives"]))
+    console.print(table)
+
+
+@cli.command()
+@index_option
+@_min_regions_option
+@click.option("--missing", "missing_for", default=None, metavar="REGION",
+              help="List the initiatives REGION's closest peers have and it has not.")
+@click.option("--peers", default=10, show_default=True, type=click.IntRange(1),
+              help="With --missing: how many of the most similar regions count as peers.")
+@click.option("--min-support", default=2, show_default=True, type=click.IntRange(1),
+              help="With --missing: peers that must have an initiative for it to be listed.")
+@output_options
+@handle_errors
+def matrix(index_dir: str | None, min_regions: int, missing_for: str | None, peers: int, min_support: int,
+           as_json: bool, as_csv: bool) -> None:
+    """Region × initiative table with years (or, with --missing, what a region's peers do and it does not)."""
+    from .initiatives import region_matrix
+    from .search import open_index
+
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    with open_index(index_dir) as index:
+        if missing_for is None:
+            _render_matrix(region_matrix(index.clusters(min_regions=min_regions)), as_json, as_csv)
+            return
+        missing = index.missing_initiatives(missing_for, peers=peers, min_support=min_support,
+                                            min_regions=min_regions)
+    rows = [{"id": m.initiative.id, "label": m.initiative.label, "keywords": m.initiative.keywords,
+             "peers": m.peers, "regions": m.initiative.regions, "first_year": m.initiative.first_year,
+             "closest_own_similarity": m.closest_own_similarity, "relevance": m.relevance} for m in missing]
+    if as_json:
+        _echo_json({"region": missing_for, "missing": rows})
+    elif as_csv:
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["id", "label", "peers", "regions", "first_year", "relevance"])
+        for r in rows:
+            writer.writerow([r["id"], r["label"], ";".join(r["peers"]), ";".join(r["regions"]), r["first_year"] or "",
+                             r["relevance"]])
+        click.echo(buffer.getvalue(), nl=False)
+    elif not rows:
+        click.echo(f"No initiative of {missing_for}'s peers is missing from its reports.")
+    else:
+        for rank, r in enumerate(rows, 1):
+            click.secho(f"{rank}. {r['id']} {r['label']}", bold=True)
+            click.echo(f"   peers with it: {', '.join(r['peers'])}; since {r['first_year'] or '?'}")
 
 
 @cli.command()
@@ -530,6 +687,21 @@ def rollback(version: str | None, index_dir: str | None) -> None:
     target = resolve_index_dir(index_dir)
     before, after = rollback_index(target, version)
     click.echo(f"{target}: now serving version {after} (was {before}).")
+
+
+@cli.command()
+@index_option
+@_min_regions_option
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@handle_errors
+def report(index_dir: str | None, min_regions: int, out: str) -> None:
+    """Write a self-contained HTML page of the recurring initiatives (heatmap, cards, adoption, map)."""
+    from .report import write_report
+    from .search import open_index
+
+    with open_index(index_dir) as index:
+        path = write_report(index, Path(out), min_regions=min_regions)
+    click.echo(f"Wrote {path}")
 
 
 # --------------------------------------------------------------------------- parse

@@ -163,6 +163,7 @@ class SimkitIndex:
         self._allowed_cache: dict[Filters, AllowedRows | None] = {}
         self._peer_profiles: Any = None
         self._sentences: Any = None
+        self._clustering: Any = None
 
     # ------------------------------------------------------------------ parts loaded on first use
 
@@ -295,6 +296,33 @@ class SimkitIndex:
         from .recommend import recommend_for_region
 
         return recommend_for_region(self, region, k, **options)
+
+    @property
+    def clustering(self) -> Any:
+        """The version's stored clustering (:class:`simkit.cluster.StoredClustering`), read once per handle."""
+        if self._clustering is None:
+            from .cluster import stored_clustering
+
+            self._clustering = stored_clustering(self)
+        return self._clustering
+
+    def clusters(self, min_regions: int = 2) -> Any:
+        """Recurring initiatives spanning at least ``min_regions`` regions (:class:`simkit.cluster.ClusterSet`)."""
+        from .initiatives import initiatives
+
+        return initiatives(self, min_regions)
+
+    def initiatives_of(self, region: str, min_regions: int = 2) -> list[Any]:
+        """The initiatives (:class:`simkit.cluster.Initiative`) a region takes part in."""
+        from .initiatives import initiatives_of
+
+        return initiatives_of(self, region, min_regions)
+
+    def missing_initiatives(self, region: str, **options: Any) -> list[Any]:
+        """Initiatives the region's closest peers have and it has not (:class:`simkit.cluster.MissingInitiative`)."""
+        from .initiatives import missing_initiatives
+
+        return missing_initiatives(self, region, **options)
 
     def paragraph(self, paragraph_id: str) -> ParagraphRecord:
         """A stored paragraph by id, with its report's metadata."""

@@ -178,6 +178,16 @@ class Store:
             grouped.setdefault(region, []).append(int(row))
         return {region: np.asarray(rows, dtype=np.int64) for region, rows in grouped.items()}
 
+    def unit_records(self, roles: Sequence[str]) -> list[tuple[str, str, int | None, str, str, int]]:
+        """``(id, region, year, role, text, row)`` of the non-boilerplate indexed units with one of ``roles``."""
+        marks = ",".join("?" * len(roles))
+        return self._db.execute(
+            "SELECT p.id, COALESCE(NULLIF(d.region, ''), 'unknown'), d.year, p.role, p.text, p.row "
+            "FROM paragraphs p JOIN documents d ON d.id = p.document_id "
+            f"WHERE p.row IS NOT NULL AND p.boilerplate = 0 AND p.role IN ({marks}) ORDER BY p.id",
+            tuple(roles),
+        ).fetchall()
+
     def children_of(self, paragraph_id: str) -> list[StoredUnit]:
         """The measures cut from a parent paragraph, in reading order."""
         records = self._db.execute(f"{_UNIT_SELECT} WHERE p.parent_id = ? ORDER BY p.ordinal", (paragraph_id,))

@@ -1,0 +1,115 @@
+"""Initiatives of an open index: clusters with their units, per region, and what a region's peers have.
+
+The clustering itself (and how it is computed and stored) is in :mod:`simkit.cluster`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .cluster import CARRIED_OUT, ClusterSet, Initiative, InitiativeUnit, MissingInitiative, StoredClustering
+from .errors import NotFoundError, QueryError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .search import SimkitIndex
+
+
+def initiatives(index: SimkitIndex, min_regions: int = 2) -> ClusterSet:
+    """The index's initiatives spanning at least ``min_regions`` regions, largest first."""
+    if min_regions < 1:
+        raise QueryError(f"min_regions must be at least 1 (got {min_regions})")
+    stored: StoredClustering = index.clustering
+    units = index.store.units_at([r for c in stored.clusters for r in c["rows"]])
+    result: list[Initiative] = []
+    for c, centroid in zip(stored.clusters, stored.centroids):
+        members = []
+        for row in c["rows"]:
+            u = units[row]
+            sim = float(index._vectors.reconstruct(int(row)) @ centroid)
+            members.append(InitiativeUnit(u.id, u.region or "unknown", u.year, u.role, u.text, u.document_id,
+                                          u.section, round(sim, 4)))
+        regions = sorted({m.region for m in members})
+        if len(regions) < min_regions:
+            continue
+        members.sort(key=lambda m: (m.region, -m.similarity, m.paragraph_id))
+        years: dict[str, int | None] = {}
+        region_status: dict[str, str] = {}
+        for region in regions:
+            own = [m for m in members if m.region == region]
+            known = [m.year for m in own if m.year is not None]
+            years[region] = min(known) if known else None
+            region_status[region] = "carried_out" if any(m.role in CARRIED_OUT for m in own) else "planned"
+        roles = {m.role in CARRIED_OUT for m in members}
+        status = "mixed" if len(roles) == 2 else ("carried_out" if True in roles else "planned")
+        result.append(Initiative(c["id"], c["label"], list(c["keywords"]), regions, float(c["cohesion"]), members,
+                                 years, c["representative"], status, region_status))
+    result.sort(key=lambda i: (-len(i.regions), -len(i.units), i.id))
+    return ClusterSet(index.version.name, stored.method, stored.params, result, stored.changes, min_regions)
+
+
+def _resolve_region(index: SimkitIndex, region: str, known: Sequence[str]) -> str:
+    if region in known:
+        return region
+    from .regions import lookup
+
+    info = lookup(region)
+    if info is not None and info.name in known:
+        return info.name
+    raise NotFoundError(f"{region}: no report of this region in {index.root}; known: {', '.join(sorted(known)[:10])}")
+
+
+def initiatives_of(index: SimkitIndex, region: str, min_regions: int = 2) -> list[Initiative]:
+    """The initiatives a region takes part in."""
+    regions = sorted({str(d["region"] or "unknown") for d in index.store.documents()})
+    region = _resolve_region(index, region, regions)
+    return [i for i in initiatives(index, min_regions).clusters if region in i.regions]
+
+
+def missing_initiatives(index: SimkitIndex, region: str, *, peers: int = 10, min_support: int = 2,
+                        min_regions: int = 2) -> list[MissingInitiative]:
+    """Initiatives that ``region``'s closest peer regions take part in and ``region`` does not.
+
+    Peers are the regions whose carried-out measures are, on average, closest to the region's
+    (as for recommendations). Ranked by supporting peers, then by closeness to the region's profile.
+    """
+    profiles = index.peer_profiles
+    region = _resolve_region(index, region, list(profiles.rows))
+    own = profiles.matrix[profiles.rows[region]]
+    profile = own.mean(axis=0)
+    profile /= np.linalg.norm(profile) or 1.0
+    others = {name: c / (np.linalg.norm(c) or 1.0) for name, c in profiles.centroids.items() if name != region}
+    ranked = sorted(others, key=lambda name: (-float(others[name] @ profile), name))[:peers]
+    stored: StoredClustering = index.clustering
+    centroids = {c["id"]: stored.centroids[i] for i, c in enumerate(stored.clusters)}
+    found: list[MissingInitiative] = []
+    for initiative in initiatives(index, min_regions).clusters:
+        if region in initiative.regions:
+            continue
+        support = [p for p in ranked if p in initiative.regions]
+        if len(support) < min_support:
+            continue
+        centroid = centroids[initiative.id]
+        closest = float((own @ centroid).max()) if len(own) else 0.0
+        found.append(MissingInitiative(initiative, region, support, round(closest, 4),
+                                       round(float(centroid @ profile), 4)))
+    found.sort(key=lambda m: (-len(m.peers), -m.relevance, m.initiative.id))
+    return found
+
+
+def region_matrix(cluster_set: ClusterSet) -> dict[str, Any]:
+    """Region × initiative table: for each region and initiative, the years (and roles) it appears in."""
+    regions = sorted({r for c in cluster_set.clusters for r in c.regions})
+    cells = []
+    for c in cluster_set.clusters:
+        for region in c.regions:
+            own = [m for m in c.units if m.region == region]
+            cells.append({"region": region, "initiative": c.id,
+                          "years": sorted({m.year for m in own if m.year is not None}),
+                          "status": c.region_status.get(region, "carried_out"), "units": len(own)})
+    return {"version": cluster_set.version, "regions": regions,
+            "initiatives": [{"id": c.id, "label": c.label, "regions": len(c.regions), "first_year": c.first_year}
+                            for c in cluster_set.clusters],
+            "cells": cells}
