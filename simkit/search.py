@@ -154,6 +154,11 @@ class SimkitIndex:
             if int(self._vectors.ntotal) != counts.get("vectors"):
                 raise IndexLoadError(f"{self.version.path / VECTORS}: holds {self._vectors.ntotal} vectors but "
                                      f"the manifest says {counts.get('vectors')}; rebuild the index")
+            # Memory-mapped now (cheap), so a handle keeps its evidence after a later rebuild prunes its version.
+            from .evidence import SentenceIndex
+
+            present = SentenceIndex.present(self.version.path)
+            self._sentences: Any = SentenceIndex(self.version.path, int(self._vectors.ntotal)) if present else False
         except BaseException:
             self.store.close()
             raise
@@ -162,7 +167,6 @@ class SimkitIndex:
         self._calibration: Calibration | None = None
         self._allowed_cache: dict[Filters, AllowedRows | None] = {}
         self._peer_profiles: Any = None
-        self._sentences: Any = None
         self._clustering: Any = None
 
     # ------------------------------------------------------------------ parts loaded on first use
@@ -173,17 +177,13 @@ class SimkitIndex:
         if self._lexical is None:
             from .lexical import LexicalIndex
 
+            self._require_version_dir()
             self._lexical = LexicalIndex.load(self.version.path)
         return self._lexical
 
     @property
     def sentences(self) -> Any:
         """Sentence vectors for picking each region's evidence (None for an index built without them)."""
-        if self._sentences is None:
-            from .evidence import SentenceIndex
-
-            present = SentenceIndex.present(self.version.path)
-            self._sentences = SentenceIndex(self.version.path, int(self._vectors.ntotal)) if present else False
         return self._sentences or None
 
     @property
@@ -303,6 +303,7 @@ class SimkitIndex:
         if self._clustering is None:
             from .cluster import stored_clustering
 
+            self._require_version_dir()
             self._clustering = stored_clustering(self)
         return self._clustering
 
@@ -341,6 +342,12 @@ class SimkitIndex:
     def is_current(self) -> bool:
         """Whether this handle still serves the version ``CURRENT`` points to."""
         return current_name(self.root) == self.version.name
+
+    def _require_version_dir(self) -> None:
+        """Parts read on first use need the version's directory, which a later rebuild may have pruned."""
+        if not self.version.path.is_dir():
+            raise IndexLoadError(f"{self.version.path}: this version was removed by a later rebuild or rollback "
+                                 "(only the --keep newest are kept); call index.reload() or open the index again")
 
     def reload(self) -> bool:
         """Move to the current version if a rebuild or rollback has published another; True if it moved.

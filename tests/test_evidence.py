@@ -115,3 +115,22 @@ def test_dev_set_quality_does_not_regress(demo_index):
     assert summary["all"]["hard_negative_violations"] == 0
     # 0.53 before evidence sentences, 0.67 with them (measured on five reports).
     assert summary["all"]["evidence"] >= 0.62
+
+
+def test_handle_whose_version_was_pruned_keeps_evidence_and_says_to_reload(index_copy):
+    """A long-running reader whose version a later rebuild removed: no silent fallback, a clear error."""
+    import shutil
+
+    import pytest
+
+    from simkit.errors import IndexLoadError
+    from simkit.search import open_index
+
+    with open_index(index_copy) as index:
+        before = index.search("领导干部上任前要参加法律知识考试", k=3, mode="dense").to_dict()
+        shutil.rmtree(index.version.path)  # what pruning does to the oldest versions
+        after = index.search("领导干部上任前要参加法律知识考试", k=3, mode="dense").to_dict()
+        assert after == before and after["regions"][0]["hits"][0]["evidence"] is not None
+        for lazily_loaded in (lambda: index.search("一件事", mode="hybrid"), lambda: index.clusters()):
+            with pytest.raises(IndexLoadError, match=r"removed by a later rebuild.*reload\(\)"):
+                lazily_loaded()
