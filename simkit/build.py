@@ -21,6 +21,7 @@ from .evidence import SentencePlan
 from .index import build_vector_index, describe, save_vector_index
 from .indexdir import (
     FORMAT_VERSION,
+    KEEP_VERSIONS,
     PHRASES,
     STORE,
     VECTORS,
@@ -46,10 +47,11 @@ ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
 @dataclass(frozen=True)
 class SkippedFile:
-    """A file that was not indexed, and why."""
+    """A file that was not indexed, and why; ``document_id``: the id it was given (None: not a file)."""
 
     file: str
     reason: str
+    document_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,12 @@ def collect_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], 
 def parse_reports(
     files: Sequence[Path], *, region: str | None = None, skip_bad: bool = True
 ) -> tuple[list[ParsedReport], list[SkippedFile], list[str]]:
-    """Parse every file; unreadable ones are returned as skipped (or, without ``skip_bad``, raised)."""
+    """Parse every file; unreadable ones are returned as skipped (or, without ``skip_bad``, raised).
+
+    Ids are file stems, with ``-2``, ``-3``… for repeated stems in file order; an unreadable file
+    keeps its id too (recorded in its :class:`SkippedFile`), so that the ids of the others do
+    not shift when a file becomes unreadable.
+    """
     parsed: list[ParsedReport] = []
     skipped: list[SkippedFile] = []
     warnings: list[str] = []
@@ -105,22 +112,22 @@ def parse_reports(
         while doc_id in used_ids:
             doc_id = f"{document_id_for(file)}-{suffix}"
             suffix += 1
+        used_ids.add(doc_id)
         try:
             report = parse_report(file, document_id=doc_id, region=region)
         except InputError as exc:
             if not skip_bad:
                 raise
-            skipped.append(SkippedFile(str(file), str(exc)))
+            skipped.append(SkippedFile(str(file), str(exc), doc_id))
             continue
         if not report.units:
             message = f"{file}: no paragraph long enough to index; is this a report?"
             if not skip_bad:
                 raise InputError(message)
-            skipped.append(SkippedFile(str(file), message))
+            skipped.append(SkippedFile(str(file), message, doc_id))
             continue
         if report.report.region is None:
             warnings.append(f"{file}: region not detected; indexed as 'unknown' (set it with --region)")
-        used_ids.add(doc_id)
         parsed.append(report)
     return parsed, skipped, warnings
 
@@ -288,9 +295,11 @@ def write_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
     return name, counts
 
 
-def _publish_or_discard(root: Path, name: str, tmp: Path) -> None:
+def _publish_or_discard(root: Path, name: str, tmp: Path, *, keep: int = KEEP_VERSIONS,
+                        checkpoint: Checkpoint | None = None) -> None:
+    """Publish the staged version in ``tmp``; if that fails, remove it (unless it was already renamed into place)."""
     try:
-        publish(root, name, tmp)
+        publish(root, name, tmp, keep=keep, checkpoint=checkpoint)
     except BaseException:
         discard(tmp)
         raise
@@ -299,16 +308,19 @@ def _publish_or_discard(root: Path, name: str, tmp: Path) -> None:
 def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Paragraph], vectors: np.ndarray,
                   model: ResolvedModel, phrases: PhraseStats, *, embed_context: str = "section",
                   sentences: tuple[SentencePlan, np.ndarray] | None = None,
-                  checkpoint: Checkpoint | None = None) -> tuple[str, Path, dict[str, int]]:
+                  checkpoint: Checkpoint | None = None,
+                  split_faiss_write: bool = False) -> tuple[str, Path, dict[str, int]]:
     """Write a complete index version into a temporary directory under ``root/versions``, unpublished.
 
     Returns the version name, the temporary directory and the counts; the caller publishes
-    or discards it. The caller must hold the index lock.
+    or discards it. The caller must hold the index lock. ``checkpoint("write-faiss")`` runs
+    once the FAISS file is written, or half-way through it with ``split_faiss_write``
+    (fault-injection tests; see :func:`simkit.index.save_vector_index`).
     """
     name, tmp = new_version_dir(root)
     try:
         vector_index = build_vector_index(vectors)
-        save_vector_index(vector_index, tmp / VECTORS, checkpoint)
+        save_vector_index(vector_index, tmp / VECTORS, checkpoint, split=split_faiss_write)
         write_store(tmp / STORE, parsed, {unit.id: row for row, unit in enumerate(units)})
         phrases.save(tmp / PHRASES)
         extra_files = LexicalIndex.build([u.text for u in units]).save(tmp)

@@ -468,7 +468,6 @@ def rebuild(sources: tuple[str, ...], index_dir: str | None, keep: int, keep_mis
     still serves), 5 another rebuild is running, 1 other errors.
     """
     from .config import index_dir as resolve_index_dir
-    from .errors import ValidationError
     from .rebuild import rebuild_index
 
     target = resolve_index_dir(index_dir)
@@ -477,9 +476,10 @@ def rebuild(sources: tuple[str, ...], index_dir: str | None, keep: int, keep_mis
         report = rebuild_index(sources, target, model=model, embed_context=embed_context, keep=keep,
                                keep_missing=keep_missing, force=force, region=region,
                                progress=_progress_factory(quiet))
-    except ValidationError as exc:
-        if as_json and exc.report is not None:
-            _echo_json(exc.report.to_dict())  # type: ignore[attr-defined]
+    except Exception as exc:  # a failed run still prints its report (status "failed", error)
+        failed = getattr(exc, "report", None)
+        if as_json and failed is not None:
+            _echo_json(failed.to_dict())
         raise
     data = report.to_dict()
     if as_json:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -72,16 +72,22 @@ class EmbeddingCache:
 
     def get_many(self, keys: Iterable[str]) -> dict[str, np.ndarray]:
         """The cached vectors among ``keys`` (missing keys are absent from the result)."""
+        return dict(self.iter_many(keys))
+
+    def iter_many(self, keys: Iterable[str], chunk: int = 500) -> Iterator[tuple[str, np.ndarray]]:
+        """Yield ``(key, vector)`` for the cached ones among ``keys``, ``chunk`` keys per query.
+
+        Nothing is collected: a caller copies each vector where it belongs, so looking up
+        hundreds of thousands of keys holds only one chunk's vectors at a time.
+        """
         wanted = list(dict.fromkeys(keys))
-        found: dict[str, np.ndarray] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for key, blob in self._db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk):
+        for start in range(0, len(wanted), chunk):
+            part = wanted[start : start + chunk]
+            marks = ",".join("?" * len(part))
+            for key, blob in self._db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", part):
                 vector = np.frombuffer(blob, dtype=np.float32)
                 if vector.shape == (self.dimension,):
-                    found[key] = vector
-        return found
+                    yield key, vector
 
     def put_many(self, keys: Sequence[str], vectors: np.ndarray) -> None:
         """Store vectors (row ``i`` for ``keys[i]``) in one transaction."""

@@ -10,6 +10,7 @@ class SimkitError(Exception):
     """
 
     exit_code = 1
+    report: object = None  # a failed rebuild's report (simkit.rebuild.RebuildReport), for `--json`
 
 
 class InputError(SimkitError):

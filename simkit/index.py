@@ -36,17 +36,26 @@ def describe(index: Any) -> dict[str, Any]:
             "dimension": int(index.d)}
 
 
-def save_vector_index(index: Any, path: Path, checkpoint: Callable[[str], None] | None = None) -> None:
-    """Write the index in FAISS's own format; ``checkpoint("write-faiss")`` runs with half of the file written."""
-    if checkpoint is None:
+def save_vector_index(index: Any, path: Path, checkpoint: Callable[[str], None] | None = None, *,
+                      split: bool = False) -> None:
+    """Write the index in FAISS's own format, then run ``checkpoint("write-faiss")``.
+
+    With ``split`` (fault-injection tests only) the index is serialized in memory and
+    ``checkpoint("write-faiss")`` runs with half of the file written; that costs a copy of
+    the whole index, so a normal write goes straight from FAISS to the file.
+    """
+    if not split or checkpoint is None:
         _faiss().write_index(index, str(path))
+        if checkpoint is not None:
+            checkpoint("write-faiss")
         return
-    data = _faiss().serialize_index(index).tobytes()
+    data = _faiss().serialize_index(index)
+    half = len(data) // 2
     with path.open("wb") as handle:
-        handle.write(data[: len(data) // 2])
+        handle.write(memoryview(data)[:half])
         handle.flush()
         checkpoint("write-faiss")
-        handle.write(data[len(data) // 2 :])
+        handle.write(memoryview(data)[half:])
 
 
 def load_vector_index(path: Path) -> Any:

@@ -46,7 +46,9 @@ CURRENT = "CURRENT"
 VERSIONS = "versions"
 KEEP_VERSIONS = 3
 LOCK = "rebuild.lock"
-_POINTER_TMP = f".{CURRENT}."  # prefix of the pointer's temporary file: .CURRENT.<pid>.tmp
+_POINTER_TMP = f".{CURRENT}."  # prefix of the pointer's temporary files: .CURRENT.<intent>.<pid>.tmp
+_PUBLISH = "publish"  # the pointer names a version this writer created and never published
+_ROLLBACK = "rollback"  # the pointer names an existing version (rollback): never delete it
 
 Checkpoint = Callable[[str], None]
 
@@ -92,7 +94,7 @@ def publish(root: Path, name: str, tmp: Path, *, keep: int = KEEP_VERSIONS,
         with file.open("rb") as handle:
             os.fsync(handle.fileno())
     fsync_dir(tmp)
-    pointer_tmp = _write_pointer_tmp(root, name)
+    pointer_tmp = _write_pointer_tmp(root, name, _PUBLISH)
     final = root / VERSIONS / name
     os.replace(tmp, final)
     fsync_dir(final.parent)
@@ -105,13 +107,18 @@ def publish(root: Path, name: str, tmp: Path, *, keep: int = KEEP_VERSIONS,
 
 
 def set_current(root: Path, name: str) -> None:
-    """Re-point ``CURRENT`` to an existing version (rollback), atomically."""
-    os.replace(_write_pointer_tmp(root, name), root / CURRENT)
+    """Re-point ``CURRENT`` to an existing version (rollback), atomically.
+
+    Its temporary pointer is marked as a rollback's: :func:`recover` only unlinks it, since
+    the version it names was published before and may be the only good one left.
+    """
+    os.replace(_write_pointer_tmp(root, name, _ROLLBACK), root / CURRENT)
     fsync_dir(root)
 
 
-def _write_pointer_tmp(root: Path, name: str) -> Path:
-    pointer_tmp = root / f"{_POINTER_TMP}{os.getpid()}.tmp"
+def _write_pointer_tmp(root: Path, name: str, intent: str) -> Path:
+    """Write ``.CURRENT.<intent>.<pid>.tmp`` naming ``name``; the intent tells :func:`recover` what it was for."""
+    pointer_tmp = root / f"{_POINTER_TMP}{intent}.{os.getpid()}.tmp"
     with pointer_tmp.open("w", encoding="utf-8") as handle:
         handle.write(name + "\n")
         handle.flush()
@@ -151,18 +158,25 @@ def recover(root: Path) -> list[str]:
 
     Only call this while holding the index lock: the leftovers of a writer that is still
     running look exactly like those of a crashed one. Removes unfinished ``versions/.tmp-*``
-    directories, and for a pointer swap that never happened (a ``.CURRENT.*.tmp`` file) the
-    version it would have published. The current version is never touched.
+    directories and leftover pointer files (``.CURRENT.*.tmp``); for a publish whose pointer
+    swap never happened (``.CURRENT.publish.*.tmp``) also the version it would have published,
+    which nobody ever served. A rollback's pointer file names a version published earlier: only
+    the file goes (as does one of an older simkit, whose intent is unknown). The current
+    version is never touched.
     """
     removed: list[str] = []
     if not root.is_dir():
         return removed
     current = current_name(root)
     for pointer_tmp in sorted(root.glob(f"{_POINTER_TMP}*.tmp")):
-        try:
-            orphan = pointer_tmp.read_text(encoding="utf-8").strip()
-        except OSError:
-            orphan = ""
+        if not pointer_tmp.is_file():
+            continue
+        orphan = ""
+        if pointer_tmp.name.startswith(f"{_POINTER_TMP}{_PUBLISH}."):
+            try:
+                orphan = pointer_tmp.read_text(encoding="utf-8").strip()
+            except OSError:
+                orphan = ""
         if orphan and orphan != current and "/" not in orphan and (root / VERSIONS / orphan).is_dir():
             shutil.rmtree(root / VERSIONS / orphan, ignore_errors=True)
             removed.append(f"{VERSIONS}/{orphan}")

@@ -19,6 +19,7 @@ it exactly there (or change the staged files and let it go on). Never set it in 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -35,6 +36,7 @@ from .build import (
     EMBED_CONTEXTS,
     ProgressFactory,
     SkippedFile,
+    _publish_or_discard,
     collect_files,
     fit_to_model,
     parse_reports,
@@ -42,7 +44,7 @@ from .build import (
 )
 from .embed import Embedder
 from .embedcache import EmbeddingCache
-from .errors import BuildError, IndexLoadError, NotFoundError, SimkitError, ValidationError
+from .errors import BuildError, IndexLoadError, LockedError, NotFoundError, SimkitError, ValidationError
 from .evidence import SentenceIndex, SentencePlan
 from .fileio import fsync_dir
 from .indexdir import (
@@ -56,7 +58,6 @@ from .indexdir import (
     current_version,
     discard,
     load_version,
-    publish,
     published_versions,
     recover,
     set_current,
@@ -89,11 +90,17 @@ class DocumentCounts:
 
 @dataclass
 class UnitCounts:
-    """Indexed units: ``embedded`` texts went through the model, ``reused`` units came from the cache."""
+    """Indexed units (or sentences): ``embedded + reused == total``.
+
+    ``embedded``: units whose vector the model computed in this run (a text that occurs
+    several times counts each time); ``reused``: units whose vector came from the cache or
+    the previous version; ``distinct_embedded``: distinct texts that went through the model.
+    """
 
     total: int = 0
     embedded: int = 0
     reused: int = 0
+    distinct_embedded: int = 0
 
 
 @dataclass
@@ -158,6 +165,10 @@ class _Stages:
     def total(self) -> None:
         self.seconds["total"] = round(time.perf_counter() - self._started, 3)
 
+    def wants(self, stage: str) -> bool:
+        """Whether anything waits at ``stage`` (a test callback, or ``SIMKIT_FAULT_PAUSE``)."""
+        return self.callback is not None or os.environ.get(FAULT_PAUSE_ENV) == stage
+
     def __call__(self, stage: str) -> None:
         if self.callback is not None:
             self.callback(stage)
@@ -190,7 +201,10 @@ def rebuild_index(
     those of the current version, and ``force`` is not set. Raises :class:`LockedError`
     when another writer holds the index, :class:`ValidationError` (carrying the report as
     ``.report``) when the new version fails its checks — the previous version then keeps
-    serving — and :class:`BuildError` when no report is readable.
+    serving — and :class:`BuildError` when no report is readable. Every error raised after
+    the lock was taken carries the report (``status`` ``failed``, ``error``) as ``.report``,
+    also saved as ``last_rebuild.json``; a :class:`LockedError` carries one too but saves
+    nothing (the report there is the running rebuild's).
 
     ``model`` and ``embed_context`` default to the current version's. ``embedder`` lets a
     long-running process reuse a loaded model. ``checkpoint(stage)`` is called at each of
@@ -203,84 +217,121 @@ def rebuild_index(
     stages = _Stages(root, checkpoint)
     report = RebuildReport(str(root), "failed", None, None, None,
                            started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    with IndexLock(root, "rebuild"):
-        report.recovered = recover(root)
-        if report.recovered:
-            log.info("cleaned up after an interrupted writer: %s", ", ".join(report.recovered))
-        previous = _previous_version(root, report)
-        report.previous = previous.name if previous else None
-
-        # ------------------------------------------------------------ ingest
-        files, skipped = collect_files(sources)
-        parsed, bad, warnings = parse_reports(files, region=region)
-        report.skipped = skipped + bad
-        report.warnings.extend(warnings)
-        stages("ingest")
-        resolved = embedder.model if embedder is not None else resolve_model(model or _model_of(previous))
-        context = embed_context or (previous.manifest.get("embed_context") if previous else None) or "section"
-        if context not in EMBED_CONTEXTS:
-            raise BuildError(f"unknown embed context {context!r}; use one of {', '.join(EMBED_CONTEXTS)}")
-        report.model = resolved.profile.name
-        same_space = previous is not None and _same_space(previous, resolved, context)
-        reports, fitted = _compare(previous, parsed, report, keep_missing, reuse=same_space and not force)
-        if not reports:
-            reasons = "; ".join(s.reason for s in report.skipped) or "no files given"
-            raise BuildError(f"no readable report to index ({reasons}); the current version is unchanged")
-        stages.done("ingest")
-        changes = report.documents
-        if (not force and same_space and not (changes.added or changes.changed or changes.removed)):
-            report.status = "unchanged"
-            report.version = report.previous
-            report.units.total = int(previous.manifest["counts"].get("units") or 0)  # type: ignore[union-attr]
-            stages.total()
-            report.seconds = stages.seconds
-            _save_report(root, report)
-            log.info("nothing changed; version %s keeps serving", report.version)
-            return report
-
-        # ------------------------------------------------------------ embed
-        embedder = embedder or Embedder(resolved)
-        reports = [p if p.report.id in fitted else fit_to_model(p, embedder, context) for p in reports]
-        reports, phrases = flag_reports(reports)
-        units = [unit for r in reports for unit in r.units]
-        texts = [embedding_text(unit, context) for unit in units]
-        seed = previous if same_space else None
-        vectors = _vectors_for(root, texts, embedder, _unit_texts(seed, context), report.units, stages, progress,
-                               "embedding")
-        plan = SentencePlan.of([unit.text for unit in units])
-        sentence_vectors = _vectors_for(root, plan.texts, embedder, _sentence_texts(seed), report.sentences,
-                                        stages, progress, "sentences")
-        stages.done("embed")
-
-        # ------------------------------------------------------------ write, validate, swap
-        name, tmp, counts = stage_version(root, reports, units, vectors, resolved, phrases, embed_context=context,
-                                          sentences=(plan, sentence_vectors), checkpoint=stages)
-        stages.done("write")
+    try:
+        lock = IndexLock(root, "rebuild").acquire()
+    except LockedError as exc:  # another rebuild runs: its report (last_rebuild.json) is not ours to replace
+        report.error = str(exc)
+        exc.report = report
+        raise
+    try:
+        _rebuild_locked(root, sources, report, stages, model=model, embed_context=embed_context, keep=keep,
+                        keep_missing=keep_missing, force=force, region=region, embedder=embedder,
+                        progress=progress)
+    except Exception as exc:
+        if isinstance(exc, ValidationError):  # its report is already saved
+            raise
+        if report.status not in ("published", "unchanged"):  # not when only saving the report failed
+            report.status = "failed"
+        report.error = report.error or str(exc) or type(exc).__name__
+        stages.total()
+        report.seconds = stages.seconds
         try:
-            stages("validate")
-            validate_version(root, tmp.name, counts, vectors)
-        except BaseException as exc:
-            discard(tmp)
-            if not isinstance(exc, (SimkitError, OSError, RuntimeError, ValueError)):
-                raise
-            report.error = f"new version failed validation ({exc}); version {report.previous} still serves"
-            stages.total()
-            report.seconds = stages.seconds
             _save_report(root, report)
-            raise ValidationError(report.error, report) from exc
-        stages.done("validate")
-        before = set(published_versions(root))
-        publish(root, name, tmp, keep=keep, checkpoint=stages)
-        report.pruned = sorted(before - set(published_versions(root)))
-        report.status = "published"
-        report.version = name
-        stages.done("swap")
+        except OSError as save_error:
+            log.warning("could not save %s: %s", root / LAST_REPORT, save_error)
+        with contextlib.suppress(AttributeError):  # the CLI prints it with --json
+            exc.report = report  # type: ignore[attr-defined]
+        raise
+    finally:
+        lock.release()
+    return report
+
+
+def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], report: RebuildReport, stages: _Stages, *,
+                    model: str | None, embed_context: str | None, keep: int, keep_missing: bool, force: bool,
+                    region: str | None, embedder: Embedder | None, progress: ProgressFactory | None) -> None:
+    """The body of :func:`rebuild_index`, run under the index lock; fills ``report``."""
+    report.recovered = recover(root)
+    if report.recovered:
+        log.info("cleaned up after an interrupted writer: %s", ", ".join(report.recovered))
+    previous = _previous_version(root, report)
+    report.previous = previous.name if previous else None
+
+    # ------------------------------------------------------------ ingest
+    files, skipped = collect_files(sources)
+    parsed, bad, warnings = parse_reports(files, region=region)
+    report.skipped = skipped + bad
+    report.warnings.extend(warnings)
+    stages("ingest")
+    resolved = embedder.model if embedder is not None else resolve_model(model or _model_of(previous))
+    context = embed_context or (previous.manifest.get("embed_context") if previous else None) or "section"
+    if context not in EMBED_CONTEXTS:
+        raise BuildError(f"unknown embed context {context!r}; use one of {', '.join(EMBED_CONTEXTS)}")
+    report.model = resolved.profile.name
+    same_space = previous is not None and _same_space(previous, resolved, context)
+    reports, fitted = _compare(previous, parsed, report, keep_missing, reuse=same_space and not force,
+                               region=region)
+    if not reports:
+        reasons = "; ".join(s.reason for s in report.skipped) or "no files given"
+        raise BuildError(f"no readable report to index ({reasons}); the current version is unchanged")
+    stages.done("ingest")
+    changes = report.documents
+    if previous is not None and not force and same_space and not (changes.added or changes.changed
+                                                                   or changes.removed):
+        counts = previous.manifest["counts"]
+        report.status = "unchanged"
+        report.version = report.previous
+        report.units.total = report.units.reused = int(counts.get("units") or 0)
+        report.sentences.total = report.sentences.reused = int(counts.get("sentences") or 0)
         stages.total()
         report.seconds = stages.seconds
         _save_report(root, report)
-        log.info("published version %s (%d reports, %d units; %d embedded, %d reused)", name,
-                 counts["documents"], counts["units"], report.units.embedded, report.units.reused)
-    return report
+        log.info("nothing changed; version %s keeps serving", report.version)
+        return
+
+    # ------------------------------------------------------------ embed
+    embedder = embedder or Embedder(resolved)
+    reports = [p if p.report.id in fitted else fit_to_model(p, embedder, context) for p in reports]
+    reports, phrases = flag_reports(reports)
+    units = [unit for r in reports for unit in r.units]
+    texts = [embedding_text(unit, context) for unit in units]
+    seed = previous if same_space else None
+    vectors = _vectors_for(root, texts, embedder, _unit_texts(seed, context), report.units, stages, progress,
+                           "embedding")
+    plan = SentencePlan.of([unit.text for unit in units])
+    sentence_vectors = _vectors_for(root, plan.texts, embedder, _sentence_texts(seed), report.sentences,
+                                    stages, progress, "sentences")
+    stages.done("embed")
+
+    # ------------------------------------------------------------ write, validate, swap
+    name, tmp, counts = stage_version(root, reports, units, vectors, resolved, phrases, embed_context=context,
+                                      sentences=(plan, sentence_vectors), checkpoint=stages,
+                                      split_faiss_write=stages.wants("write-faiss"))
+    stages.done("write")
+    try:
+        stages("validate")
+        validate_version(root, tmp.name, counts, vectors, embedder=embedder)
+    except BaseException as exc:
+        discard(tmp)
+        if not isinstance(exc, (SimkitError, OSError, RuntimeError, ValueError)):
+            raise
+        report.error = f"new version failed validation ({exc}); version {report.previous} still serves"
+        stages.total()
+        report.seconds = stages.seconds
+        _save_report(root, report)
+        raise ValidationError(report.error, report) from exc
+    stages.done("validate")
+    before = set(published_versions(root))
+    _publish_or_discard(root, name, tmp, keep=keep, checkpoint=stages)
+    report.pruned = sorted(before - set(published_versions(root)))
+    report.status = "published"
+    report.version = name
+    stages.done("swap")
+    stages.total()
+    report.seconds = stages.seconds
+    _save_report(root, report)
+    log.info("published version %s (%d reports, %d units; %d embedded, %d reused)", name,
+             counts["documents"], counts["units"], report.units.embedded, report.units.reused)
 
 
 def _previous_version(root: Path, report: RebuildReport) -> IndexVersion | None:
@@ -314,28 +365,33 @@ def _same_space(previous: IndexVersion, model: ResolvedModel, context: str) -> b
 
 
 def _compare(previous: IndexVersion | None, parsed: list[ParsedReport], report: RebuildReport, keep_missing: bool,
-             *, reuse: bool) -> tuple[list[ParsedReport], set[str]]:
+             *, reuse: bool, region: str | None = None) -> tuple[list[ParsedReport], set[str]]:
     """Classify reports against the previous version; returns the reports to index and the ids of those
     taken from the previous version as they were indexed (already fitted to the model's window).
 
-    With ``reuse``, an unchanged report is taken from the previous version instead of being
-    cut to the model's window again (which tokenizes every unit, ~10 ms each).
+    A report is changed when its file's sha256 differs, or when ``region`` (``--region``) is
+    given and it was indexed under another region. With ``reuse``, an unchanged report is
+    taken from the previous version instead of being cut to the model's window again (which
+    tokenizes every unit, ~10 ms each).
     """
     from .store import Store
 
     old: dict[str, str] = {}
+    old_region: dict[str, object] = {}
     store = Store(previous.path / STORE) if previous is not None else None
     changes: dict[str, list[str]] = {"added": [], "changed": [], "removed": [], "kept": []}
     reports: list[ParsedReport] = []
     fitted: set[str] = set()
     try:
         if store is not None:
-            old = {str(d["id"]): str(d["sha256"]) for d in store.documents()}
+            documents = store.documents()
+            old = {str(d["id"]): str(d["sha256"]) for d in documents}
+            old_region = {str(d["id"]): d["region"] for d in documents}
         for r in parsed:
             doc_id = r.report.id
             if doc_id not in old:
                 changes["added"].append(doc_id)
-            elif old[doc_id] != r.report.sha256:
+            elif old[doc_id] != r.report.sha256 or (region is not None and old_region[doc_id] != r.report.region):
                 changes["changed"].append(doc_id)
             else:
                 report.documents.unchanged += 1
@@ -344,7 +400,8 @@ def _compare(previous: IndexVersion | None, parsed: list[ParsedReport], report: 
                     r = replace(stored, report=replace(stored.report, path=r.report.path))
                     fitted.add(doc_id)
             reports.append(r)
-        unreadable = {document_id_for(s.file) for s in report.skipped}
+        # The id parse_reports gave an unreadable file (stem, -2, -3…); a path that does not exist has none.
+        unreadable = {s.document_id or document_id_for(s.file) for s in report.skipped}
         for doc_id in sorted(set(old) - {r.report.id for r in parsed}):
             if store is not None and (keep_missing or doc_id in unreadable):
                 reports.append(store.report(doc_id))
@@ -370,49 +427,86 @@ Seed = Callable[[], tuple[list[str], Callable[[np.ndarray], np.ndarray]]]
 def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: Seed | None, counts: UnitCounts,
                  stages: _Stages, progress: ProgressFactory | None, label: str) -> np.ndarray:
     """One vector per text: from the cache, from the previous version (``seed`` gives its texts and
-    vectors), or embedded now (and cached)."""
+    vectors), or embedded now (and cached).
+
+    Vectors go straight into the output matrix (one row per distinct text first, then copied to
+    the rows of its repeats); nothing holds a second copy of them.
+    """
     dimension = embedder.dimension
+    out = np.zeros((len(texts), dimension), dtype=np.float32)
     with EmbeddingCache.for_index(root, embedder.model, dimension) as cache:
-        keys = [cache.key(t) for t in texts]
-        found = cache.get_many(keys)
-        if seed is not None and len(found) < len(set(keys)):
-            found.update(_seed_cache(cache, seed, set(keys) - set(found)))
+        position: dict[str, int] = {}  # cache key -> index of the distinct text
+        inverse = np.empty(len(texts), dtype=np.int64)  # row -> index of its distinct text
+        first: list[int] = []  # index of a distinct text -> its first row
+        for row, text in enumerate(texts):
+            key = cache.key(text)
+            at = position.setdefault(key, len(first))
+            if at == len(first):
+                first.append(row)
+            inverse[row] = at
+        first_row = np.asarray(first, dtype=np.int64)
+        have = np.zeros(len(first), dtype=bool)
+
+        def fill(keys: Sequence[str], vectors: np.ndarray | Sequence[np.ndarray]) -> None:
+            for key, vector in zip(keys, vectors):
+                at = position[key]
+                out[first_row[at]] = vector
+                have[at] = True
+
+        for key, vector in cache.iter_many(position):
+            fill([key], [vector])
+        if seed is not None and not have.all():
+            keys_of = list(position)
+            _seed_cache(cache, seed, {keys_of[at] for at in np.flatnonzero(~have)}, fill)
+            del keys_of
+        repeats = np.bincount(inverse, minlength=len(first))
+        todo = np.flatnonzero(~have)
         counts.total = len(texts)
-        counts.reused = sum(key in found for key in keys)
-        todo = list(dict.fromkeys(k for k in keys if k not in found))
-        text_of = dict(zip(keys, texts))
-        log.info("%d %s texts: %d from the cache, %d to embed", len(texts), label, counts.reused, len(todo))
-        advance = progress(label, len(todo)) if progress and todo else None
+        counts.reused = int(repeats[have].sum())
+        log.info("%d %s texts: %d from the cache, %d distinct to embed", len(texts), label, counts.reused, len(todo))
+        advance = progress(label, len(todo)) if progress and len(todo) else None
+        keys_by_at = list(position) if len(todo) else []
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start : start + EMBED_BATCH]
-            vectors = embedder.embed_passages([text_of[k] for k in batch])
-            cache.put_many(batch, vectors)
-            found.update(zip(batch, vectors))
-            counts.embedded += len(batch)
+            vectors = embedder.embed_passages([texts[first_row[at]] for at in batch])
+            keys = [keys_by_at[at] for at in batch]
+            cache.put_many(keys, vectors)
+            fill(keys, vectors)
+            counts.embedded += int(repeats[batch].sum())
+            counts.distinct_embedded += len(batch)
             if advance is not None:
                 advance(len(batch))
             stages("embed")
-        out = np.zeros((len(texts), dimension), dtype=np.float32)
-        for row, key in enumerate(keys):
-            out[row] = found[key]
+    source = first_row[inverse]
+    repeat_rows = np.flatnonzero(source != np.arange(len(texts)))
+    if len(repeat_rows):
+        out[repeat_rows] = out[source[repeat_rows]]
     return out
 
 
-def _seed_cache(cache: EmbeddingCache, seed: Seed, wanted: set[str]) -> dict[str, np.ndarray]:
-    """Copy the vectors of ``wanted`` texts that the previous version already holds into the cache."""
+SEED_CHUNK = 10_000
+
+
+def _seed_cache(cache: EmbeddingCache, seed: Seed, wanted: set[str],
+                sink: Callable[[Sequence[str], np.ndarray], None]) -> int:
+    """Copy the vectors of ``wanted`` texts that the previous version already holds into the cache
+    (and hand them to ``sink``), :data:`SEED_CHUNK` at a time; returns how many were found."""
     texts, vectors_at = seed()
     rows: dict[str, int] = {}
     for row, text in enumerate(texts):
         key = cache.key(text)
         if key in wanted:
             rows.setdefault(key, row)
-    if not rows:
-        return {}
+    del texts
     keys = list(rows)
-    matrix = np.asarray(vectors_at(np.asarray([rows[k] for k in keys], dtype=np.int64)), dtype=np.float32)
-    cache.put_many(keys, matrix)
-    log.info("seeded the embedding cache with %d vectors of the previous version", len(keys))
-    return dict(zip(keys, matrix))
+    for start in range(0, len(keys), SEED_CHUNK):
+        chunk = keys[start : start + SEED_CHUNK]
+        matrix = np.asarray(vectors_at(np.asarray([rows[k] for k in chunk], dtype=np.int64)), dtype=np.float32)
+        cache.put_many(chunk, matrix)
+        sink(chunk, matrix)
+    if keys:
+        log.info("seeded the embedding cache with %d vectors of the previous version", len(keys))
+    return len(keys)
 
 
 def _stored_units(version: IndexVersion) -> list[Paragraph]:
@@ -458,12 +552,15 @@ def _sentence_texts(version: IndexVersion | None) -> Seed | None:
     return read
 
 
-def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.ndarray) -> None:
+def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.ndarray, *,
+                     embedder: Embedder | None = None) -> None:
     """Check a staged version before it is published; raises :class:`ValidationError`.
 
     The manifest's counts must equal what was built, the FAISS index's size and the
     store's rows; every file must match its checksum; stored vectors must be the ones
     computed; and a smoke query through the normal search path must find a unit by its text.
+    ``embedder`` (the one that built the version) embeds the smoke query instead of a
+    second copy of the model.
     """
     from .search import SimkitIndex
 
@@ -475,6 +572,11 @@ def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.
         if manifest_counts.get(key) != counts[key]:
             raise ValidationError(f"{where}: manifest says {manifest_counts.get(key)} {key}, built {counts[key]}")
     with SimkitIndex(root, version=name, verify=False) as index:
+        if embedder is not None:
+            built = version.manifest["model"]
+            if (embedder.model.profile.model_id, embedder.model.fingerprint) == (built.get("id"),
+                                                                                built.get("fingerprint")):
+                index._embedder = embedder  # SimkitIndex.embedder returns it: search runs as usual
         stored = index.store.counts()
         ntotal = int(index._vectors.ntotal)
         for key in ("documents", "paragraphs", "units"):

@@ -16,12 +16,25 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from simkit.cli import cli
+from simkit.embed import Embedder
 from simkit.errors import IndexLoadError, LockedError, ValidationError
-from simkit.indexdir import CURRENT, LOCK, VERSIONS, IndexLock, current_version, prune, published_versions
+from simkit.index import build_vector_index, load_vector_index, save_vector_index
+from simkit.indexdir import (
+    CURRENT,
+    LOCK,
+    VERSIONS,
+    IndexLock,
+    _write_pointer_tmp,
+    current_version,
+    prune,
+    published_versions,
+    recover,
+)
 from simkit.rebuild import rebuild_index, rollback
 from simkit.search import open_index
 from simkit.segment import embedding_text
@@ -142,12 +155,12 @@ def test_adding_a_report_embeds_only_its_new_units(work, embedder):
             report.documents.unchanged) == (1, 0, 0, 5)
     assert report.changes["added"] == ["lishu-2023"]
     new_texts = _texts(index, document="lishu-2023")
-    assert report.units.embedded == len(new_texts - old_texts) > 0
-    assert report.units.embedded < len(new_texts)  # its unchanged paragraphs came from the cache
+    assert report.units.distinct_embedded == len(new_texts - old_texts) > 0
+    assert report.units.distinct_embedded < len(new_texts)  # its unchanged paragraphs came from the cache
     assert report.units.reused == report.units.total - report.units.embedded
     # Evidence sentences too: only sentences no earlier version had go through the model.
     new_sentences = _sentences(index, document="lishu-2023") - _sentences(index, version=before)
-    assert report.sentences.embedded == len(new_sentences) > 0
+    assert report.sentences.distinct_embedded == len(new_sentences) > 0
     assert report.sentences.reused == report.sentences.total - report.sentences.embedded
     with open_index(index) as fresh:
         assert fresh.version.name == report.version
@@ -166,6 +179,61 @@ def test_touching_a_file_embeds_nothing(work, embedder):
     assert report.version == before == current_version(index).name
     assert report.units.embedded == 0
     assert report.documents.unchanged == 5
+    counts = current_version(index).manifest["counts"]
+    assert report.units.total == report.units.reused == counts["units"] > 0
+    assert report.sentences.total == report.sentences.reused == counts["sentences"] > 0
+
+
+def test_counts_add_up_when_new_texts_repeat(work, embedder):
+    src, index = work
+    _variant(src)
+    _variant(src, "lishu-copy.txt")  # the same new texts twice: one model call each, two units each
+    report = rebuild_index([src], index, embedder=embedder)
+    for counts in (report.units, report.sentences):
+        assert counts.embedded + counts.reused == counts.total
+        assert counts.embedded >= 2 * counts.distinct_embedded > 0
+    # Both copies got the vector computed once (written to the first row, copied to the repeat).
+    store = Store(current_version(index).path / "store.sqlite")
+    try:
+        units = store.units_at(range(store.counts()["units"]))
+    finally:
+        store.close()
+    rows = {d: {u.text: row for row, u in units.items() if u.document_id == d} for d in ("lishu-2023", "lishu-copy")}
+    assert rows["lishu-2023"].keys() == rows["lishu-copy"].keys()
+    vectors = load_vector_index(current_version(index).path / "vectors.faiss")
+    for text, row in rows["lishu-2023"].items():
+        same = vectors.reconstruct(row), vectors.reconstruct(rows["lishu-copy"][text])
+        assert abs(float(same[0] @ same[0]) - 1) < 1e-4 and float(same[0] @ same[1]) > 0.9999
+
+
+def test_region_option_reingests_reports_indexed_under_another_region(work, embedder):
+    src, index = work
+    report = rebuild_index([src / "xiamen-2021.txt"], index, embedder=embedder, region="思明区", keep_missing=True)
+    assert report.status == "published"
+    assert report.changes["changed"] == ["xiamen-2021"] and report.documents.kept == 4
+    with open_index(index) as fresh:
+        regions = {d["id"]: d["region"] for d in fresh.info()["documents"]}
+    assert regions["xiamen-2021"] == "厦门市思明区"
+    again = rebuild_index([src / "xiamen-2021.txt"], index, embedder=embedder, region="思明区", keep_missing=True)
+    assert again.status == "unchanged"
+
+
+def test_unreadable_report_with_a_repeated_stem_keeps_its_own_content(work, embedder):
+    src, index = work
+    (src / "z").mkdir()
+    shutil.copy(src / "xiamen-2021.txt", src / "z" / "xiamen-2021.txt")  # indexed as xiamen-2021-2
+    added = rebuild_index([src], index, embedder=embedder)
+    assert added.changes["added"] == ["xiamen-2021-2"]
+    (src / "z" / "xiamen-2021.txt").write_bytes(bytes(range(256)) * 8)
+    second = rebuild_index([src], index, embedder=embedder)
+    assert [s.document_id for s in second.skipped] == ["xiamen-2021-2"]
+    assert second.changes["kept"] == ["xiamen-2021-2"] and second.status == "unchanged"
+    # The first one unreadable: the other keeps its id instead of taking over xiamen-2021.
+    shutil.copy(src / "xiamen-2021.txt", src / "z" / "xiamen-2021.txt")
+    (src / "xiamen-2021.txt").write_bytes(bytes(range(256)) * 8)
+    third = rebuild_index([src], index, embedder=embedder)
+    assert third.changes["kept"] == ["xiamen-2021"] and not third.changes["removed"]
+    assert third.status == "unchanged" and third.documents.unchanged == 5
 
 
 def test_changing_one_paragraph_embeds_only_the_changed_unit(work, embedder):
@@ -259,8 +327,9 @@ def test_reader_loop_during_rebuild_never_fails_nor_sees_a_partial_index(work, e
     log = tmp_path / "reader.jsonl"
     log.touch()
 
-    def lines() -> list[dict]:
-        return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+    def lines() -> list[dict]:  # complete lines only: the reader may be half-way through writing one
+        text = log.read_text(encoding="utf-8")
+        return [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines() if line.strip()]
 
     def wait_lines(n: int) -> None:
         deadline = time.monotonic() + 90
@@ -350,6 +419,70 @@ def test_leftovers_of_an_interrupted_build_are_cleaned_up(work, embedder):
     assert report.status == "unchanged"
     assert report.recovered == ["versions/.tmp-v20200101T000000Z-1-abcd-xyz"]
     assert not _leftovers(index)
+
+
+def test_interrupted_rollback_leaves_its_version_and_interrupted_publish_does_not(work, embedder):
+    src, index = work
+    first = current_version(index).name
+    (src / "taishun-2023.txt").unlink()
+    second = rebuild_index([src], index, embedder=embedder).version
+    # A rollback killed between writing its pointer file and the swap; one of an older simkit too.
+    rolled = _write_pointer_tmp(index, first, "rollback")
+    legacy = index / f".{CURRENT}.4242.tmp"
+    legacy.write_text(first + "\n", encoding="utf-8")
+    # A publish killed at the same point: its version was renamed into place but never served.
+    orphan = "v29990101T000000000Z-1-abcd"
+    shutil.copytree(index / VERSIONS / second, index / VERSIONS / orphan)
+    published = _write_pointer_tmp(index, orphan, "publish")
+    removed = recover(index)
+    assert sorted(removed) == sorted([rolled.name, legacy.name, published.name, f"{VERSIONS}/{orphan}"])
+    assert published_versions(index)[-2:] == [first, second]
+    assert current_version(index).name == second and not _leftovers(index)
+    assert rollback(index, first) == (second, first)
+    with open_index(index) as rolled_back:
+        assert rolled_back.version.name == first and rolled_back.search(QUERY, k=1).regions
+
+
+def test_failed_publish_discards_the_staged_version(work, embedder):
+    src, index = work
+    before = current_version(index).name
+    (src / "taishun-2023.txt").unlink()
+    blocker = index / f".{CURRENT}.publish.{os.getpid()}.tmp"
+
+    def block(stage: str) -> None:
+        if stage == "validate":  # the pointer file cannot be written: publish fails before the rename
+            blocker.mkdir()
+
+    with pytest.raises(OSError):
+        rebuild_index([src], index, embedder=embedder, checkpoint=block)
+    blocker.rmdir()
+    assert current_version(index).name == before
+    assert not _leftovers(index)
+    saved = json.loads((index / "last_rebuild.json").read_text())
+    assert saved["status"] == "failed" and str(blocker) in saved["error"]
+    assert rebuild_index([src], index, embedder=embedder).status == "published"
+
+
+def test_smoke_query_uses_the_rebuilds_embedder(work, embedder):
+    src, index = work
+    (src / "taishun-2023.txt").unlink()  # nothing to embed or tokenize: only the smoke query needs a model
+    own = Embedder(embedder.model)
+    assert own._nano is None and own._st is None
+    report = rebuild_index([src], index, embedder=own)
+    assert report.status == "published" and report.units.embedded == 0
+    assert own._nano is not None or own._st is not None
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_faiss_write_pauses_half_way_only_when_asked(tmp_path, split):
+    vectors = np.eye(8, 16, dtype=np.float32)
+    index = build_vector_index(vectors)
+    path = tmp_path / "vectors.faiss"
+    sizes: list[int] = []
+    save_vector_index(index, path, lambda stage: sizes.append(path.stat().st_size), split=split)
+    full = path.stat().st_size
+    assert len(sizes) == 1 and (sizes[0] < full if split else sizes[0] == full)
+    assert load_vector_index(path).ntotal == 8
 
 
 def test_failed_validation_keeps_the_previous_version(work, embedder):
@@ -510,6 +643,29 @@ def test_rebuild_json_report_and_exit_codes(work):
     assert plain.exit_code == 3 and "Nothing changed" in plain.output
 
 
+def test_failed_rebuild_prints_and_saves_its_report_unless_locked(work, tmp_path):
+    _, index = work
+    runner = CliRunner()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("")
+    failed = runner.invoke(cli, ["rebuild", str(empty), "--index", str(index), "--json"])
+    assert failed.exit_code == 1, failed.output
+    data = json.loads(failed.stdout)
+    assert data["status"] == "failed" and "no readable report" in data["error"]
+    assert data["previous"] == current_version(index).name
+    saved = (index / "last_rebuild.json").read_text()
+    assert json.loads(saved) == data
+    text = runner.invoke(cli, ["info", "--index", str(index)]).output
+    assert f"rebuild  {data['started_at']} failed:" in text and "no readable report" in text
+    with IndexLock(index, "rebuild"):
+        locked = runner.invoke(cli, ["rebuild", str(empty), "--index", str(index), "--json"])
+    assert locked.exit_code == 5, locked.output
+    refused = json.loads(locked.stdout)
+    assert refused["status"] == "failed" and "try again" in refused["error"]
+    assert (index / "last_rebuild.json").read_text() == saved  # the running rebuild's report is left alone
+
+
 # --------------------------------------------------------------------------- operations
 
 
@@ -534,6 +690,8 @@ def test_nightly_script_logs_and_exit_codes(work, tmp_path):
     with IndexLock(index):
         locked = subprocess.run([script], env=env, capture_output=True, text=True)
     assert locked.returncode == 5 and "another rebuild is running" in locked.stderr
+    newest = max(logs.glob("rebuild-*.json"), key=lambda p: p.name)
+    assert json.loads(newest.read_text())["status"] == "failed"
 
 
 def test_build_is_refused_while_a_rebuild_holds_the_lock(work, examples_dir):
