@@ -254,7 +254,8 @@ def rebuild_index(
 
         # ------------------------------------------------------------ write, validate, swap
         name, tmp, counts = stage_version(root, reports, units, vectors, resolved, phrases, embed_context=context,
-                                          sentences=(plan, sentence_vectors), checkpoint=stages)
+                                          sentences=(plan, sentence_vectors), checkpoint=stages,
+                                          warnings=report.warnings)
         stages.done("write")
         try:
             stages("validate")
