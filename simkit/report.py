@@ -104,16 +104,23 @@ def adoption_figure(clusters: ClusterSet) -> Any:
     return figure
 
 
-def _projection(vectors: np.ndarray) -> np.ndarray:
-    """The rows projected on their first two principal components (sign fixed: same index, same picture)."""
-    if len(vectors) < 2:
-        return np.zeros((len(vectors), 2))
-    centred = vectors.astype(np.float64) - vectors.mean(axis=0)
-    _, eigenvectors = np.linalg.eigh(centred.T @ centred)  # d × d: no n × d factor kept
-    components = eigenvectors[:, ::-1][:, :2].T
-    sums = components.sum(axis=1, keepdims=True)
-    signs = np.sign(sums) + (sums == 0)
-    return centred @ (components * signs).T
+def _principal_axes(vectors: np.ndarray, block: int = 16384) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and the first two principal axes (2 × d, sign fixed: same index, same picture) of the rows.
+
+    From the d × d scatter matrix, accumulated in blocks: no n × d copy is made.
+    """
+    n, d = vectors.shape
+    mean = vectors.mean(axis=0, dtype=np.float64)
+    if n < 2:
+        return mean, np.zeros((2, d))
+    scatter = np.zeros((d, d))
+    for start in range(0, n, block):
+        part = vectors[start:start + block].astype(np.float64) - mean
+        scatter += part.T @ part
+    _, eigenvectors = np.linalg.eigh(scatter)
+    axes = eigenvectors[:, ::-1][:, :2].T
+    sums = axes.sum(axis=1, keepdims=True)
+    return mean, axes * (np.sign(sums) + (sums == 0))
 
 
 def _quotas(sizes: list[int], limit: int) -> list[int]:
@@ -169,12 +176,13 @@ def unit_map_figure(table: UnitTable, clusters: ClusterSet, limit: int = MAP_POI
     import plotly.graph_objects as go
 
     figure = go.Figure()
-    xy = _projection(table.vectors)
+    mean, axes = _principal_axes(table.vectors)
     for name, rows, color, size in map_strata(table, clusters, limit):
         if not rows:
             continue
+        xy = (table.vectors[rows] - mean) @ axes.T
         figure.add_scatter(
-            x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=name,
+            x=xy[:, 0], y=xy[:, 1], mode="markers", name=name,
             marker={"color": color, "size": size, "line": {"width": 0.5, "color": "#ffffff"}},
             hovertext=[f"{table.regions[i]} {table.years[i] or ''} · {table.roles[i]}<br>{_short(table.texts[i], 60)}"
                        for i in rows], hoverinfo="text",
