@@ -14,7 +14,7 @@ import numpy as np
 
 from . import __version__
 from .boilerplate import PhraseStats, flag_reports
-from .cluster import write_clusters
+from .cluster import model_key, write_clusters
 from .embed import Embedder
 from .errors import BuildError, IndexLoadError, InputError
 from .evidence import SentencePlan
@@ -267,7 +267,7 @@ def _build_locked(root: Path, parsed: list[ParsedReport], skipped: list[SkippedF
 
     mark = time.perf_counter()
     name, tmp, counts = stage_version(root, parsed, units, vectors, embedder.model, phrases,
-                                      embed_context=embed_context, sentences=sentences)
+                                      embed_context=embed_context, sentences=sentences, warnings=warnings)
     _publish_or_discard(root, name, tmp)
     seconds["write"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
@@ -309,13 +309,15 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
                   model: ResolvedModel, phrases: PhraseStats, *, embed_context: str = "section",
                   sentences: tuple[SentencePlan, np.ndarray] | None = None,
                   checkpoint: Checkpoint | None = None,
-                  split_faiss_write: bool = False) -> tuple[str, Path, dict[str, int]]:
+                  split_faiss_write: bool = False,
+                  warnings: list[str] | None = None) -> tuple[str, Path, dict[str, int]]:
     """Write a complete index version into a temporary directory under ``root/versions``, unpublished.
 
     Returns the version name, the temporary directory and the counts; the caller publishes
     or discards it. The caller must hold the index lock. ``checkpoint("write-faiss")`` runs
     once the FAISS file is written, or half-way through it with ``split_faiss_write``
-    (fault-injection tests; see :func:`simkit.index.save_vector_index`).
+    (fault-injection tests; see :func:`simkit.index.save_vector_index`). Problems that do not
+    stop the build (an unreadable earlier clustering) are appended to ``warnings``.
     """
     name, tmp = new_version_dir(root)
     try:
@@ -327,7 +329,9 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         if sentences is not None:
             plan, sentence_vectors = sentences
             extra_files += plan.save(tmp, sentence_vectors)
-        extra_files += write_clusters(tmp, parsed, units, vectors, version=name, previous_dir=_current_dir(root))
+        extra_files += write_clusters(tmp, parsed, units, vectors, version=name, previous_dir=_current_dir(root),
+                                      model=model_key(model.profile.model_id, model.fingerprint, vectors.shape[1]),
+                                      root=root, warnings=warnings)
         counts = {
             "documents": len(parsed),
             "paragraphs": sum(len(p.paragraphs) for p in parsed),
@@ -349,7 +353,7 @@ def _current_dir(root: Path) -> Path | None:
     """The current version's directory, if ``root`` holds an index (its clusters keep their ids)."""
     try:
         return current_version(root).path
-    except IndexLoadError:
+    except (IndexLoadError, OSError, ValueError):  # a damaged pointer only costs id continuity
         return None
 
 

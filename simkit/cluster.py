@@ -20,14 +20,17 @@ Method (the default, chosen by measurement: ``scripts/eval_clusters.py``):
 5. **Stable ids.** A clustering is stored with the index version (``clusters.json`` +
    ``clusters.centroids.npy``). A rebuild matches its clusters to the previous version's by
    member overlap (Jaccard ≥ 0.25, best pairs first; clusters sharing no member at all, as after
-   edits, by centroid cosine ≥ 0.95): an initiative keeps its id, and new, merged, split and
-   vanished clusters are recorded.
+   edits, by centroid cosine ≥ 0.95, only when both clusterings come from the same model and
+   dimension): an initiative keeps its id, and new, merged, split and vanished clusters are
+   recorded. New ids are never reused: they start above every id that any retained version or the
+   index's counter (``cluster_ids.json`` at the index root, advanced by every build) has issued.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import re
 import time
@@ -47,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 CLUSTERS = "clusters.json"
 CENTROIDS = "clusters.centroids.npy"
+ID_COUNTER = "cluster_ids.json"  # at the index root: the first cluster id never issued
 FORMAT_VERSION = 1
 CLUSTER_ROLES = ("measure", "leadership", "plan")
 CARRIED_OUT = ("measure", "leadership")
@@ -170,19 +174,26 @@ class UnitTable:
     @classmethod
     def of(cls, records: Sequence[tuple[str, str, int | None, str, str, int]], vectors: np.ndarray) -> UnitTable:
         """From ``(id, region, year, role, text, row)`` records; ``vectors[row]`` is each record's vector."""
+        return cls._sorted(records, lambda rows: vectors[rows], int(vectors.shape[1]))
+
+    @classmethod
+    def _sorted(cls, records: Sequence[tuple[str, str, int | None, str, str, int]],
+                fetch: Any, dimension: int) -> UnitTable:
+        """The records sorted by id; ``fetch(rows)`` returns the vectors of those rows, in that order."""
         ordered = sorted(records, key=lambda r: r[0])
         rows = [int(r[5]) for r in ordered]
-        matrix = np.ascontiguousarray(vectors[rows], dtype=np.float32) if rows else np.zeros((0, vectors.shape[1]),
-                                                                                               np.float32)
+        matrix = np.ascontiguousarray(fetch(rows), dtype=np.float32) if rows else np.zeros((0, dimension),
+                                                                                           np.float32)
         return cls([r[0] for r in ordered], [r[1] for r in ordered], [r[2] for r in ordered],
                    [r[3] for r in ordered], [r[4] for r in ordered], matrix, rows)
 
     @classmethod
     def from_index(cls, index: SimkitIndex) -> UnitTable:
-        """The clusterable units of an open index."""
+        """The clusterable units of an open index (only their vectors are read from the FAISS index)."""
         records = index.store.unit_records(CLUSTER_ROLES)
-        vectors = index._vectors.reconstruct_n(0, int(index._vectors.ntotal))
-        return cls.of(records, vectors)
+        vectors = index._vectors
+        return cls._sorted(records, lambda rows: vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64)),
+                           int(vectors.d))
 
     @classmethod
     def from_build(cls, parsed: Sequence[ParsedReport], units: Sequence[Paragraph], vectors: np.ndarray) -> UnitTable:
@@ -456,14 +467,23 @@ class StoredClustering:
             return None
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("format_version") != FORMAT_VERSION:
-                raise ValueError(f"format {data.get('format_version')} (expected {FORMAT_VERSION})")
+            if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+                raise ValueError(f"format {data.get('format_version') if isinstance(data, dict) else '?'} "
+                                 f"(expected {FORMAT_VERSION})")
+            clusters = data["clusters"]
+            if not isinstance(clusters, list) or not all(
+                    isinstance(c, dict) and isinstance(c.get("id"), str) and isinstance(c.get("members"), list)
+                    and isinstance(c.get("rows"), list) for c in clusters):
+                raise ValueError("clusters are not a list of {id, members, rows}")
+            if not isinstance(data["params"], dict):
+                raise ValueError("params are not an object")
             centroids = np.load(directory / CENTROIDS, allow_pickle=False)
-            if len(centroids) != len(data["clusters"]):
+            if centroids.ndim != 2 or len(centroids) != len(clusters):
                 raise ValueError("centroids do not match the clusters")
-            return cls(data.get("version"), data["method"], data["params"], int(data["next_id"]), data["clusters"],
-                       centroids, ClusterChanges(**data.get("changes", {})), data.get("created_at", ""))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            return cls(data.get("version"), data["method"], data["params"], int(data["next_id"]), clusters,
+                       centroids.astype(np.float32, copy=False), ClusterChanges(**data.get("changes", {})),
+                       data.get("created_at", ""))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise IndexLoadError(f"{path}: unreadable clustering ({exc}); rebuild the index") from exc
 
 
@@ -471,13 +491,26 @@ def _format_id(number: int) -> str:
     return f"c{number:04d}"
 
 
+def _id_number(cluster_id: Any) -> int:
+    """The number of an id ``c0042`` (0 for anything else)."""
+    match = re.fullmatch(r"c(\d+)", cluster_id) if isinstance(cluster_id, str) else None
+    return int(match.group(1)) if match else 0
+
+
 def _assign_ids(members: list[set[str]], centroids: np.ndarray, previous: StoredClustering | None,
-                ) -> tuple[list[str], int, ClusterChanges]:
-    """Ids for new groups, matched to the previous clustering by member overlap, then centroid cosine."""
+                *, first_id: int = 1, same_space: bool = True) -> tuple[list[str], int, ClusterChanges]:
+    """Ids for new groups, matched to the previous clustering by member overlap, then centroid cosine.
+
+    New ids start at ``first_id`` or above every id of ``previous``, whichever is higher. Centroids
+    are compared only when ``same_space`` (both clusterings embedded by the same model) and their
+    dimensions agree.
+    """
+    floor = max(1, first_id)
+    if previous is not None:
+        floor = max(floor, previous.next_id, *(_id_number(c.get("id")) + 1 for c in previous.clusters))
     if previous is None or not previous.clusters:
-        start = previous.next_id if previous is not None else 1
-        ids = [_format_id(start + i) for i in range(len(members))]
-        return ids, start + len(members), ClusterChanges(previous.version if previous else None, [], ids, [], [], [])
+        ids = [_format_id(floor + i) for i in range(len(members))]
+        return ids, floor + len(members), ClusterChanges(previous.version if previous else None, [], ids, [], [], [])
     old_members = [set(c["members"]) for c in previous.clusters]
     old_ids = [c["id"] for c in previous.clusters]
     where: dict[str, int] = {}
@@ -498,7 +531,9 @@ def _assign_ids(members: list[set[str]], centroids: np.ndarray, previous: Stored
     fresh = [i for i, m in enumerate(members) if not any(pid in where for pid in m)]
     present = set().union(*members) if members else set()
     gone = [j for j, m in enumerate(old_members) if not (m & present)]
-    if fresh and gone and len(centroids) and len(previous.centroids):
+    comparable = (same_space and centroids.ndim == 2 and previous.centroids.ndim == 2
+                  and centroids.shape[1] == previous.centroids.shape[1])
+    if comparable and fresh and gone and len(centroids) and len(previous.centroids):
         cos = centroids[fresh] @ previous.centroids[gone].T
         for a, b in zip(*np.where(cos >= MATCH_CENTROID)):
             candidates.append((1, -float(cos[a, b]), fresh[a], gone[b]))  # overlap matches rank first
@@ -509,7 +544,7 @@ def _assign_ids(members: list[set[str]], centroids: np.ndarray, previous: Stored
         if ids[i] is None and j not in used:
             ids[i] = old_ids[j]
             used.add(j)
-    next_id = previous.next_id
+    next_id = floor
     new: list[str] = []
     for i in range(len(members)):
         if ids[i] is None:
@@ -537,10 +572,26 @@ def _assign_ids(members: list[set[str]], centroids: np.ndarray, previous: Stored
     return final, next_id, ClusterChanges(previous.version, kept, sorted(new), merged, split, vanished)
 
 
+def same_model(model: dict[str, Any] | None, previous: StoredClustering) -> bool:
+    """Whether ``previous``'s centroids can be compared with those of vectors from ``model``.
+
+    ``model`` and the previous clustering's ``params["model"]`` are ``{id, fingerprint, dimension}``;
+    they must agree where both are known (the dimension is checked separately, on the centroids).
+    """
+    before = previous.params.get("model") if isinstance(previous.params, dict) else None
+    if model is None or not isinstance(before, dict):
+        return True
+    return all(model.get(key) == before.get(key) for key in ("id", "fingerprint", "dimension"))
+
+
 def cluster_table(table: UnitTable, previous: StoredClustering | None = None, *, version: str | None = None,
-                  method: str = DEFAULT_METHOD, k: int = DEFAULT_K,
-                  quantile: float = DEFAULT_QUANTILE) -> StoredClustering:
-    """Cluster the units, label the clusters and give them ids matched against ``previous``."""
+                  method: str = DEFAULT_METHOD, k: int = DEFAULT_K, quantile: float = DEFAULT_QUANTILE,
+                  model: dict[str, Any] | None = None, first_id: int = 1) -> StoredClustering:
+    """Cluster the units, label the clusters and give them ids matched against ``previous``.
+
+    ``model`` (``{id, fingerprint, dimension}`` of the embedding model) is stored in the params;
+    new ids start at ``first_id`` at least.
+    """
     groups, tau = group_units(table, method=method, k=k, quantile=quantile)
     dim = table.vectors.shape[1] if table.vectors.ndim == 2 else 0
     centroids = np.zeros((len(groups), dim), np.float32)
@@ -560,32 +611,134 @@ def cluster_table(table: UnitTable, previous: StoredClustering | None = None, *,
                           [[table.regions[i] for i in g] for g in groups],
                           [table.texts[i] for i in range(len(table)) if i not in in_group])
     member_ids = [{table.ids[i] for i in g} for g in groups]
-    ids, next_id, changes = _assign_ids(member_ids, centroids, previous)
+    comparable = previous is not None and same_model(model, previous)
+    ids, next_id, changes = _assign_ids(member_ids, centroids, previous, first_id=first_id, same_space=comparable)
     clusters = [
         {"id": ids[g], "label": labels[g][0], "keywords": labels[g][1], "cohesion": cohesion[g],
          "representative": table.ids[representative[g]], "members": [table.ids[i] for i in members],
          "rows": [table.rows[i] for i in members]}
         for g, members in enumerate(groups)
     ]
-    params = {"k": k, "quantile": quantile, "threshold": round(tau, 4), "roles": list(CLUSTER_ROLES),
-              "units": len(table)}
+    params: dict[str, Any] = {"k": k, "quantile": quantile, "threshold": round(tau, 4),
+                              "roles": list(CLUSTER_ROLES), "units": len(table)}
+    if model is not None:
+        params["model"] = dict(model)
     return StoredClustering(version, method, params, next_id, clusters, centroids, changes,
                             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
 
-def write_clusters(directory: Path, parsed: Sequence[ParsedReport], units: Sequence[Paragraph], vectors: np.ndarray,
-                   *, version: str, previous_dir: Path | None) -> list[str]:
-    """Cluster a build in progress into ``directory``, matching ids against the version in ``previous_dir``."""
-    previous = None
-    if previous_dir is not None:
+def model_key(model_id: str | None, fingerprint: str | None, dimension: int) -> dict[str, Any]:
+    """What identifies the embedding space of a clustering (stored in its params as ``model``)."""
+    return {"id": model_id, "fingerprint": fingerprint, "dimension": int(dimension)}
+
+
+def _manifest_model(directory: Path) -> dict[str, Any] | None:
+    """The model of a version directory's manifest, as :func:`model_key` (None if unreadable)."""
+    try:
+        model = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))["model"]
+        return model_key(model.get("id"), model.get("fingerprint"), int(model["dimension"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _read_next_id(path: Path) -> int:
+    """The ``next_id`` of a ``clusters.json`` or counter file, and above every id it lists (0 if absent)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    found = int(data["next_id"])
+    for c in data.get("clusters", []):
+        found = max(found, _id_number(c.get("id")) + 1)
+    return found
+
+
+def next_cluster_id(root: Path, warnings: list[str] | None = None) -> int:
+    """The first cluster id number never issued in the index at ``root``.
+
+    The highest of the counter file (:data:`ID_COUNTER`) and every retained version's
+    ``clusters.json``: after a rollback the current version's own ``next_id`` is too low.
+    Unreadable files are skipped (with a warning).
+    """
+    from .indexdir import VERSIONS, published_versions
+
+    found = 1
+    paths = [root / ID_COUNTER] + [root / VERSIONS / name / CLUSTERS for name in published_versions(root)]
+    for path in paths:
+        if not path.is_file():
+            continue
         try:
-            previous = StoredClustering.load(previous_dir)
-        except IndexLoadError:
-            previous = None  # a damaged previous clustering only costs id continuity
+            found = max(found, _read_next_id(path))
+        except Exception as exc:  # a damaged file only loses its share of the history
+            if warnings is not None:
+                warnings.append(f"{path}: unreadable ({exc}); cluster ids continue from the other versions")
+    return found
+
+
+def record_next_id(root: Path, next_id: int, version: str) -> None:
+    """Advance the index's cluster id counter to ``next_id`` (never back), atomically.
+
+    Call it holding the index's writer lock. Called before the version is published, so a
+    version that is then discarded only leaves a gap in the numbering.
+    """
+    from .fileio import fsync_dir
+
+    path = root / ID_COUNTER
+    try:
+        current = _read_next_id(path) if path.is_file() else 1
+    except Exception:  # a damaged counter is replaced
+        current = 1
+    data = {"next_id": max(current, next_id), "version": version,
+            "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(json.dumps(data) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(root)
+
+
+def _previous_clustering(previous_dir: Path, warnings: list[str] | None) -> StoredClustering | None:
+    """The clustering of the version in ``previous_dir``, or None (with a warning) if it cannot be read."""
+    try:
+        previous = StoredClustering.load(previous_dir)
         if previous is not None:
             previous.version = previous_dir.name
-    clustering = cluster_table(UnitTable.from_build(parsed, units, vectors), previous, version=version)
-    return clustering.save(directory)
+            if not isinstance(previous.params.get("model"), dict):  # stored before the model was recorded
+                found = _manifest_model(previous_dir)
+                if found is not None:
+                    previous.params = {**previous.params, "model": found}
+        return previous
+    except Exception as exc:  # a damaged previous clustering only costs id continuity
+        if warnings is not None:
+            warnings.append(f"previous clustering not used, cluster ids not matched: {exc}")
+        return None
+
+
+def write_clusters(directory: Path, parsed: Sequence[ParsedReport], units: Sequence[Paragraph], vectors: np.ndarray,
+                   *, version: str, previous_dir: Path | None, model: dict[str, Any] | None = None,
+                   root: Path | None = None, warnings: list[str] | None = None) -> list[str]:
+    """Cluster a build in progress into ``directory``, matching ids against the version in ``previous_dir``.
+
+    ``model`` (see :func:`model_key`) decides whether centroids may be compared with the
+    previous version's. With ``root`` (the index directory, whose writer lock the caller holds)
+    new ids start above every id the index has issued, and its counter is advanced. Problems
+    with earlier clusterings never fail the build: they go to ``warnings``.
+    """
+    previous = _previous_clustering(previous_dir, warnings) if previous_dir is not None else None
+    first_id = next_cluster_id(root, warnings) if root is not None else 1
+    clustering = cluster_table(UnitTable.from_build(parsed, units, vectors), previous, version=version,
+                               model=model, first_id=first_id)
+    files = clustering.save(directory)
+    if root is not None:
+        try:
+            record_next_id(root, clustering.next_id, version)
+        except OSError as exc:  # the retained versions still carry the numbering
+            if warnings is not None:
+                warnings.append(f"{root / ID_COUNTER}: not updated ({exc})")
+    return files
 
 
 # --------------------------------------------------------------------------- reading clusters from an index
@@ -595,5 +748,6 @@ def stored_clustering(index: SimkitIndex) -> StoredClustering:
     """The index version's clustering (computed now, with fresh ids, for an index built without one)."""
     found = StoredClustering.load(index.version.path)
     if found is None:
-        found = cluster_table(UnitTable.from_index(index), version=index.version.name)
+        found = cluster_table(UnitTable.from_index(index), version=index.version.name,
+                              model=_manifest_model(index.version.path))
     return found

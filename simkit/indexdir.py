@@ -10,6 +10,8 @@ An index directory holds immutable versions and a pointer to the current one::
         store.sqlite           reports and paragraphs (SQLite)
         phrases.json           trigrams common across regions (boilerplate detection)
         lexical.*              BM25 index over Chinese words (see simkit.lexical)
+        clusters.*             recurring initiatives (see simkit.cluster; ``cluster_ids.json``
+                               at the root numbers them across versions)
 
 A build writes a new version in a hidden temporary directory, fsyncs it,
 renames it into ``versions/`` and then replaces ``CURRENT`` with

@@ -18,27 +18,47 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def initiatives(index: SimkitIndex, min_regions: int = 2) -> ClusterSet:
-    """The index's initiatives spanning at least ``min_regions`` regions, largest first."""
+    """The index's initiatives spanning at least ``min_regions`` regions, largest first.
+
+    Computed once per index handle and ``min_regions`` (the result is shared: do not modify it).
+    """
     if min_regions < 1:
         raise QueryError(f"min_regions must be at least 1 (got {min_regions})")
+    cache: dict[int, ClusterSet] = index._cluster_sets
+    if min_regions not in cache:
+        cache[min_regions] = _initiatives(index, min_regions)
+    return cache[min_regions]
+
+
+def by_region(units: Sequence[InitiativeUnit]) -> dict[str, list[InitiativeUnit]]:
+    """An initiative's units grouped by region (in their order)."""
+    groups: dict[str, list[InitiativeUnit]] = {}
+    for u in units:
+        groups.setdefault(u.region, []).append(u)
+    return groups
+
+
+def _initiatives(index: SimkitIndex, min_regions: int) -> ClusterSet:
     stored: StoredClustering = index.clustering
     units = index.store.units_at([r for c in stored.clusters for r in c["rows"]])
     result: list[Initiative] = []
     for c, centroid in zip(stored.clusters, stored.centroids):
+        rows = [int(r) for r in c["rows"]]
+        sims = index._vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64)) @ centroid if rows else []
         members = []
-        for row in c["rows"]:
+        for row, sim in zip(rows, list(sims)):
             u = units[row]
-            sim = float(index._vectors.reconstruct(int(row)) @ centroid)
             members.append(InitiativeUnit(u.id, u.region or "unknown", u.year, u.role, u.text, u.document_id,
-                                          u.section, round(sim, 4)))
-        regions = sorted({m.region for m in members})
+                                          u.section, round(float(sim), 4)))
+        grouped = by_region(members)
+        regions = sorted(grouped)
         if len(regions) < min_regions:
             continue
         members.sort(key=lambda m: (m.region, -m.similarity, m.paragraph_id))
         years: dict[str, int | None] = {}
         region_status: dict[str, str] = {}
         for region in regions:
-            own = [m for m in members if m.region == region]
+            own = grouped[region]
             known = [m.year for m in own if m.year is not None]
             years[region] = min(known) if known else None
             region_status[region] = "carried_out" if any(m.role in CARRIED_OUT for m in own) else "planned"
@@ -104,8 +124,9 @@ def region_matrix(cluster_set: ClusterSet) -> dict[str, Any]:
     regions = sorted({r for c in cluster_set.clusters for r in c.regions})
     cells = []
     for c in cluster_set.clusters:
+        grouped = by_region(c.units)
         for region in c.regions:
-            own = [m for m in c.units if m.region == region]
+            own = grouped.get(region, [])
             cells.append({"region": region, "initiative": c.id,
                           "years": sorted({m.year for m in own if m.year is not None}),
                           "status": c.region_status.get(region, "carried_out"), "units": len(own)})

@@ -306,7 +306,7 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
     # ------------------------------------------------------------ write, validate, swap
     name, tmp, counts = stage_version(root, reports, units, vectors, resolved, phrases, embed_context=context,
                                       sentences=(plan, sentence_vectors), checkpoint=stages,
-                                      split_faiss_write=stages.wants("write-faiss"))
+                                      split_faiss_write=stages.wants("write-faiss"), warnings=report.warnings)
     stages.done("write")
     try:
         stages("validate")

@@ -2,7 +2,9 @@
 
 Sections: a region × initiative heatmap (year, carried out or only planned), adoption by year per
 initiative, a 2-D map of the units (PCA of their vectors) coloured by initiative, and one card per
-initiative with its label, keywords, regions and evidence snippets.
+initiative with its label, keywords, regions and evidence snippets. The map plots at most
+:data:`MAP_POINTS` units (a seeded sample, stratified by initiative), so the page stays small for
+large indexes.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .cluster import ClusterSet, Initiative, UnitTable
+from .initiatives import by_region
 
 if TYPE_CHECKING:  # pragma: no cover
     from .search import SimkitIndex
 
 SNIPPET = 140
+MAP_POINTS = 20_000  # the most units the map plots (each point carries hover text: ~300 bytes)
 _CSS = """
 body{font-family:-apple-system,"Segoe UI","Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:0;background:#f6f7f9;
 color:#1d2733}
@@ -100,18 +104,51 @@ def adoption_figure(clusters: ClusterSet) -> Any:
     return figure
 
 
-def unit_map_figure(table: UnitTable, clusters: ClusterSet) -> Any:
-    """The clusterable units projected on their first two principal components, coloured by initiative."""
-    import plotly.graph_objects as go
+def _principal_axes(vectors: np.ndarray, block: int = 16384) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and the first two principal axes (2 × d, sign fixed: same index, same picture) of the rows.
 
-    figure = go.Figure()
-    if len(table) >= 2:
-        centred = table.vectors - table.vectors.mean(axis=0)
-        _, _, components = np.linalg.svd(centred, full_matrices=False)
-        signs = np.sign(components[:2].sum(axis=1, keepdims=True)) + (components[:2].sum(axis=1, keepdims=True) == 0)
-        xy = centred @ (components[:2] * signs).T  # sign fixed: the same index gives the same picture
-    else:
-        xy = np.zeros((len(table), 2))
+    From the d × d scatter matrix, accumulated in blocks: no n × d copy is made.
+    """
+    n, d = vectors.shape
+    mean = vectors.mean(axis=0, dtype=np.float64)
+    if n < 2:
+        return mean, np.zeros((2, d))
+    scatter = np.zeros((d, d))
+    for start in range(0, n, block):
+        part = vectors[start:start + block].astype(np.float64) - mean
+        scatter += part.T @ part
+    _, eigenvectors = np.linalg.eigh(scatter)
+    axes = eigenvectors[:, ::-1][:, :2].T
+    sums = axes.sum(axis=1, keepdims=True)
+    return mean, axes * (np.sign(sums) + (sums == 0))
+
+
+def _quotas(sizes: list[int], limit: int) -> list[int]:
+    """How many points of each stratum to plot: all if they fit, else ``limit`` in all, shared in
+    proportion to size (largest remainders), every non-empty stratum keeping at least one while it can."""
+    if sum(sizes) <= limit:
+        return list(sizes)
+    quotas = [0] * len(sizes)
+    budget = limit
+    for g, size in enumerate(sizes):  # one point each first, so no initiative disappears from the map
+        if size and budget:
+            quotas[g], budget = 1, budget - 1
+    spare = [size - q for size, q in zip(sizes, quotas)]
+    total = sum(spare)
+    if budget and total:
+        shares = [budget * n / total for n in spare]
+        extra = [int(x) for x in shares]
+        order = sorted(range(len(sizes)), key=lambda g: (-(shares[g] - extra[g]), g))
+        for g in order[: budget - sum(extra)]:
+            extra[g] += 1
+        quotas = [q + e for q, e in zip(quotas, extra)]
+    return quotas
+
+
+def map_strata(table: UnitTable, clusters: ClusterSet,
+               limit: int = MAP_POINTS) -> list[tuple[str, list[int], str, int]]:
+    """The map's traces ``(name, rows of table, colour, marker size)``: the units outside any initiative,
+    then each initiative's; at most ``limit`` rows in all, a seeded sample stratified by trace."""
     position = {pid: i for i, pid in enumerate(table.ids)}
     placed: set[int] = set()
     traces = []
@@ -121,11 +158,31 @@ def unit_map_figure(table: UnitTable, clusters: ClusterSet) -> Any:
         traces.append((_name(c), rows, _color(n), 9))
     rest = [i for i in range(len(table)) if i not in placed]
     traces.insert(0, ("not in an initiative", rest, "#c3c9d0", 6))
-    for name, rows, color, size in traces:
+    quotas = _quotas([len(rows) for _, rows, _, _ in traces], max(0, limit))
+    rng = np.random.default_rng(0)
+    sampled = []
+    for (name, rows, color, size), quota in zip(traces, quotas):
+        if quota < len(rows):
+            rows = sorted(np.asarray(rows)[np.sort(rng.choice(len(rows), size=quota, replace=False))].tolist())
+        sampled.append((name, rows, color, size))
+    return sampled
+
+
+def unit_map_figure(table: UnitTable, clusters: ClusterSet, limit: int = MAP_POINTS) -> Any:
+    """The clusterable units projected on their first two principal components, coloured by initiative.
+
+    The projection uses every unit; at most ``limit`` of them are plotted (see :func:`map_strata`).
+    """
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    mean, axes = _principal_axes(table.vectors)
+    for name, rows, color, size in map_strata(table, clusters, limit):
         if not rows:
             continue
+        xy = (table.vectors[rows] - mean) @ axes.T
         figure.add_scatter(
-            x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=name,
+            x=xy[:, 0], y=xy[:, 1], mode="markers", name=name,
             marker={"color": color, "size": size, "line": {"width": 0.5, "color": "#ffffff"}},
             hovertext=[f"{table.regions[i]} {table.years[i] or ''} · {table.roles[i]}<br>{_short(table.texts[i], 60)}"
                        for i in rows], hoverinfo="text",
@@ -143,8 +200,9 @@ def _card(c: Initiative, n: int) -> str:
         f'{c.years.get(r) or ""}{" (plan)" if c.region_status.get(r) == "planned" else ""}</span>'
         for r in c.regions)
     snippets = []
+    grouped = by_region(c.units)
     for region in c.regions:  # the unit closest to the centroid in each region
-        best = max((u for u in c.units if u.region == region), key=lambda u: u.similarity)
+        best = max(grouped[region], key=lambda u: u.similarity)
         snippets.append(f'<div class="snip"><b>{html.escape(region)}</b> {html.escape(_short(best.text))}'
                         f' <span class="meta">{html.escape(best.paragraph_id)}</span></div>')
     keywords = "".join(f'<span class="kw">{html.escape(k)}</span>' for k in c.keywords)
@@ -155,8 +213,16 @@ def _card(c: Initiative, n: int) -> str:
             f'</div>{"".join(snippets)}</div>')
 
 
-def render_report(index: SimkitIndex, min_regions: int = 2) -> str:
-    """The HTML page for an open index."""
+def _map_note(units: int, limit: int) -> str:
+    if units <= limit:
+        return "Every measure as a point (PCA of its embedding); measures of one initiative share a colour."
+    return (f"A sample of {limit:,} of the {units:,} measures (seeded, stratified by initiative: each keeps its "
+            "share, and at least one point), as points (PCA of all embeddings); measures of one initiative "
+            "share a colour.")
+
+
+def render_report(index: SimkitIndex, min_regions: int = 2, max_points: int = MAP_POINTS) -> str:
+    """The HTML page for an open index; its map plots at most ``max_points`` units."""
     clusters = index.clusters(min_regions=min_regions)
     table = UnitTable.from_index(index)
     documents = index.store.documents()
@@ -165,8 +231,8 @@ def render_report(index: SimkitIndex, min_regions: int = 2) -> str:
                 "(green: carried out, yellow: only planned).", heatmap_figure(clusters)),
                ("adoption", "Adoption by year", "Regions reporting each initiative, by the year their report "
                 "covers.", adoption_figure(clusters)),
-               ("unit-map", "Map of measures", "Every measure as a point (PCA of its embedding); measures of one "
-                "initiative share a colour.", unit_map_figure(table, clusters))]
+               ("unit-map", "Map of measures", _map_note(len(table), max_points),
+                unit_map_figure(table, clusters, max_points))]
     sections = []
     for n, (div_id, title, note, figure) in enumerate(figures):
         body = figure.to_html(full_html=False, include_plotlyjs=(n == 0), div_id=div_id,

@@ -168,6 +168,7 @@ class SimkitIndex:
         self._allowed_cache: dict[Filters, AllowedRows | None] = {}
         self._peer_profiles: Any = None
         self._clustering: Any = None
+        self._cluster_sets: dict[int, Any] = {}  # ClusterSet by min_regions (simkit.initiatives)
 
     # ------------------------------------------------------------------ parts loaded on first use
 

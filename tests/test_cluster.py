@@ -183,6 +183,143 @@ def test_ids_survive_a_rebuild_that_adds_a_report(tmp_path):
     assert set(after.changes.kept) | set(after.changes.new) == {c.id for c in after.clusters}
 
 
+def _numbers(ids) -> set[int]:
+    return {int(i[1:]) for i in ids}
+
+
+def test_centroids_of_another_model_are_never_compared(demo_index, table):
+    """Clusters sharing no member are paired by centroid only when both come from the same model."""
+    from simkit.cluster import _manifest_model
+
+    model = _manifest_model(demo_index.version.path)
+    stored = demo_index.clustering
+    edited = StoredClustering("v0", stored.method, {**stored.params, "model": model}, stored.next_id,
+                              [{**c, "members": [f"edited:{m}" for m in c["members"]]} for c in stored.clusters],
+                              stored.centroids)
+    same = cluster_table(table, edited, model=model)
+    assert sorted(same.changes.kept) == sorted(c["id"] for c in stored.clusters)  # matched by centroid
+    other = cluster_table(table, edited, model={**model, "id": "local:another-model", "fingerprint": "x"})
+    assert other.changes.kept == [] and sorted(other.changes.vanished) == sorted(c["id"] for c in stored.clusters)
+    assert min(_numbers(other.changes.new)) >= stored.next_id
+    smaller = StoredClustering("v0", edited.method, {}, edited.next_id, edited.clusters,  # no model recorded
+                               np.eye(len(edited.clusters), 16, dtype=np.float32))
+    assert cluster_table(table, smaller, model=model).changes.kept == []
+    assert other.params["model"] == model | {"id": "local:another-model", "fingerprint": "x"}
+
+
+def test_next_cluster_id_is_the_highest_of_the_counter_and_every_version(tmp_path):
+    from simkit.cluster import ID_COUNTER, next_cluster_id, record_next_id
+
+    root = tmp_path / "index"
+    assert next_cluster_id(root) == 1
+    for name, data in (("v1", {"next_id": 4, "clusters": [{"id": "c0003"}]}),
+                       ("v2", {"next_id": 7, "clusters": [{"id": "c0009"}]}),  # an id above next_id counts too
+                       ("v3", "not json")):
+        (root / "versions" / name).mkdir(parents=True)
+        (root / "versions" / name / CLUSTERS).write_text(json.dumps(data) if isinstance(data, dict) else data)
+    warnings: list[str] = []
+    assert next_cluster_id(root, warnings) == 10
+    assert len(warnings) == 1 and "v3" in warnings[0]
+    record_next_id(root, 25, "v4")
+    record_next_id(root, 12, "v5")  # never goes back
+    shutil.rmtree(root / "versions")  # pruned: the counter still remembers
+    assert next_cluster_id(root) == 25
+    assert json.loads((root / ID_COUNTER).read_text())["next_id"] == 25
+    assert not list(root.glob(f".{ID_COUNTER}*"))
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory, demo_index_dir, embedder) -> Path:
+    """A copy of the demo index rebuilt once so that its embedding cache holds every example vector."""
+    from simkit.rebuild import rebuild_index
+
+    base = tmp_path_factory.mktemp("seeded") / "index"
+    shutil.copytree(demo_index_dir, base)
+    report = rebuild_index([EXAMPLES], base, embedder=embedder, force=True)
+    assert report.units.embedded == 0
+    return base
+
+
+def _replace_files(version: Path, files: dict[str, bytes]) -> None:
+    """Overwrite files of a published version, keeping its manifest's checksums right."""
+    from simkit.indexdir import MANIFEST, file_entry
+
+    manifest = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
+    for name, data in files.items():
+        (version / name).write_bytes(data)
+        manifest["files"][name] = file_entry(version / name)
+    (version / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_rebuild_over_clusters_of_another_dimension_or_damaged_ones_succeeds(seeded, tmp_path, embedder):
+    from simkit.indexdir import current_version
+    from simkit.rebuild import rebuild_index
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(seeded, index_dir)
+    version = current_version(index_dir).path
+    stored = StoredClustering.load(version)
+    # Another model's clustering, 16-dimensional, whose members all changed id: only centroids could pair them.
+    rng = np.random.default_rng(0)
+    centroids = rng.normal(size=(len(stored.clusters), 16)).astype(np.float32)
+    stored.centroids = centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
+    stored.params = {**stored.params, "model": {"id": "local:other", "fingerprint": "f", "dimension": 16}}
+    stored.clusters = [{**c, "members": [f"old:{m}" for m in c["members"]]} for c in stored.clusters]
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    stored.save(scratch)
+    _replace_files(version, {name: (scratch / name).read_bytes() for name in (CLUSTERS, CENTROIDS)})
+
+    report = rebuild_index([EXAMPLES], index_dir, embedder=embedder, force=True)
+    assert report.status == "published", report.error
+    after = StoredClustering.load(index_dir / "versions" / report.version)
+    assert after.clusters and after.changes.previous_version == version.name
+    assert after.changes.kept == [] and sorted(after.changes.vanished) == sorted(c["id"] for c in stored.clusters)
+    assert min(_numbers(c["id"] for c in after.clusters)) >= stored.next_id
+    assert after.params["model"] == {"id": "intfloat/multilingual-e5-small", "fingerprint": embedder.model.fingerprint,
+                                     "dimension": 384}
+
+    # A damaged clusters.json (checksums right) costs the id matching, not the build, and ids still move on.
+    _replace_files(index_dir / "versions" / report.version, {CLUSTERS: b'{"format_version": 1, "clusters": 5}'})
+    again = rebuild_index([EXAMPLES], index_dir, embedder=embedder, force=True)
+    assert again.status == "published"
+    assert any("previous clustering not used" in w for w in again.warnings), again.warnings
+    latest = StoredClustering.load(index_dir / "versions" / again.version)
+    assert min(_numbers(c["id"] for c in latest.clusters)) >= after.next_id
+
+
+@pytest.mark.slow
+def test_cluster_ids_are_never_reused_after_a_rollback(seeded, tmp_path, embedder):
+    from simkit.rebuild import rebuild_index, rollback
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(seeded, index_dir)
+    src = tmp_path / "src"
+    src.mkdir()
+    core = ("siping-2023.txt", "taishun-2023.txt", "xiamen-2021.txt")
+
+    def build(*extra: str) -> StoredClustering:
+        for path in src.iterdir():
+            path.unlink()
+        for name in (*core, *extra):
+            shutil.copy(EXAMPLES / name, src / name)
+        report = rebuild_index([src], index_dir, embedder=embedder)
+        assert report.status == "published" and report.units.embedded == 0
+        return StoredClustering.load(index_dir / "versions" / report.version)
+
+    v1 = build()
+    v2 = build("quangang-2023.txt")
+    issued_by_v2 = set(v2.changes.new)
+    assert issued_by_v2  # the added region made new clusters
+    rollback(index_dir, v1.version)
+    v3 = build("shishi-2024.txt")
+    assert v3.changes.previous_version == v1.version
+    assert v3.changes.new  # so did the other region added instead
+    assert not set(v3.changes.new) & issued_by_v2, (v3.changes.new, issued_by_v2)
+    assert min(_numbers(v3.changes.new)) >= v2.next_id
+
+
 # --------------------------------------------------------------------------- region × initiative
 
 
@@ -251,6 +388,36 @@ def test_cli_report_writes_a_self_contained_page(runner, demo_index_dir, tmp_pat
     for element in ('id="heatmap"', 'id="adoption"', 'id="unit-map"', 'id="cards"'):
         assert element in page
     assert all(f'id="card-{c.id}"' in page for c in clusters.clusters)
+
+
+def test_unit_table_reads_only_the_clusterable_vectors(demo_index, table):
+    every = demo_index._vectors.reconstruct_n(0, int(demo_index._vectors.ntotal))
+    assert len(table) < len(every)
+    assert np.array_equal(table.vectors, every[table.rows])
+    assert np.array_equal(UnitTable.of(_records(table), every).vectors, table.vectors)
+
+
+def test_initiatives_are_computed_once_per_handle_and_min_regions(demo_index, clusters):
+    assert demo_index.clusters() is clusters
+    assert demo_index.clusters(min_regions=1) is demo_index.clusters(min_regions=1)
+    assert demo_index.clusters(min_regions=1) is not clusters
+
+
+def test_map_plots_at_most_max_points_sampled_by_initiative(demo_index, table, clusters):
+    from simkit.report import map_strata, render_report
+
+    full = map_strata(table, clusters)
+    assert sum(len(rows) for _, rows, _, _ in full) == len(table)  # small index: every unit
+    sample = map_strata(table, clusters, limit=40)
+    assert sample == map_strata(table, clusters, limit=40)  # seeded
+    assert sum(len(rows) for _, rows, _, _ in sample) == 40
+    for (name, rows, _, _), (full_name, every, _, _) in zip(sample, full):
+        assert name == full_name and set(rows) <= set(every)
+        assert (len(rows) >= 1) == (len(every) >= 1)  # no initiative drops off the map
+        assert abs(len(rows) - 40 * len(every) / len(table)) <= 2  # each keeps its share
+    page = render_report(demo_index, max_points=40)
+    assert f"A sample of 40 of the {len(table)} measures" in page
+    assert len(page) < len(render_report(demo_index))
 
 
 # --------------------------------------------------------------------------- the page in a real browser
