@@ -93,6 +93,14 @@ def output_options(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(func)
 
 
+def peer_options(func: F) -> F:
+    """--peers and --min-support, shared by the commands that learn from a region's closest peers."""
+    func = click.option("--min-support", default=2, show_default=True, type=click.IntRange(1),
+                        help="Peer regions that must have a measure or initiative for it to be listed.")(func)
+    return click.option("--peers", default=10, show_default=True, type=click.IntRange(1),
+                        help="How many of the most similar regions count as peers.")(func)
+
+
 def result_options(func: F) -> F:
     """-k, --hits and --threshold, shared by the commands that rank regions."""
     func = click.option("--threshold", type=click.FloatRange(0, 1), default=None,
@@ -339,10 +347,7 @@ def similar(paragraph_id: str, index_dir: str | None, k: int | None, hits: int, 
 @click.argument("region")
 @index_option
 @click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1), help="Number of measures.")
-@click.option("--peers", default=10, show_default=True, type=click.IntRange(1),
-              help="How many of the most similar regions to learn from.")
-@click.option("--min-support", default=2, show_default=True, type=click.IntRange(1),
-              help="Regions that must report a measure for it to be recommended.")
+@peer_options
 @json_option
 @handle_errors
 def recommend(region: str, index_dir: str | None, k: int, peers: int, min_support: int, as_json: bool) -> None:
@@ -610,10 +615,7 @@ def _render_matrix(matrix: dict[str, Any], as_json: bool, as_csv: bool) -> None:
 @_min_regions_option
 @click.option("--missing", "missing_for", default=None, metavar="REGION",
               help="List the initiatives REGION's closest peers have and it has not.")
-@click.option("--peers", default=10, show_default=True, type=click.IntRange(1),
-              help="With --missing: how many of the most similar regions count as peers.")
-@click.option("--min-support", default=2, show_default=True, type=click.IntRange(1),
-              help="With --missing: peers that must have an initiative for it to be listed.")
+@peer_options
 @output_options
 @handle_errors
 def matrix(index_dir: str | None, min_regions: int, missing_for: str | None, peers: int, min_support: int,
