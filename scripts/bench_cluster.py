@@ -22,7 +22,16 @@ import time
 
 import numpy as np
 
-from simkit.cluster import DEFAULT_K, DEFAULT_QUANTILE, UnitTable, best_hits, close_threshold, edges_above, knn
+from simkit.cluster import (
+    DEFAULT_K,
+    DEFAULT_QUANTILE,
+    EXACT_KNN_MAX,
+    UnitTable,
+    best_hits,
+    close_threshold,
+    edges_above,
+    knn,
+)
 from simkit.search import open_index
 
 
@@ -67,6 +76,8 @@ def main() -> None:
     parser.add_argument("--index", required=True, help="An index whose unit vectors seed the corpus.")
     parser.add_argument("--units", type=int, default=100_000)
     parser.add_argument("--labels", action="store_true", help="Also time labelling (jieba over all texts).")
+    parser.add_argument("--compare-exact", action="store_true",
+                        help="Also build the exact kNN graph and report the share of its edges the IVF graph has.")
     args = parser.parse_args()
     with open_index(args.index) as index:
         real = UnitTable.from_index(index)
@@ -79,8 +90,19 @@ def main() -> None:
     tau = close_threshold(table.vectors, table.regions, DEFAULT_QUANTILE)
     timings["threshold"] = time.perf_counter() - t
     t = time.perf_counter()
-    sims, nbrs = knn(table.vectors, DEFAULT_K)
+    sims, nbrs = knn(table.vectors, DEFAULT_K)  # the default: exact up to EXACT_KNN_MAX units, IVF above
     timings["knn"] = time.perf_counter() - t
+    approximate = len(table) > EXACT_KNN_MAX
+    agreement = None
+    if approximate and args.compare_exact:
+        t = time.perf_counter()
+        exact_sims, exact_nbrs = knn(table.vectors, DEFAULT_K, exact_max=len(table))
+        timings["knn_exact_for_comparison"] = time.perf_counter() - t
+        exact_pairs, _ = edges_above(exact_sims, exact_nbrs, tau, best_hits(exact_sims, exact_nbrs, table.regions))
+        approx_pairs, _ = edges_above(sims, nbrs, tau, best_hits(sims, nbrs, table.regions))
+        found = {tuple(p) for p in approx_pairs.tolist()}
+        agreement = round(sum(tuple(p) in found for p in exact_pairs.tolist()) / max(1, len(exact_pairs)), 4)
+        del exact_sims, exact_nbrs
     t = time.perf_counter()
     pairs, weights = edges_above(sims, nbrs, tau, best_hits(sims, nbrs, table.regions))
     timings["graph"] = time.perf_counter() - t
@@ -95,6 +117,8 @@ def main() -> None:
         "dimension": int(table.vectors.shape[1]),
         "mean_cosine_to_source": round(to_source, 3), "k": DEFAULT_K, "quantile": DEFAULT_QUANTILE,
         "threshold": round(tau, 4), "edges": len(pairs),
+        "knn": "ivf" if approximate else "exact",
+        "exact_graph_edges_found": agreement,
         "clusters_ge2": int((sizes >= 2).sum()), "largest_cluster": int(sizes.max()),
         "units_in_clusters_ge2": int(sizes[sizes >= 2].sum()),
         "seconds": {k: round(v, 2) for k, v in timings.items()},

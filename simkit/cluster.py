@@ -229,15 +229,33 @@ def close_threshold(vectors: np.ndarray, regions: Sequence[str], quantile: float
     return float(np.quantile(values, quantile)) if values.size else 1.0
 
 
-def knn(vectors: np.ndarray, k: int, block: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's ``k`` nearest other rows by inner product (exact, FAISS, searched in blocks)."""
+EXACT_KNN_MAX = 50_000  # above this many units the kNN graph comes from an IVF index (see knn)
+
+
+def knn(vectors: np.ndarray, k: int, block: int = 4096, *,
+        exact_max: int = EXACT_KNN_MAX) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` nearest other rows by inner product, searched in blocks.
+
+    Exact (``IndexFlatIP``) up to ``exact_max`` rows: O(n²·d) time, 66 s at 100,000 units on 2
+    cores. Above it, an inverted-file index (``IndexIVFFlat``, 4·√n lists trained with FAISS's
+    fixed k-means seed on an evenly spaced sample, 32 lists probed), which finds nearly all the
+    close neighbours the graph keeps for a fraction of the time (``scripts/bench_cluster.py``
+    reports both). Rows a list search misses come back as -1 and are dropped by the graph.
+    """
     import faiss
 
     n, d = vectors.shape
     k = min(k, n - 1)
     if k < 1:
         return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
-    index = faiss.IndexFlatIP(d)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if n <= exact_max:
+        index = faiss.IndexFlatIP(d)
+    else:
+        lists = max(1, min(int(4 * np.sqrt(n)), n // 39))  # FAISS wants ≥ 39 training points per list
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, lists, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors[:: max(1, n // (lists * 39))])
+        index.nprobe = min(32, lists)
     index.add(vectors)
     sims = np.empty((n, k), np.float32)
     nbrs = np.empty((n, k), np.int64)

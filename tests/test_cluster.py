@@ -463,3 +463,23 @@ def test_report_renders_in_headless_chromium(demo_index, tmp_path, clusters):
     if artifacts:  # CI keeps the screenshot for people to look at
         Path(artifacts).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(artifacts) / "report.png")
+
+
+def test_large_inputs_use_an_ivf_knn_graph_close_to_the_exact_one():
+    """Above EXACT_KNN_MAX the kNN graph comes from IVF: same close edges as exact search, deterministic."""
+    from simkit.cluster import best_hits, edges_above, knn
+
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(150, 64)).astype(np.float32)
+    vectors = centres[rng.integers(0, 150, size=6000)] + rng.normal(0, 0.15, size=(6000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    regions = [f"r{i % 40}" for i in range(6000)]
+    graphs = []
+    for exact_max in (10_000, 1_000, 1_000):  # exact, then IVF twice
+        sims, nbrs = knn(vectors, 10, exact_max=exact_max)
+        pairs, _ = edges_above(sims, nbrs, 0.8, best_hits(sims, nbrs, regions))
+        graphs.append({tuple(p) for p in pairs.tolist()})
+    exact, approximate, again = graphs
+    assert len(exact) > 5000
+    assert len(exact & approximate) / len(exact) >= 0.95
+    assert approximate == again
