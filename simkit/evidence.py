@@ -22,13 +22,13 @@ Files (all ``.npy``, loaded memory-mapped, no pickle), in the index version dire
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .boilerplate import sentence_spans
 from .errors import IndexLoadError
 
 SENTENCE_VECTORS = "sentences.npy"
@@ -37,28 +37,19 @@ SENTENCE_SPANS = "sentence_spans.npy"
 FILES = (SENTENCE_VECTORS, SENTENCE_OFFSETS, SENTENCE_SPANS)
 MIN_SENTENCE_CHARS = 8
 
-_SENTENCE_END = re.compile(r"[。；;！？!?\n]")
-
 
 def split_sentences(text: str, min_chars: int = MIN_SENTENCE_CHARS) -> list[tuple[int, int]]:
     """[start, end) spans of the sentences of ``text``; pieces shorter than ``min_chars`` join a neighbour.
 
-    Spans are trimmed of surrounding whitespace and cover every non-space character.
+    Sentences are cut as the boilerplate statistics cut them; spans are trimmed of surrounding
+    whitespace and cover every non-space character.
     """
-    pieces: list[tuple[int, int]] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        pieces.append((start, match.end()))
-        start = match.end()
-    pieces.append((start, len(text)))
     spans: list[tuple[int, int]] = []
-    for s, e in pieces:
+    for s, e in sentence_spans(text):
         while s < e and text[s].isspace():
             s += 1
         while e > s and text[e - 1].isspace():
             e -= 1
-        if s == e:
-            continue
         if spans and (e - s < min_chars or spans[-1][1] - spans[-1][0] < min_chars):
             spans[-1] = (spans[-1][0], e)
         else:

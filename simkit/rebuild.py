@@ -20,6 +20,7 @@ it exactly there (or change the staged files and let it go on). Never set it in 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -295,11 +296,10 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
     reports, phrases = flag_reports(reports)
     units = [unit for r in reports for unit in r.units]
     texts = [embedding_text(unit, context) for unit in units]
-    seed = previous if same_space else None
-    vectors = _vectors_for(root, texts, embedder, _unit_texts(seed, context), report.units, stages, progress,
-                           "embedding")
+    unit_seed, sentence_seed = _previous_seeds(previous if same_space else None, context)
+    vectors = _vectors_for(root, texts, embedder, unit_seed, report.units, stages, progress, "embedding")
     plan = SentencePlan.of([unit.text for unit in units])
-    sentence_vectors = _vectors_for(root, plan.texts, embedder, _sentence_texts(seed), report.sentences,
+    sentence_vectors = _vectors_for(root, plan.texts, embedder, sentence_seed, report.sentences,
                                     stages, progress, "sentences")
     stages.done("embed")
 
@@ -522,34 +522,27 @@ def _stored_units(version: IndexVersion) -> list[Paragraph]:
             for _, u in sorted(stored.items())]
 
 
-def _unit_texts(version: IndexVersion | None, context: str) -> Seed | None:
-    """The previous version's embedded unit texts and vectors (read only if the cache misses)."""
+def _previous_seeds(version: IndexVersion | None, context: str) -> tuple[Seed | None, Seed | None]:
+    """The previous version's unit texts and sentences with readers of their vectors, for units and
+    for evidence sentences; its store is read at most once, and only if the cache misses."""
     if version is None:
-        return None
+        return None, None
+    units = functools.cache(lambda: _stored_units(version))
 
-    def read() -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
+    def unit_texts() -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
         from .index import load_vector_index
 
-        texts = [embedding_text(unit, context) for unit in _stored_units(version)]
+        texts = [embedding_text(unit, context) for unit in units()]
         return texts, load_vector_index(version.path / VECTORS).reconstruct_batch
 
-    return read
-
-
-def _sentence_texts(version: IndexVersion | None) -> Seed | None:
-    """The previous version's sentences and their vectors, if it has them."""
-    if version is None or not SentenceIndex.present(version.path):
-        return None
-
-    def read() -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
-        units = _stored_units(version)
-        plan = SentencePlan.of([unit.text for unit in units])
-        sentences = SentenceIndex(version.path, len(units))
+    def sentence_texts() -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
+        plan = SentencePlan.of([unit.text for unit in units()])
+        sentences = SentenceIndex(version.path, len(units()))
         if len(plan.texts) != len(sentences.vectors):  # cut by another simkit: nothing to match safely
             return [], sentences.vectors.__getitem__
         return plan.texts, sentences.vectors.__getitem__
 
-    return read
+    return unit_texts, sentence_texts if SentenceIndex.present(version.path) else None
 
 
 def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.ndarray, *,

@@ -509,21 +509,30 @@ class SimkitIndex:
         lexical_rank = {row: rank for rank, row in enumerate(lexical_order)}
         for region, members in ranked:
             region_score = round(float(members[0][0]), 4)
+            # The query's cosine with each of the region's units, read in one batch: evidence order,
+            # hit similarity and the region's calibrated score all use it.
+            cosines = self._cosines(query, [u.row for _, u in members if u.row is not None])
             spans: dict[int, tuple[int, int]] = {}
             if query is not None and mode != "lexical" and self.sentences is not None:
-                members, spans = self._by_evidence(members, query, lexical_rank if mode == "hybrid" else None)
-            region_hits = [self._hit(unit, score, text, query, calibrate, mode,
+                members, spans = self._by_evidence(members, query, cosines,
+                                                   lexical_rank if mode == "hybrid" else None)
+            region_hits = [self._hit(unit, score, text, cosines.get(unit.row), calibrate, mode,
                                      None if unit.row is None else spans.get(unit.row))
                            for score, unit in members[:hits]]
             calibrated = region_hits[0].calibrated
-            if query is not None and calibrate is not None:
-                calibrated = max(calibrate(float(vector_at(self._vectors, u.row) @ query))
-                                 for _, u in members if u.row is not None)
+            if cosines and calibrate is not None:
+                calibrated = max(calibrate(c) for c in cosines.values())
             results.append(RegionResult(region, members[0][1].province, region_score, region_hits, calibrated))
         results.sort(key=lambda r: -r.score)
         return results[:k] if k is not None else results
 
-    def _by_evidence(self, members: list[tuple[float, StoredUnit]], query: np.ndarray,
+    def _cosines(self, query: np.ndarray | None, rows: list[int]) -> dict[int, float]:
+        """The query's cosine with the units at ``rows`` (empty without a query vector)."""
+        if query is None or not rows:
+            return {}
+        return dict(zip(rows, (self._vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64)) @ query).tolist()))
+
+    def _by_evidence(self, members: list[tuple[float, StoredUnit]], query: np.ndarray, cosines: dict[int, float],
                      lexical_rank: dict[int, int] | None) -> tuple[list[tuple[float, StoredUnit]],
                                                                    dict[int, tuple[int, int]]]:
         """A region's units reordered by evidence (fused with the lexical rank when given).
@@ -534,8 +543,7 @@ class SimkitIndex:
         """
         rows = [u.row for _, u in members if u.row is not None]
         best = {b.row: b for b in self.sentences.best(query, rows)}
-        unit_cosine = dict(zip(rows, self._vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64)) @ query))
-        evidence = {row: 0.5 * (best[row].similarity + float(unit_cosine[row])) for row in rows}
+        evidence = {row: 0.5 * (best[row].similarity + cosines[row]) for row in rows}
         dense_rank = {row: rank for rank, row in enumerate(sorted(rows, key=lambda r: -evidence[r]))}
         unranked = len(lexical_rank or ())  # rows without a shared word rank after every lexical hit
 
@@ -551,11 +559,11 @@ class SimkitIndex:
         ordered = [member for _, member in sorted(enumerate(members), key=strength)]
         return ordered, {row: b.span for row, b in best.items()}
 
-    def _hit(self, unit: StoredUnit, score: float, text: str, query: np.ndarray | None,
+    def _hit(self, unit: StoredUnit, score: float, text: str, cosine: float | None,
              calibrate: Any, mode: str, evidence: tuple[int, int] | None = None) -> Hit:
         similarity = calibrated = None
-        if query is not None and unit.row is not None:
-            similarity = round(float(vector_at(self._vectors, unit.row) @ query), 4)
+        if cosine is not None:
+            similarity = round(cosine, 4)
             calibrated = calibrate(similarity)
         highlights = self._highlights(text, unit.text, mode)
         return Hit(unit.id, unit.document_id, unit.title, unit.year, unit.section, unit.text, round(float(score), 4),
