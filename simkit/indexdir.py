@@ -10,7 +10,6 @@ An index directory holds immutable versions and a pointer to the current one::
         store.sqlite           reports and paragraphs (SQLite)
         phrases.json           trigrams common across regions (boilerplate detection)
         lexical.*              BM25 index over Chinese words (see simkit.lexical)
-        glossary.json          English → Chinese words of the vocabulary (see simkit.crosslingual)
         clusters.*             recurring initiatives (see simkit.cluster; ``cluster_ids.json``
                                at the root numbers them across versions)
 

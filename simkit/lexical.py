@@ -47,8 +47,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import bm25s
     import jieba
 
-    from .crosslingual import Glossary
-
 LEXICAL_FORMAT = 1
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _LATIN_TOKEN = re.compile(r"[0-9a-z]+")
@@ -176,28 +174,19 @@ def _library_version(package: str) -> str | None:
 class LexicalIndex:
     """BM25 over the tokenized texts of an index's units; row ``i`` is ``texts[i]``."""
 
-    def __init__(self, model: bm25s.BM25, rows: int, variant: str = DEFAULT_VARIANT,
-                 glossary: Glossary | None = None) -> None:
+    def __init__(self, model: bm25s.BM25, rows: int, variant: str = DEFAULT_VARIANT) -> None:
         self._model = model
         self.rows = rows
         self.variant = variant
-        self.glossary = glossary
-        """English → Chinese translations of the vocabulary (see :mod:`simkit.crosslingual`), if any."""
 
     def __len__(self) -> int:
         return self.rows
 
     @classmethod
     def build(cls, texts: Sequence[str], *, variant: str = DEFAULT_VARIANT, k1: float = 1.5,
-              b: float = 0.75, translate: bool = True) -> LexicalIndex:
-        """Index ``texts`` (row ``i`` ↔ ``texts[i]``) with BM25 (Lucene's variant).
-
-        With ``translate``, the vocabulary's CC-CEDICT glossary is built too, so that
-        English queries get a lexical ranking (:mod:`simkit.crosslingual`).
-        """
+              b: float = 0.75) -> LexicalIndex:
+        """Index ``texts`` (row ``i`` ↔ ``texts[i]``) with BM25 (Lucene's variant)."""
         import bm25s
-
-        from .crosslingual import Glossary
 
         corpus = [tokenize(text, variant) for text in texts]
         model = bm25s.BM25(k1=k1, b=b, method="lucene")
@@ -207,8 +196,7 @@ class LexicalIndex:
         else:
             model.index([[""]], show_progress=False)
             model.scores["num_docs"] = 0
-        glossary = Glossary.build(t for t in model.vocab_dict if not t.startswith("bg:")) if translate else None
-        return cls(model, len(corpus), variant, glossary)
+        return cls(model, len(corpus), variant)
 
     def save(self, directory: Path) -> list[str]:
         """Write the index's files into ``directory`` (created if missing); returns their names.
@@ -230,10 +218,7 @@ class LexicalIndex:
             "versions": {p: _library_version(p) for p in ("bm25s", "jieba")},
         }
         (directory / META).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        written = list(FILES)
-        if self.glossary is not None:
-            written.append(self.glossary.save(directory))
-        return written
+        return list(FILES)
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex:
@@ -260,11 +245,7 @@ class LexicalIndex:
         if problem:
             name, why = problem
             raise IndexLoadError(f"{directory / name}: corrupt lexical index ({why}); rebuild the index")
-        from .crosslingual import FILE as GLOSSARY
-        from .crosslingual import Glossary
-
-        glossary = Glossary.load(directory) if (directory / GLOSSARY).is_file() else None
-        return cls(model, int(rows), str(meta["variant"]), glossary)
+        return cls(model, int(rows), str(meta["variant"]))
 
     def query_terms(self, query: str) -> list[str]:
         """The query's distinct terms, in order: every indexed word and bigram that occurs in it.
@@ -273,17 +254,8 @@ class LexicalIndex:
         against the index's own vocabulary (each substring of 2–8 Chinese characters that is an
         indexed word, plus its bigrams, plus indexed Latin/digit tokens). That keeps jieba's
         ~1 s dictionary load off the query path; on the dev set it ranked like jieba's own
-        segmentation of the query. An English query's terms are its translations (the
-        index's glossary, when it has one).
+        segmentation of the query.
         """
-        terms = self._own_terms(query)
-        if self.glossary is not None:
-            vocab = self._model.vocab_dict
-            terms.extend(word for word in self.glossary.translate(query) if word in vocab)
-        return list(dict.fromkeys(terms))
-
-    def _own_terms(self, query: str) -> list[str]:
-        """The query's indexed words and bigrams, and its indexed Latin/digit tokens (no translations)."""
         vocab = self._model.vocab_dict
         text = normalize(query)
         terms: list[str] = []
@@ -300,30 +272,11 @@ class LexicalIndex:
         return list(dict.fromkeys(terms))
 
     def scores_for(self, query: str) -> np.ndarray:
-        """BM25 score of every row for ``query`` (float32, 0 where no term matches).
-
-        An English query is scored through its translations as a structured query: each
-        English word's translations count as one term worth the best of them.
-        """
+        """BM25 score of every row for ``query`` (float32, 0 where no term matches)."""
         vocab = self._model.vocab_dict
-        scores = np.zeros(self.rows, dtype=np.float32)
-        if not self.rows:
-            return scores
-        groups = self.glossary.groups(query) if self.glossary is not None else []
-        if groups:
-            own = [vocab[t] for t in self._own_terms(query) if t in vocab]
-            if own:
-                scores += np.asarray(self._model.get_scores_from_ids(own), dtype=np.float32)
-            for group in groups:
-                ids = [vocab[w] for w in group if w in vocab]
-                if ids:
-                    per_word = np.stack([np.asarray(self._model.get_scores_from_ids([i]), dtype=np.float32)
-                                         for i in ids])
-                    scores += per_word.max(axis=0)
-            return scores
         ids = [vocab[t] for t in self.query_terms(query) if t in vocab]
-        if not ids:
-            return scores
+        if not ids or not self.rows:
+            return np.zeros(self.rows, dtype=np.float32)
         return np.asarray(self._model.get_scores_from_ids(ids), dtype=np.float32)
 
     def search(self, query: str, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -117,16 +117,13 @@ def test_scores_for_covers_every_row_and_agrees_with_search(index, units):
     assert len(index.search("", 5)[1]) == 0 and len(index.search("信用修复", 0)[1]) == 0
 
 
-def test_english_query_is_matched_through_its_translations(index, units):
-    scores, rows = index.search("livestreams", 5)
-    assert len(rows) and (scores > 0).all()
-    assert all("直播" in units[row][1] for row in rows)
-    untranslated = LexicalIndex.build([text for _, text in units[:20]], translate=False)
-    assert untranslated.search("livestreams", 5)[1].size == 0
+def test_english_query_returns_few_or_no_matches(index):
+    scores, rows = index.search("Leading cadres have to pass a legal-knowledge test before taking up a new post.", 5)
+    assert len(rows) <= 5 and (scores > 0).all()
 
 
 def test_save_load_round_trip(index, saved):
-    assert sorted(p.name for p in saved.iterdir()) == sorted((*FILES, "glossary.json"))
+    assert sorted(p.name for p in saved.iterdir()) == sorted(FILES)
     for name in FILES:
         if name.endswith(".npy"):
             np.load(saved / name, allow_pickle=False)
@@ -140,8 +137,7 @@ def test_save_load_round_trip(index, saved):
 
 def test_save_returns_the_file_names(index, tmp_path):
     names = index.save(tmp_path / "lexical")
-    assert sorted(names) == sorted((*FILES, "glossary.json"))
-    assert all((tmp_path / "lexical" / n).is_file() for n in names)
+    assert sorted(names) == sorted(FILES) and all((tmp_path / "lexical" / n).is_file() for n in names)
 
 
 @pytest.mark.parametrize("name", FILES)
