@@ -8,7 +8,7 @@ An index directory holds immutable versions and a pointer to the current one::
         manifest.json          format_version, model, counts, checksums, library versions
         vectors.faiss          FAISS's own format; row i is the vector of store unit row i
         store.sqlite           reports and paragraphs (SQLite)
-        phrases.json           trigrams common across regions (boilerplate detection)
+        phrases.json           trigrams and closing phrases shared across regions (boilerplate detection)
         lexical.*              BM25 index over Chinese words (see simkit.lexical)
         clusters.*             recurring initiatives (see simkit.cluster; ``cluster_ids.json``
                                at the root numbers them across versions)

@@ -56,8 +56,8 @@ def test_dev_boilerplate_passages_are_flagged(flagged):
                 assert where is not None, evidence
                 total += 1
                 found += _in_spans(report, *where) >= 0.5
-    # Measured 37/46 with five regions (see simkit/boilerplate.py): a regression guard, not the goal.
-    assert found / total >= 0.78, f"{found}/{total}"
+    # Measured 45/46 with five regions (see simkit/boilerplate.py): a regression guard.
+    assert found >= 45, f"{found}/{total}"
 
 
 def test_labelled_measures_are_rarely_marked_as_formula(flagged):
@@ -112,3 +112,15 @@ def test_stats_round_trip(tmp_path, flagged):
     again = PhraseStats.load(tmp_path / "phrases.json")
     assert again == stats
     assert "习近平" in again.common
+    assert again.frequent >= again.common >= again.universal
+    assert "法治保障" in again.endings
+
+
+def test_format_1_stats_still_load(tmp_path, flagged):
+    stats = phrase_stats([(r.report.region, r.report.text) for r in flagged.values()])
+    data = stats.to_json()
+    data["format_version"] = 1
+    del data["frequent"], data["frequent_share"], data["endings"]
+    (tmp_path / "phrases.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    again = PhraseStats.load(tmp_path / "phrases.json")
+    assert again.common == stats.common and again.frequent == frozenset()
