@@ -225,7 +225,7 @@ def formula_spans(text: str, stats: PhraseStats, *, universal: bool = False,
                   formulaic: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
     """Offsets of formula passages in ``text``.
 
-    By default: clauses scoring at least 0.65 (0.4 for clauses starting inside one of the
+    By default: clauses scoring at least 0.7 (0.4 for clauses starting inside one of the
     ``formulaic`` ranges), adjacent ones merged, plus 《titles》 made of common trigrams
     (the formula spans).
     With ``universal``: whole sentences scoring at least 0.5 on universal trigrams (the
