@@ -17,7 +17,7 @@ from .boilerplate import PhraseStats, flag_reports
 from .cluster import model_key, write_clusters
 from .embed import Embedder
 from .errors import BuildError, IndexLoadError, InputError
-from .evidence import SentencePlan
+from .evidence import SENTENCE_PROMPT, SentencePlan
 from .index import build_vector_index, describe, save_vector_index
 from .indexdir import (
     FORMAT_VERSION,
@@ -262,7 +262,7 @@ def _build_locked(root: Path, parsed: list[ParsedReport], skipped: list[SkippedF
     mark = time.perf_counter()
     plan = SentencePlan.of([u.text for u in units])
     advance = progress("sentences", len(plan.texts)) if progress else None
-    sentences = (plan, embedder.embed_passages(plan.texts, progress=advance))
+    sentences = (plan, embedder.embed_sentences(plan.texts, progress=advance))
     seconds["embed_sentences"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -342,6 +342,8 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         }
         manifest = _manifest(model, vector_index, counts, tmp, extra_files=extra_files)
         manifest["embed_context"] = embed_context
+        if sentences is not None:
+            manifest["sentence_prompt"] = SENTENCE_PROMPT
         write_manifest(tmp, manifest)
     except BaseException:
         discard(tmp)

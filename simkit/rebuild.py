@@ -46,7 +46,7 @@ from .build import (
 from .embed import Embedder
 from .embedcache import EmbeddingCache
 from .errors import BuildError, IndexLoadError, LockedError, NotFoundError, SimkitError, ValidationError
-from .evidence import SentenceIndex, SentencePlan
+from .evidence import SENTENCE_PROMPT, SentenceIndex, SentencePlan
 from .fileio import fsync_dir
 from .indexdir import (
     KEEP_VERSIONS,
@@ -277,8 +277,10 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
         raise BuildError(f"no readable report to index ({reasons}); the current version is unchanged")
     stages.done("ingest")
     changes = report.documents
-    if previous is not None and not force and same_space and not (changes.added or changes.changed
-                                                                   or changes.removed):
+    # Sentences of a version written before they were embedded with their own prompt are re-embedded.
+    sentences_current = previous is not None and previous.manifest.get("sentence_prompt") == SENTENCE_PROMPT
+    if previous is not None and not force and same_space and sentences_current and not (
+            changes.added or changes.changed or changes.removed):
         counts = previous.manifest["counts"]
         report.status = "unchanged"
         report.version = report.previous
@@ -297,10 +299,12 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
     units = [unit for r in reports for unit in r.units]
     texts = [embedding_text(unit, context) for unit in units]
     unit_seed, sentence_seed = _previous_seeds(previous if same_space else None, context)
+    if not sentences_current:
+        sentence_seed = None
     vectors = _vectors_for(root, texts, embedder, unit_seed, report.units, stages, progress, "embedding")
     plan = SentencePlan.of([unit.text for unit in units])
     sentence_vectors = _vectors_for(root, plan.texts, embedder, sentence_seed, report.sentences,
-                                    stages, progress, "sentences")
+                                    stages, progress, "sentences", prompt=SENTENCE_PROMPT)
     stages.done("embed")
 
     # ------------------------------------------------------------ write, validate, swap
@@ -425,9 +429,11 @@ Seed = Callable[[], tuple[list[str], Callable[[np.ndarray], np.ndarray]]]
 
 
 def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: Seed | None, counts: UnitCounts,
-                 stages: _Stages, progress: ProgressFactory | None, label: str) -> np.ndarray:
+                 stages: _Stages, progress: ProgressFactory | None, label: str,
+                 prompt: str = "passage") -> np.ndarray:
     """One vector per text: from the cache, from the previous version (``seed`` gives its texts and
-    vectors), or embedded now (and cached).
+    vectors), or embedded now (and cached). ``prompt`` is ``passage`` (units) or ``query``
+    (evidence sentences, :meth:`Embedder.embed_sentences`).
 
     Vectors go straight into the output matrix (one row per distinct text first, then copied to
     the rows of its repeats); nothing holds a second copy of them.
@@ -439,7 +445,7 @@ def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: See
         inverse = np.empty(len(texts), dtype=np.int64)  # row -> index of its distinct text
         first: list[int] = []  # index of a distinct text -> its first row
         for row, text in enumerate(texts):
-            key = cache.key(text)
+            key = cache.key(text, prompt)
             at = position.setdefault(key, len(first))
             if at == len(first):
                 first.append(row)
@@ -457,7 +463,7 @@ def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: See
             fill([key], [vector])
         if seed is not None and not have.all():
             keys_of = list(position)
-            _seed_cache(cache, seed, {keys_of[at] for at in np.flatnonzero(~have)}, fill)
+            _seed_cache(cache, seed, {keys_of[at] for at in np.flatnonzero(~have)}, fill, prompt)
             del keys_of
         repeats = np.bincount(inverse, minlength=len(first))
         todo = np.flatnonzero(~have)
@@ -468,7 +474,9 @@ def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: See
         keys_by_at = list(position) if len(todo) else []
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start : start + EMBED_BATCH]
-            vectors = embedder.embed_passages([texts[first_row[at]] for at in batch])
+            batch_texts = [texts[first_row[at]] for at in batch]
+            vectors = embedder.embed_sentences(batch_texts) if prompt == SENTENCE_PROMPT else \
+                embedder.embed_passages(batch_texts)
             keys = [keys_by_at[at] for at in batch]
             cache.put_many(keys, vectors)
             fill(keys, vectors)
@@ -488,13 +496,13 @@ SEED_CHUNK = 10_000
 
 
 def _seed_cache(cache: EmbeddingCache, seed: Seed, wanted: set[str],
-                sink: Callable[[Sequence[str], np.ndarray], None]) -> int:
+                sink: Callable[[Sequence[str], np.ndarray], None], prompt: str = "passage") -> int:
     """Copy the vectors of ``wanted`` texts that the previous version already holds into the cache
     (and hand them to ``sink``), :data:`SEED_CHUNK` at a time; returns how many were found."""
     texts, vectors_at = seed()
     rows: dict[str, int] = {}
     for row, text in enumerate(texts):
-        key = cache.key(text)
+        key = cache.key(text, prompt)
         if key in wanted:
             rows.setdefault(key, row)
     del texts

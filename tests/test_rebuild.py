@@ -184,6 +184,38 @@ def test_touching_a_file_embeds_nothing(work, embedder):
     assert report.sentences.total == report.sentences.reused == counts["sentences"] > 0
 
 
+def test_sentences_embedded_before_they_had_their_own_prompt_are_embedded_again(work, embedder):
+    """A version whose manifest does not say its sentences carry the query prompt (written by an earlier
+    simkit, as passages): a rebuild re-embeds them, even with no report changed, and keeps the units."""
+    from simkit.embedcache import CACHE_DIR
+
+    src, index = work
+    version = current_version(index)
+    manifest = json.loads((version.path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest.pop("sentence_prompt") == "query"
+    (version.path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    shutil.rmtree(index / CACHE_DIR)  # nothing cached: the previous version is the only source
+    report = rebuild_index([src], index, embedder=embedder)
+    assert report.status == "published"
+    assert report.units.embedded == 0 and report.units.reused == report.units.total
+    assert report.sentences.embedded == report.sentences.total > 0
+    assert current_version(index).manifest["sentence_prompt"] == "query"
+    # And the next rebuild has nothing to do.
+    assert rebuild_index([src], index, embedder=embedder).status == "unchanged"
+
+
+def test_cache_keys_tell_prompts_apart_and_passage_keys_are_unchanged(tmp_path):
+    import hashlib
+
+    from simkit.embedcache import EmbeddingCache
+
+    with EmbeddingCache(tmp_path / "cache.sqlite", "intfloat/multilingual-e5-small", 384) as cache:
+        text = "推行“一件事一次办”"
+        legacy = hashlib.sha256(f"intfloat/multilingual-e5-small\n{text}".encode()).hexdigest()
+        assert cache.key(text) == cache.key(text, "passage") == legacy
+        assert cache.key(text, "query") != legacy
+
+
 def test_counts_add_up_when_new_texts_repeat(work, embedder):
     src, index = work
     _variant(src)
