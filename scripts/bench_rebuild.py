@@ -12,8 +12,8 @@ reported apart); then
 - ``no_change``: the same sources again (in-process, and as a `python -m simkit rebuild` process);
 - ``one_added``: one more generated report.
 
-Each reports wall seconds, units embedded (texts that went through the model) and reused (from the
-embedding cache), and the rebuild's own stage timings.
+Each reports wall seconds, units and evidence sentences embedded (texts that went through the model)
+and reused (from the embedding cache), and the rebuild's own stage timings.
 """
 
 from __future__ import annotations
@@ -97,7 +97,9 @@ def timed_rebuild(src: Path, index: Path, embedder: Any) -> dict[str, Any]:
     wall = time.perf_counter() - started
     return {"wall_seconds": round(wall, 2), "status": report.status, "documents": report.documents.__dict__,
             "units_total": report.units.total, "units_embedded": report.units.embedded,
-            "units_reused": report.units.reused, "stage_seconds": report.seconds}
+            "units_reused": report.units.reused, "sentences_total": report.sentences.total,
+            "sentences_embedded": report.sentences.embedded, "sentences_reused": report.sentences.reused,
+            "stage_seconds": report.seconds}
 
 
 def main() -> None:

@@ -398,7 +398,9 @@ def generate_large(example_dir: Path, root: Path, *, units: int, per_report: int
     try:
         mark = time.perf_counter()
         write_version(root, parsed, unit_list, vectors, resolved, PhraseStats.load(source.path / PHRASES),
-                      embed_context=source.manifest.get("embed_context", "section"), sentences=sentences)
+                      embed_context=source.manifest.get("embed_context", "section"), sentences=sentences,
+                      # The copied sentence vectors keep the prompt they were embedded with.
+                      sentence_prompt=source.manifest.get("sentence_prompt", "passage") if sentences else None)
         seconds["write_version"] = time.perf_counter() - mark
     finally:
         lexical.tokenize = original_tokenize

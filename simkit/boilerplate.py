@@ -57,6 +57,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .errors import IndexLoadError
 from .records import UNIT_KINDS, ParsedReport
 
 GRAM = 3
@@ -73,6 +74,7 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _SENTENCE_END = re.compile(r"[。；;！？!?\n]")
 _CLAUSE_END = re.compile(r"[，,。；;！？!?：:\n]")
 CLAUSE_CUT = 0.7
+CLAUSE_CUT_FORMAT_1 = 0.6
 CLAUSE_CUT_FORMULAIC_ROLE = 0.4
 FORMULAIC_ROLES = ("overview", "problem", "leadership", "plan")
 MIN_CLAUSE_HAN = 6
@@ -94,13 +96,20 @@ class PhraseStats:
     gram: int = GRAM
     frequent: frozenset[str] = frozenset()
     endings: frozenset[str] = frozenset()
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def clause_cut(self) -> float:
+        """The cut for formula clauses outside formulaic sections (format 1 statistics, without
+        frequent trigrams, were judged at 0.6)."""
+        return CLAUSE_CUT if self.format_version >= 2 else CLAUSE_CUT_FORMAT_1
 
     @property
     def usable(self) -> bool:
         return self.regions >= MIN_REGIONS
 
     def to_json(self) -> dict[str, object]:
-        return {"format_version": FORMAT_VERSION, "gram": self.gram, "regions": self.regions,
+        return {"format_version": self.format_version, "gram": self.gram, "regions": self.regions,
                 "common_share": COMMON_SHARE, "universal_share": UNIVERSAL_SHARE,
                 "frequent_share": FREQUENT_SHARE, "common": sorted(self.common),
                 "universal": sorted(self.universal), "frequent": sorted(self.frequent),
@@ -112,9 +121,13 @@ class PhraseStats:
     @classmethod
     def load(cls, path: Path) -> PhraseStats:
         data = json.loads(path.read_text(encoding="utf-8"))
+        found = int(data.get("format_version", 1))
+        if found > FORMAT_VERSION:
+            raise IndexLoadError(f"{path}: boilerplate statistics of format {found}, newer than this simkit reads "
+                                 f"({FORMAT_VERSION}); upgrade simkit or rebuild the index")
         # Format 1 had no frequent trigrams or endings: it still loads, judged by common trigrams alone.
         return cls(int(data["regions"]), frozenset(data["common"]), frozenset(data["universal"]), int(data["gram"]),
-                   frozenset(data.get("frequent", ())), frozenset(data.get("endings", ())))
+                   frozenset(data.get("frequent", ())), frozenset(data.get("endings", ())), found)
 
 
 def _han_only(text: str) -> str:
@@ -169,27 +182,29 @@ def phrase_stats(texts_by_region: Iterable[tuple[str, str]], *, gram: int = GRAM
     ``texts_by_region`` yields (region, text) pairs; several reports of one region
     count once.
     """
-    per_region: dict[str, set[str]] = {}
-    endings_per_region: dict[str, set[str]] = {}
+    # One region's phrases at a time go into the counts (and are then dropped), so memory grows with
+    # the distinct phrases of the corpus, not with phrases × regions.
+    texts_of: dict[str, list[str]] = {}
     for region, text in texts_by_region:
-        per_region.setdefault(region, set()).update(_trigrams(text, gram))
-        endings_per_region.setdefault(region, set()).update(_endings(text))
-
-    def count(sets: Iterable[set[str]]) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for found in sets:
-            for g in found:
-                counts[g] = counts.get(g, 0) + 1
-        return counts
-
-    counts = count(per_region.values())
-    needed = {share: max(2, share * len(per_region)) for share in (FREQUENT_SHARE, COMMON_SHARE, UNIVERSAL_SHARE)}
+        texts_of.setdefault(region, []).append(text)
+    counts: dict[str, int] = {}
+    ending_counts: dict[str, int] = {}
+    for texts in texts_of.values():
+        grams: set[str] = set()
+        endings: set[str] = set()
+        for text in texts:
+            grams.update(_trigrams(text, gram))
+            endings.update(_endings(text))
+        for found, into in ((grams, counts), (endings, ending_counts)):
+            for phrase in found:
+                into[phrase] = into.get(phrase, 0) + 1
+    needed = {share: max(2, share * len(texts_of)) for share in (FREQUENT_SHARE, COMMON_SHARE, UNIVERSAL_SHARE)}
 
     def shared_by(share: float, counts: dict[str, int] = counts) -> frozenset[str]:
         return frozenset(g for g, c in counts.items() if c >= needed[share])
 
-    return PhraseStats(len(per_region), shared_by(COMMON_SHARE), shared_by(UNIVERSAL_SHARE), gram,
-                       shared_by(FREQUENT_SHARE), shared_by(COMMON_SHARE, count(endings_per_region.values())))
+    return PhraseStats(len(texts_of), shared_by(COMMON_SHARE), shared_by(UNIVERSAL_SHARE), gram,
+                       shared_by(FREQUENT_SHARE), shared_by(COMMON_SHARE, ending_counts))
 
 
 def formula_score(sentence: str, stats: PhraseStats, *, universal: bool = False) -> float:
@@ -213,11 +228,16 @@ def formula_score(sentence: str, stats: PhraseStats, *, universal: bool = False)
     if len(han) < stats.gram:
         return 0.0
     covered = [0.0] * len(han)
-    for i in range(len(han) - stats.gram + 1):
-        gram = han[i : i + stats.gram]
-        weight = 1.0 if gram in grams else FREQUENT_WEIGHT if not universal and gram in stats.frequent else 0.0
-        for j in range(i, i + stats.gram):
-            covered[j] = max(covered[j], weight)
+    frequent = () if universal else stats.frequent
+    width = stats.gram
+    for i in range(len(han) - width + 1):
+        gram = han[i : i + width]
+        if gram in grams:
+            covered[i : i + width] = [1.0] * width
+        elif gram in frequent:
+            for j in range(i, i + width):
+                if covered[j] < FREQUENT_WEIGHT:
+                    covered[j] = FREQUENT_WEIGHT
     return sum(covered) / (len(han) + named + 3 * len(_DIGIT.findall(text)))
 
 
@@ -239,7 +259,7 @@ def formula_spans(text: str, stats: PhraseStats, *, universal: bool = False,
     merged: list[tuple[int, int]] = []
     for s, e in sentence_spans(text, _CLAUSE_END):
         in_formulaic = any(a <= s < b for a, b in formulaic)
-        cut = CLAUSE_CUT_FORMULAIC_ROLE if in_formulaic else CLAUSE_CUT
+        cut = CLAUSE_CUT_FORMULAIC_ROLE if in_formulaic else stats.clause_cut
         if len(_han_only(text[s:e])) < MIN_CLAUSE_HAN or (
                 formula_score(text[s:e], stats) < cut
                 and not (in_formulaic and _closes_with_formula(text[s:e], stats))):

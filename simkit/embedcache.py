@@ -1,4 +1,4 @@
-"""A persistent cache of passage vectors, so that a rebuild embeds only text it has never seen.
+"""A persistent cache of embedded vectors (units, evidence sentences): a rebuild embeds only new text.
 
 One SQLite file per model (``INDEX_DIR/cache/embeddings-<model fingerprint>.sqlite``), keyed by
 sha256 of the model id, the prompt it was embedded with (``passage`` for units, ``query`` for

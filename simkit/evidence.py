@@ -4,17 +4,17 @@ A unit's own vector carries its outline titles and every sentence in it, which i
 what ranks *regions* best; but the unit a person wants to see first is the one with
 a sentence that says what was asked. Each unit is therefore also cut into sentences
 (at 。；！？ and line ends, short pieces joined to their neighbour) and every sentence
-is embedded on its own, without titles, with the model's *query* prefix
-(:data:`SENTENCE_PROMPT`; see :meth:`simkit.embed.Embedder.embed_sentences`): a query and
-the sentence answering it say the same thing, a symmetric comparison. Within a region,
+is embedded on its own, without titles, with e5's *query* prefix (other models: their
+passage prefix; see :attr:`simkit.models.ModelProfile.sentence_prompt`): a query and the
+sentence answering it say the same thing, a symmetric comparison. Within a region,
 units are ordered by the mean of their own cosine and their best sentence's (fused with
 the lexical rank in hybrid mode), and that sentence is returned as the hit's evidence span.
 
 On the dev set this lifted "the region's top unit holds the evidence" from 0.53 to
 0.67 (English 0.20 → 0.40) with sentences embedded as passages, and to 0.73 (English
 0.60) with the query prefix, without changing the region ranking. The manifest records
-the prompt (``"sentence_prompt": "query"``); a rebuild re-embeds the sentences of a
-version that lacks it.
+the prompt (``"sentence_prompt": "query"``; a version without it embedded its sentences as
+passages), and a rebuild re-embeds sentences whose prompt is not the model's.
 
 Files (all ``.npy``, loaded memory-mapped, no pickle), in the index version directory:
 
@@ -39,8 +39,6 @@ from .errors import IndexLoadError
 SENTENCE_VECTORS = "sentences.npy"
 SENTENCE_OFFSETS = "sentence_offsets.npy"
 SENTENCE_SPANS = "sentence_spans.npy"
-SENTENCE_PROMPT = "query"
-"""The prompt evidence sentences are embedded with (recorded in the manifest as ``sentence_prompt``)."""
 FILES = (SENTENCE_VECTORS, SENTENCE_OFFSETS, SENTENCE_SPANS)
 MIN_SENTENCE_CHARS = 8
 

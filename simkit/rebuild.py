@@ -46,7 +46,7 @@ from .build import (
 from .embed import Embedder
 from .embedcache import EmbeddingCache
 from .errors import BuildError, IndexLoadError, LockedError, NotFoundError, SimkitError, ValidationError
-from .evidence import SENTENCE_PROMPT, SentenceIndex, SentencePlan
+from .evidence import SentenceIndex, SentencePlan
 from .fileio import fsync_dir
 from .indexdir import (
     KEEP_VERSIONS,
@@ -199,7 +199,9 @@ def rebuild_index(
 
     Returns the report; ``status`` is ``unchanged`` (and nothing is written but the report)
     when no report was added, changed or removed, the model and embedding context are
-    those of the current version, and ``force`` is not set. Raises :class:`LockedError`
+    those of the current version, its evidence sentences carry the model's sentence prompt
+    (a version written before they had one is re-embedded once, with a warning), and
+    ``force`` is not set. Raises :class:`LockedError`
     when another writer holds the index, :class:`ValidationError` (carrying the report as
     ``.report``) when the new version fails its checks — the previous version then keeps
     serving — and :class:`BuildError` when no report is readable. Every error raised after
@@ -277,8 +279,13 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
         raise BuildError(f"no readable report to index ({reasons}); the current version is unchanged")
     stages.done("ingest")
     changes = report.documents
-    # Sentences of a version written before they were embedded with their own prompt are re-embedded.
-    sentences_current = previous is not None and previous.manifest.get("sentence_prompt") == SENTENCE_PROMPT
+    # Sentences embedded with another prompt than the model's (a version written before sentences had
+    # a prompt of their own embedded them as passages) are embedded again.
+    sentence_prompt = resolved.profile.sentence_prompt
+    sentences_current = previous is not None and previous.manifest.get("sentence_prompt", "passage") == sentence_prompt
+    if previous is not None and same_space and not sentences_current:
+        report.warnings.append(f"the evidence sentences of version {previous.name} were embedded with another "
+                               f"prompt; all of them are embedded again, with the {sentence_prompt!r} prompt")
     if previous is not None and not force and same_space and sentences_current and not (
             changes.added or changes.changed or changes.removed):
         counts = previous.manifest["counts"]
@@ -304,7 +311,8 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
     vectors = _vectors_for(root, texts, embedder, unit_seed, report.units, stages, progress, "embedding")
     plan = SentencePlan.of([unit.text for unit in units])
     sentence_vectors = _vectors_for(root, plan.texts, embedder, sentence_seed, report.sentences,
-                                    stages, progress, "sentences", prompt=SENTENCE_PROMPT)
+                                    stages, progress, "sentences", prompt=sentence_prompt,
+                                    embed=embedder.embed_sentences)
     stages.done("embed")
 
     # ------------------------------------------------------------ write, validate, swap
@@ -430,10 +438,10 @@ Seed = Callable[[], tuple[list[str], Callable[[np.ndarray], np.ndarray]]]
 
 def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: Seed | None, counts: UnitCounts,
                  stages: _Stages, progress: ProgressFactory | None, label: str,
-                 prompt: str = "passage") -> np.ndarray:
+                 prompt: str = "passage", embed: Callable[[Sequence[str]], np.ndarray] | None = None) -> np.ndarray:
     """One vector per text: from the cache, from the previous version (``seed`` gives its texts and
-    vectors), or embedded now (and cached). ``prompt`` is ``passage`` (units) or ``query``
-    (evidence sentences, :meth:`Embedder.embed_sentences`).
+    vectors), or embedded now (and cached). ``prompt`` names the prompt ``embed`` (by default
+    :meth:`Embedder.embed_passages`) embeds with; it is part of the cache key.
 
     Vectors go straight into the output matrix (one row per distinct text first, then copied to
     the rows of its repeats); nothing holds a second copy of them.
@@ -475,8 +483,7 @@ def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: See
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start : start + EMBED_BATCH]
             batch_texts = [texts[first_row[at]] for at in batch]
-            vectors = embedder.embed_sentences(batch_texts) if prompt == SENTENCE_PROMPT else \
-                embedder.embed_passages(batch_texts)
+            vectors = (embed or embedder.embed_passages)(batch_texts)
             keys = [keys_by_at[at] for at in batch]
             cache.put_many(keys, vectors)
             fill(keys, vectors)

@@ -8,8 +8,9 @@ import unicodedata
 import pytest
 from conftest import EVAL_DIR
 
-from simkit.boilerplate import PhraseStats, flag_report, phrase_stats
+from simkit.boilerplate import PhraseStats, flag_report, formula_spans, phrase_stats
 from simkit.build import ingest_reports
+from simkit.errors import IndexLoadError
 
 
 def _fold(text: str) -> str:
@@ -124,3 +125,51 @@ def test_format_1_stats_still_load(tmp_path, flagged):
     (tmp_path / "phrases.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     again = PhraseStats.load(tmp_path / "phrases.json")
     assert again.common == stats.common and again.frequent == frozenset()
+
+
+def _corpus(lines_by_region: dict[str, list[str]]) -> PhraseStats:
+    return phrase_stats((region, "\n".join(lines)) for region, lines in lines_by_region.items())
+
+
+TITLE = "《法治政府建设实施纲要（2021—2025年）》"
+REGIONS = ("甲市", "乙县", "丙区", "丁市", "戊县")
+
+
+def test_a_title_every_region_cites_is_a_span_inside_a_concrete_clause():
+    stats = _corpus({r: [f"{r}认真落实{TITLE}。", f"{r}办理案件{i}件。"] for i, r in enumerate(REGIONS)})
+    text = f"集中组织学习了《某某县安全生产条例》、{TITLE}和《某某县优化营商环境办法》等内容，"
+    spans = formula_spans(text, stats)
+    assert [text[s:e] for s, e in spans] == [TITLE]
+
+
+def test_a_clause_closing_with_a_shared_formula_is_a_span_only_in_formulaic_sections():
+    middles = ("建设山区共同富裕示范区", "推进港口物流枢纽发展", "打造海滨旅游名城", "振兴东北老工业基地",
+               "发展石化产业园区")
+    stats = _corpus({r: [f"为{m}提供坚强法治保障。"] for r, m in zip(REGIONS, middles)})
+    assert any(e.endswith("提供坚强法治保障") for e in stats.endings)
+    text = "为全力推动乡村文旅融合提供坚强法治保障。"
+    assert formula_spans(text, stats) == []  # its middle is its own: not a formula by trigrams alone
+    assert formula_spans(text, stats, formulaic=[(0, len(text))]) == [(0, len(text))]
+    # Digits make a clause concrete, whatever it closes with.
+    numbered = "为全市126个乡村文旅项目提供坚强法治保障。"
+    assert formula_spans(numbered, stats, formulaic=[(0, len(numbered))]) == []
+
+
+def test_format_1_statistics_are_judged_by_common_trigrams_at_the_old_cut(tmp_path, flagged):
+    stats = phrase_stats([(r.report.region, r.report.text) for r in flagged.values()])
+    old = {key: value for key, value in stats.to_json().items() if key not in ("frequent", "endings")}
+    old["format_version"] = 1
+    (tmp_path / "phrases.json").write_text(json.dumps(old, ensure_ascii=False), encoding="utf-8")
+    loaded = PhraseStats.load(tmp_path / "phrases.json")
+    assert loaded.format_version == 1 and not loaded.frequent and not loaded.endings
+    assert loaded.clause_cut == 0.6 and stats.clause_cut == 0.7
+    report = flag_report(flagged["石狮市"], loaded)
+    assert report.boilerplate_spans and report.units[0].boilerplate
+
+
+def test_statistics_of_a_newer_format_are_refused(tmp_path, flagged):
+    stats = phrase_stats([(r.report.region, r.report.text) for r in flagged.values()])
+    newer = stats.to_json() | {"format_version": 99}
+    (tmp_path / "phrases.json").write_text(json.dumps(newer, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(IndexLoadError, match="phrases.json.*format 99"):
+        PhraseStats.load(tmp_path / "phrases.json")

@@ -216,6 +216,26 @@ def test_cache_keys_tell_prompts_apart_and_passage_keys_are_unchanged(tmp_path):
         assert cache.key(text, "query") != legacy
 
 
+def test_a_sentence_is_not_served_the_vector_cached_for_the_same_text_as_a_passage(tmp_path, embedder):
+    from simkit.embedcache import EmbeddingCache
+    from simkit.rebuild import UnitCounts, _Stages, _vectors_for
+
+    text = "推行高频事项“一件事一次办”主题服务"
+    stale = np.full((1, embedder.dimension), 1.0 / np.sqrt(embedder.dimension), dtype=np.float32)
+    with EmbeddingCache.for_index(tmp_path, embedder.model, embedder.dimension) as cache:
+        cache.put_many([cache.key(text)], stale)  # the same text, cached as a passage
+    counts = UnitCounts()
+    vectors = _vectors_for(tmp_path, [text], embedder, None, counts, _Stages(tmp_path, None), None, "sentences",
+                           prompt=embedder.model.profile.sentence_prompt, embed=embedder.embed_sentences)
+    assert embedder.model.profile.sentence_prompt == "query"
+    assert counts.embedded == 1 and counts.reused == 0
+    assert float(vectors[0] @ embedder.embed_sentences([text])[0]) > 0.999
+    # Units still find their passage vectors.
+    counts = UnitCounts()
+    again = _vectors_for(tmp_path, [text], embedder, None, counts, _Stages(tmp_path, None), None, "embedding")
+    assert counts.reused == 1 and np.allclose(again, stale)
+
+
 def test_counts_add_up_when_new_texts_repeat(work, embedder):
     src, index = work
     _variant(src)
