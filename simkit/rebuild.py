@@ -284,8 +284,11 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
     sentence_prompt = resolved.profile.sentence_prompt
     sentences_current = previous is not None and previous.manifest.get("sentence_prompt", "passage") == sentence_prompt
     if previous is not None and same_space and not sentences_current:
-        report.warnings.append(f"the evidence sentences of version {previous.name} were embedded with another "
-                               f"prompt; all of them are embedded again, with the {sentence_prompt!r} prompt")
+        had = int(previous.manifest.get("counts", {}).get("sentences") or 0)
+        report.warnings.append(
+            f"the evidence sentences of version {previous.name} were embedded with another prompt; all of them "
+            f"are embedded again, with the {sentence_prompt!r} prompt" if had else
+            f"version {previous.name} has no evidence sentences; they are embedded now")
     if previous is not None and not force and same_space and sentences_current and not (
             changes.added or changes.changed or changes.removed):
         counts = previous.manifest["counts"]

@@ -197,6 +197,7 @@ def test_sentences_embedded_before_they_had_their_own_prompt_are_embedded_again(
     shutil.rmtree(index / CACHE_DIR)  # nothing cached: the previous version is the only source
     report = rebuild_index([src], index, embedder=embedder)
     assert report.status == "published"
+    assert any("embedded with another prompt" in w for w in report.warnings)
     assert report.units.embedded == 0 and report.units.reused == report.units.total
     assert report.sentences.embedded == report.sentences.total > 0
     assert current_version(index).manifest["sentence_prompt"] == "query"
