@@ -155,25 +155,23 @@ def _trigrams(text: str, gram: int) -> set[str]:
     return found
 
 
+def _closing_phrases(clause: str) -> list[str]:
+    """A clause's closing phrases (its last 4–8 Chinese characters, years left out); none if it has digits."""
+    clause = _YEARS.sub("", clause)
+    if _DIGIT.search(clause):
+        return []
+    han = _han_only(clause)
+    return [han[-k:] for k in range(ENDING_CHARS[0], min(ENDING_CHARS[1], len(han) - 1) + 1)]
+
+
 def _endings(text: str) -> set[str]:
-    """Closing phrases (last 4–8 Chinese characters, years left out) of the clauses without digits."""
-    found: set[str] = set()
-    for start, end in sentence_spans(text, _CLAUSE_END):
-        clause = _YEARS.sub("", text[start:end])
-        if _DIGIT.search(clause):
-            continue
-        han = _han_only(clause)
-        found.update(han[-k:] for k in range(ENDING_CHARS[0], min(ENDING_CHARS[1], len(han) - 1) + 1))
-    return found
+    """The closing phrases of every clause of ``text``."""
+    return {phrase for start, end in sentence_spans(text, _CLAUSE_END) for phrase in _closing_phrases(text[start:end])}
 
 
 def _closes_with_formula(clause: str, stats: PhraseStats) -> bool:
     """Whether a clause without digits ends with a closing phrase common across regions."""
-    clause = _YEARS.sub("", clause)
-    if _DIGIT.search(clause):
-        return False
-    han = _han_only(clause)
-    return any(han[-k:] in stats.endings for k in range(ENDING_CHARS[0], min(ENDING_CHARS[1], len(han) - 1) + 1))
+    return any(phrase in stats.endings for phrase in _closing_phrases(clause))
 
 
 def phrase_stats(texts_by_region: Iterable[tuple[str, str]], *, gram: int = GRAM) -> PhraseStats:

@@ -314,8 +314,7 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
     vectors = _vectors_for(root, texts, embedder, unit_seed, report.units, stages, progress, "embedding")
     plan = SentencePlan.of([unit.text for unit in units])
     sentence_vectors = _vectors_for(root, plan.texts, embedder, sentence_seed, report.sentences,
-                                    stages, progress, "sentences", prompt=sentence_prompt,
-                                    embed=embedder.embed_sentences)
+                                    stages, progress, "sentences", sentences=True)
     stages.done("embed")
 
     # ------------------------------------------------------------ write, validate, swap
@@ -441,15 +440,18 @@ Seed = Callable[[], tuple[list[str], Callable[[np.ndarray], np.ndarray]]]
 
 def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: Seed | None, counts: UnitCounts,
                  stages: _Stages, progress: ProgressFactory | None, label: str,
-                 prompt: str = "passage", embed: Callable[[Sequence[str]], np.ndarray] | None = None) -> np.ndarray:
+                 sentences: bool = False) -> np.ndarray:
     """One vector per text: from the cache, from the previous version (``seed`` gives its texts and
-    vectors), or embedded now (and cached). ``prompt`` names the prompt ``embed`` (by default
-    :meth:`Embedder.embed_passages`) embeds with; it is part of the cache key.
+    vectors), or embedded now (and cached). Units are embedded as passages; with ``sentences``,
+    texts are evidence sentences (:meth:`Embedder.embed_sentences`), and their prompt is part of
+    the cache key.
 
     Vectors go straight into the output matrix (one row per distinct text first, then copied to
     the rows of its repeats); nothing holds a second copy of them.
     """
     dimension = embedder.dimension
+    prompt = embedder.model.profile.sentence_prompt if sentences else "passage"
+    embed = embedder.embed_sentences if sentences else embedder.embed_passages
     out = np.zeros((len(texts), dimension), dtype=np.float32)
     with EmbeddingCache.for_index(root, embedder.model, dimension) as cache:
         position: dict[str, int] = {}  # cache key -> index of the distinct text
@@ -486,7 +488,7 @@ def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: See
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start : start + EMBED_BATCH]
             batch_texts = [texts[first_row[at]] for at in batch]
-            vectors = (embed or embedder.embed_passages)(batch_texts)
+            vectors = embed(batch_texts)
             keys = [keys_by_at[at] for at in batch]
             cache.put_many(keys, vectors)
             fill(keys, vectors)

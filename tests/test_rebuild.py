@@ -227,7 +227,7 @@ def test_a_sentence_is_not_served_the_vector_cached_for_the_same_text_as_a_passa
         cache.put_many([cache.key(text)], stale)  # the same text, cached as a passage
     counts = UnitCounts()
     vectors = _vectors_for(tmp_path, [text], embedder, None, counts, _Stages(tmp_path, None), None, "sentences",
-                           prompt=embedder.model.profile.sentence_prompt, embed=embedder.embed_sentences)
+                           sentences=True)
     assert embedder.model.profile.sentence_prompt == "query"
     assert counts.embedded == 1 and counts.reused == 0
     assert float(vectors[0] @ embedder.embed_sentences([text])[0]) > 0.999
