@@ -545,16 +545,24 @@ class SimkitIndex:
         best = {b.row: b for b in self.sentences.best(query, rows)}
         evidence = {row: 0.5 * (best[row].similarity + cosines[row]) for row in rows}
         dense_rank = {row: rank for rank, row in enumerate(sorted(rows, key=lambda r: -evidence[r]))}
-        unranked = len(lexical_rank or ())  # rows without a shared word rank after every lexical hit
+        # Both rankings are ranks among the region's own units: the index-wide lexical rank
+        # (e.g. 40 in a region whose units share fewer words with the query than other
+        # regions' do) would weigh the lexical side less in some regions than in others.
+        local_lexical: dict[int, int] = {}
+        if lexical_rank is not None:
+            matched = sorted((row for row in rows if row in lexical_rank), key=lexical_rank.__getitem__)
+            local_lexical = {row: rank for rank, row in enumerate(matched)}
+        unranked = len(local_lexical)  # rows without a shared word rank after every lexical hit
 
-        def strength(item: tuple[int, tuple[float, StoredUnit]]) -> tuple[float, int]:
+        def strength(item: tuple[int, tuple[float, StoredUnit]]) -> tuple[float, float, int]:
             position, (_, unit) = item
             if unit.row is None:
-                return (0.0, position)
+                return (0.0, 0.0, position)
             value = 1.0 / (RRF_K + dense_rank[unit.row] + 1)
             if lexical_rank is not None:
-                value += 1.0 / (RRF_K + lexical_rank.get(unit.row, unranked) + 1)
-            return (-value, position)
+                value += 1.0 / (RRF_K + local_lexical.get(unit.row, unranked) + 1)
+            # Swapped ranks (2nd dense, 1st lexical and the reverse) tie: the evidence score decides.
+            return (-round(value, 12), -evidence[unit.row], position)
 
         ordered = [member for _, member in sorted(enumerate(members), key=strength)]
         return ordered, {row: b.span for row, b in best.items()}
