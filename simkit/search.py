@@ -495,8 +495,6 @@ class SimkitIndex:
             if len(grouped) >= wanted or fetch >= total:
                 break
             fetch = min(total, fetch * 4)
-        if mode == "hybrid" and not lexical_order and query is not None and self.sentences is not None:
-            lexical_order = self._feedback_lexical(query, order, fetch, allowed)
         if qualifying is not None:
             # Regions the mode's ranking did not reach (e.g. no shared words) follow, by cosine.
             for region, members in qualifying.items():
@@ -527,20 +525,6 @@ class SimkitIndex:
             results.append(RegionResult(region, members[0][1].province, region_score, region_hits, calibrated))
         results.sort(key=lambda r: -r.score)
         return results[:k] if k is not None else results
-
-    def _feedback_lexical(self, query: np.ndarray, rows: list[int], n: int, allowed: AllowedRows | None) -> list[int]:
-        """A lexical ranking for a query with no indexed word (English): BM25 with the words of the
-        sentence most similar to the query among the fetched units (pseudo-relevance feedback
-        that crosses the language gap through the multilingual model)."""
-        if not rows:
-            return []
-        best = max(self.sentences.best(query, rows), key=lambda b: b.similarity)
-        unit = self.store.units_at([best.row]).get(best.row)
-        if unit is None or best.span[1] <= best.span[0]:
-            return []
-        _, found = self.lexical.search(unit.text[best.span[0]:best.span[1]], n,
-                                       None if allowed is None else allowed.mask)
-        return found.tolist()
 
     def _cosines(self, query: np.ndarray | None, rows: list[int]) -> dict[int, float]:
         """The query's cosine with the units at ``rows`` (empty without a query vector)."""

@@ -80,18 +80,6 @@ def test_evidence_span_is_the_sentence_that_answers(demo_index):
         assert len(sentence) < len(hit.text)
 
 
-def test_english_query_orders_evidence_with_words_of_its_best_sentence(demo_index):
-    """An English query has no indexed word; the words of the best-matching sentence stand in.
-
-    Dense order alone put generic "problems" sentences (基层法治工作能力有待加强) first in
-    several regions for this query."""
-    query = "Mediation of labor disputes over unpaid wages for migrant workers"
-    hybrid = demo_index.search(query, k=5, hits=1)
-    assert [r.region for r in hybrid.regions] == [r.region for r in demo_index.search(query, k=5, mode="dense").regions]
-    about_disputes = [r.region for r in hybrid.regions if "纠纷" in r.hits[0].text]
-    assert len(about_disputes) >= 4, [(r.region, r.hits[0].text[:40]) for r in hybrid.regions]
-
-
 def test_every_hit_has_an_evidence_span_inside_its_text(demo_index):
     result = demo_index.search("bundle related services so people apply once", k=5, hits=3)
     for region in result.regions:
@@ -147,10 +135,9 @@ def test_dev_set_quality_does_not_regress(demo_index):
     assert summary["en"]["ndcg"] >= 0.85
     assert summary["all"]["single_top1"] == 1.0
     assert summary["all"]["hard_negative_violations"] == 0
-    # 0.53 before evidence sentences, 0.67 with them, 0.73 with the query prompt, 0.78 with lexical ranks
-    # among a region's units, 0.84 with feedback words for English queries (measured on five reports).
-    assert summary["all"]["evidence"] >= 0.80
-    assert summary["en"]["evidence"] >= 0.75
+    # 0.53 before evidence sentences, 0.67 with them, 0.73 with the query prompt (measured on five reports).
+    assert summary["all"]["evidence"] >= 0.70
+    assert summary["en"]["evidence"] >= 0.55
 
 
 def test_handle_whose_version_was_pruned_keeps_evidence_and_says_to_reload(index_copy):
