@@ -8,12 +8,14 @@ is embedded on its own, without titles, with e5's *query* prefix (other models: 
 passage prefix; see :attr:`simkit.models.ModelProfile.sentence_prompt`): a query and the
 sentence answering it say the same thing, a symmetric comparison. Within a region,
 units are ordered by the mean of their own cosine and their best sentence's (fused with
-the lexical rank in hybrid mode), and that sentence is returned as the hit's evidence span.
+the lexical rank among the region's units in hybrid mode), and that sentence is returned as
+the hit's evidence span.
 
 On the dev set this lifted "the region's top unit holds the evidence" from 0.53 to
 0.67 (English 0.20 → 0.40) with sentences embedded as passages, and to 0.73 (English
-0.60) with the query prefix, without changing the region ranking. The manifest records
-the prompt (``"sentence_prompt": "query"``; a version without it embedded its sentences as
+0.60) with the query prefix, without changing the region ranking; ranks counted among
+the region's own units raised it to 0.78. The manifest records the prompt
+(``"sentence_prompt": "query"``; a version without it embedded its sentences as
 passages), and a rebuild re-embeds sentences whose prompt is not the model's.
 
 Files (all ``.npy``, loaded memory-mapped, no pickle), in the index version directory:

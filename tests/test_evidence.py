@@ -135,8 +135,9 @@ def test_dev_set_quality_does_not_regress(demo_index):
     assert summary["en"]["ndcg"] >= 0.85
     assert summary["all"]["single_top1"] == 1.0
     assert summary["all"]["hard_negative_violations"] == 0
-    # 0.53 before evidence sentences, 0.67 with them, 0.73 with the query prompt (measured on five reports).
-    assert summary["all"]["evidence"] >= 0.70
+    # 0.53 before evidence sentences, 0.67 with them, 0.73 with the query prompt, 0.78 with lexical ranks
+    # among a region's own units (measured on five reports).
+    assert summary["all"]["evidence"] >= 0.75
     assert summary["en"]["evidence"] >= 0.55
 
 
