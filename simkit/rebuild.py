@@ -487,8 +487,7 @@ def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: See
         keys_by_at = list(position) if len(todo) else []
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start : start + EMBED_BATCH]
-            batch_texts = [texts[first_row[at]] for at in batch]
-            vectors = embed(batch_texts)
+            vectors = embed([texts[first_row[at]] for at in batch])
             keys = [keys_by_at[at] for at in batch]
             cache.put_many(keys, vectors)
             fill(keys, vectors)

@@ -561,8 +561,9 @@ class SimkitIndex:
             value = 1.0 / (RRF_K + dense_rank[unit.row] + 1)
             if lexical_rank is not None:
                 value += 1.0 / (RRF_K + local_lexical.get(unit.row, unranked) + 1)
-            # Swapped ranks (2nd dense, 1st lexical and the reverse) tie: the evidence score decides.
-            return (-round(value, 12), -evidence[unit.row], position)
+            # Swapped ranks (2nd dense, 1st lexical and the reverse) sum to the same value: the
+            # evidence score decides.
+            return (-value, -evidence[unit.row], position)
 
         ordered = [member for _, member in sorted(enumerate(members), key=strength)]
         return ordered, {row: b.span for row, b in best.items()}
