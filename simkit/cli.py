@@ -323,13 +323,16 @@ def _warn_unknown(index: Any, filters: Any) -> None:
 @cli.command()
 @click.argument("paragraph_id")
 @index_option
+@click.option("--mode", type=click.Choice(["dense", "lexical", "hybrid"]), default=None,
+              help="How the paragraph's text is matched, as in `simkit search` [default: hybrid].")
 @result_options
 @filter_options
 @click.option("--include-same-region", is_flag=True, help="Also show the paragraph's own region.")
 @output_options
 @handle_errors
-def similar(paragraph_id: str, index_dir: str | None, k: int | None, hits: int, threshold: float | None,
-            include_same_region: bool, as_json: bool, as_csv: bool, **filter_values: Any) -> None:
+def similar(paragraph_id: str, index_dir: str | None, mode: str | None, k: int | None, hits: int,
+            threshold: float | None, include_same_region: bool, as_json: bool, as_csv: bool,
+            **filter_values: Any) -> None:
     """Other regions' paragraphs most similar to the stored paragraph PARAGRAPH_ID."""
     from .search import open_index
 
@@ -339,7 +342,7 @@ def similar(paragraph_id: str, index_dir: str | None, k: int | None, hits: int, 
         filters = _filters_from(filter_values)
         _warn_unknown(index, filters)
         result = index.similar(paragraph_id, k=k, hits=hits, exclude_same_region=not include_same_region,
-                               filters=filters, threshold=threshold)
+                               mode=mode, filters=filters, threshold=threshold)
         _render_result(result, as_json, as_csv)
 
 
@@ -845,15 +848,27 @@ def models_list() -> None:
               help="Search mode to evaluate [default: hybrid].")
 @click.option("--include-boilerplate", is_flag=True, help="Evaluate with boilerplate passages searchable.")
 @click.option("--compare", is_flag=True, help="Evaluate every mode, with and without boilerplate.")
+@click.option("--similar", "by_example", is_flag=True,
+              help="Evaluate `simkit similar` instead: each grade-2 evidence paragraph as the source.")
 @json_option
 @handle_errors
 def eval_command(queries: str, index_dir: str | None, k: int, mode: str | None, include_boilerplate: bool,
-                 compare: bool, as_json: bool) -> None:
+                 compare: bool, by_example: bool, as_json: bool) -> None:
     """Measure retrieval quality on a labeled query file (region nDCG@k, recall, evidence, hard negatives)."""
-    from .evaluate import evaluate, load_queries
+    from .evaluate import evaluate, evaluate_similar, load_queries
     from .search import MODES, open_index
 
     labeled = load_queries(Path(queries))
+    if by_example:
+        with open_index(index_dir) as index:
+            similar = [evaluate_similar(index, labeled, k=k, mode=m) for m in (MODES if compare else (mode,))]
+        if as_json:
+            _echo_json([r.to_dict() for r in similar] if compare else similar[0].to_dict())
+            return
+        click.echo(f"{'mode':<8} {'sources':>7} {'nDCG@' + str(k):>8} {'top1':>6} {'evid':>6}")
+        for r in similar:
+            click.echo(f"{r.mode:<8} {r.sources:>7} {r.ndcg:>8.3f} {r.top1_relevant:>6.3f} {r.evidence:>6.3f}")
+        return
     settings = [(m, b) for m in MODES for b in (False, True)] if compare else [(mode, include_boilerplate)]
     with open_index(index_dir) as index:
         reports = [evaluate(index, labeled, k=k, mode=m, include_boilerplate=b) for m, b in settings]

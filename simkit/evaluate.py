@@ -14,6 +14,10 @@ the top k whose top paragraph contains one of their evidence strings (compared
 after NFKC and whitespace removal, since reports differ in punctuation width and
 PDF spacing); ``hard_negative_violations`` hard-negative passages that are the
 top paragraph of a region ranked above every relevant region.
+
+:func:`evaluate_similar` judges query by example (``index.similar``) on the same labels:
+every paragraph holding a grade-2 region's evidence is a source, and the query's other
+labelled regions are what should come back.
 """
 
 from __future__ import annotations
@@ -130,3 +134,56 @@ def evaluate(index: Any, queries: list[dict[str, Any]], *, k: int = 5, mode: str
         report.summary[lang] = summarize([s for s in report.queries if s.lang == lang])
     report.summary["all"] = summarize(report.queries)
     return report
+
+
+@dataclass
+class SimilarReport:
+    """Query by example on a labeled set: each grade-2 evidence paragraph as the source."""
+
+    k: int
+    mode: str
+    sources: int = 0
+    ndcg: float = 0.0
+    top1_relevant: float = 0.0
+    evidence: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate_similar(index: Any, queries: list[dict[str, Any]], *, k: int = 4,
+                     mode: str | None = None) -> SimilarReport:
+    """Run ``index.similar`` from the paragraph holding each grade-2 region's evidence.
+
+    Scores the other regions the query labels (the source's own region is excluded): region
+    nDCG@k with their grades, whether the first region is one of them, and the share of returned
+    grade-2 regions whose top paragraph holds their evidence. A source whose evidence no indexed
+    paragraph holds, or whose query labels no other region, is skipped.
+    """
+    from .search import DEFAULT_MODE
+
+    rows = index.store.units_at(range(int(index.manifest["counts"]["units"])))
+    texts = [(normalize_for_match(u.text), u) for u in rows.values()]
+    ndcgs: list[float] = []
+    top1: list[bool] = []
+    evidence_hits = evidence_total = 0
+    for query in queries:
+        relevant = {r["region"]: r for r in query.get("relevant", [])}
+        for region, label in relevant.items():
+            wanted = [normalize_for_match(e) for e in label.get("evidence", [])]
+            source = next((u for text, u in texts if u.region == region and any(e in text for e in wanted)), None)
+            others = {r: int(x["grade"]) for r, x in relevant.items() if r != region}
+            if int(label["grade"]) != 2 or source is None or not others:
+                continue
+            result = index.similar(source.id, k=k, mode=mode)
+            ranked = [r.region for r in result.regions]
+            ndcgs.append(_ndcg(ranked, others, k))
+            top1.append(bool(ranked) and ranked[0] in others)
+            for r in result.regions:
+                if others.get(r.region) == 2 and r.hits:
+                    evidence_total += 1
+                    top_text = normalize_for_match(r.hits[0].text)
+                    evidence_hits += any(normalize_for_match(e) in top_text for e in relevant[r.region]["evidence"])
+    n = len(ndcgs) or 1
+    return SimilarReport(k, mode or DEFAULT_MODE, len(ndcgs), round(sum(ndcgs) / n, 4), round(sum(top1) / n, 4),
+                         round(evidence_hits / evidence_total, 4) if evidence_total else 0.0)

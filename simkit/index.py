@@ -112,6 +112,3 @@ def _valid_rows(rows: np.ndarray, ntotal: int) -> np.ndarray:
     return np.ascontiguousarray(rows[(rows >= 0) & (rows < ntotal)])
 
 
-def vector_at(index: Any, row: int) -> np.ndarray:
-    """The stored vector of one row."""
-    return np.asarray(index.reconstruct(int(row)), dtype=np.float32)

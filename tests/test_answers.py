@@ -132,6 +132,20 @@ def test_cli_eval_compare(demo_index_dir, tmp_path):
     assert all(np.isclose(r["summary"]["all"]["ndcg"], 1.0) for r in reports if r["mode"] != "dense")
 
 
+def test_cli_eval_similar(demo_index_dir, tmp_path):
+    """Query by example from each region's "一件事" paragraph: the other two labelled regions come back first."""
+    queries = tmp_path / "q.json"
+    queries.write_text(json.dumps([{"id": "t1", "lang": "zh", "query": ONE_THING, "relevant": [
+        {"region": "四平市", "grade": 2, "evidence": ["一件事一次办"]},
+        {"region": "泉州市泉港区", "grade": 2, "evidence": ["集成套餐"]},
+        {"region": "石狮市", "grade": 2, "evidence": ["高效办成一件事"]}]}], ensure_ascii=False), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["eval", str(queries), "--index", str(demo_index_dir), "--similar", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["mode"] == "hybrid" and report["sources"] == 3
+    assert report["top1_relevant"] == 1.0 and report["ndcg"] >= 0.95
+
+
 def test_cli_recommend(demo_index_dir):
     result = CliRunner().invoke(cli, ["recommend", "四平市", "--index", str(demo_index_dir), "--json", "-k", "3"])
     assert result.exit_code == 0, result.output

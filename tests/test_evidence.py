@@ -131,7 +131,9 @@ def test_dev_set_quality_does_not_regress(demo_index):
 
     queries = json.loads((EVAL_DIR / "queries_dev.json").read_text())
     summary = evaluate(demo_index, queries, k=5).summary
-    assert summary["all"]["ndcg"] >= 0.88
+    # 0.930 with regions ranked by their best fused unit, 0.966 by their places in the two rankings.
+    assert summary["zh"]["ndcg"] >= 0.95
+    assert summary["all"]["ndcg"] >= 0.92
     assert summary["en"]["ndcg"] >= 0.85
     assert summary["all"]["single_top1"] == 1.0
     assert summary["all"]["hard_negative_violations"] == 0
@@ -139,6 +141,20 @@ def test_dev_set_quality_does_not_regress(demo_index):
     # among a region's own units (measured on five reports).
     assert summary["all"]["evidence"] >= 0.75
     assert summary["en"]["evidence"] >= 0.55
+
+
+def test_similar_finds_the_other_labelled_regions(demo_index):
+    """Query by example from each dev evidence paragraph: the query's other labelled regions come back first."""
+    from conftest import EVAL_DIR
+
+    from simkit.evaluate import evaluate_similar
+
+    queries = json.loads((EVAL_DIR / "queries_dev.json").read_text())
+    report = evaluate_similar(demo_index, queries, k=4)
+    assert report.sources >= 30
+    # With the paragraph's stored passage vector as the query: nDCG 0.835, first region relevant 0.69.
+    assert report.ndcg >= 0.88
+    assert report.top1_relevant >= 0.8
 
 
 def test_handle_whose_version_was_pruned_keeps_evidence_and_says_to_reload(index_copy):

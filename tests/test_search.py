@@ -28,6 +28,24 @@ def test_english_query_finds_chinese_paragraphs_on_the_same_measure(demo_index):
     assert sum("一件事" in text or "一窗" in text for text in top_texts) >= 2, top_texts
 
 
+@pytest.mark.parametrize("query", [
+    TOWNSHIP_ENFORCEMENT,
+    "把跨部门分头办理的关联事项打包成主题套餐，一次申请、一窗联办。",
+    "利用短视频、直播和新媒体账号传播法律知识。",
+])
+def test_hybrid_ranks_regions_by_their_places_in_the_dense_and_lexical_rankings(demo_index, query):
+    dense = [r.region for r in demo_index.search(query, k=None, mode="dense").regions]
+    lexical = [r.region for r in demo_index.search(query, k=None, mode="lexical").regions]
+    hybrid = demo_index.search(query, k=None, mode="hybrid").regions
+
+    def fused(region: str) -> float:
+        return sum(weight / (61 + (ranking.index(region) if region in ranking else len(ranking)))
+                   for weight, ranking in ((1.0, dense), (2.0, lexical)))
+
+    assert [r.region for r in hybrid] == sorted(dense, key=lambda region: -fused(region))
+    assert [r.score for r in hybrid] == [round(fused(r.region), 4) for r in hybrid]
+
+
 def test_regions_are_distinct_ranked_and_carry_metadata(demo_index):
     result = demo_index.search(TOWNSHIP_ENFORCEMENT, k=5, hits=2)
     names = [r.region for r in result.regions]
@@ -36,7 +54,7 @@ def test_regions_are_distinct_ranked_and_carry_metadata(demo_index):
     assert scores == sorted(scores, reverse=True)
     for region in result.regions:
         assert 1 <= len(region.hits) <= 2
-        assert region.score == region.hits[0].score
+        assert 0 < region.score <= 3 / 61  # hybrid: reciprocal ranks, lexical weighted 2
         hit = region.hits[0]
         assert hit.year in (2021, 2023, 2024)
         assert hit.title is None or "报告" in hit.title
