@@ -220,6 +220,13 @@ def recommend_latency(index: Any, region: str, runs: int) -> dict[str, Any]:
     return {"region": region, **summary_ms(times), "recommendations": found}
 
 
+def similar_latency(index: Any, queries: list[str]) -> dict[str, Any]:
+    """``index.similar`` (hybrid, the default) from the top paragraph of the first ten queries' answers."""
+    ids = [index.search(text, k=1, hits=1).regions[0].hits[0].paragraph_id for text in queries[:10]]
+    index.similar(ids[0], k=5)  # warm-up
+    return {"sources": len(ids), **summary_ms([timed_ms(index.similar, pid, k=5)[0] for pid in ids])}
+
+
 def open_times(index_dir: Path, runs: int) -> dict[str, Any]:
     """``open_index`` with and without checksum verification (files already in the page cache)."""
     import simkit
@@ -294,6 +301,7 @@ def measure(index_dir: Path, queries: list[str], *, province: str, region: str, 
         result["warm"] = warm_latency(index, queries, province)
         result["warm"]["embed_query_only"] = embed_query_latency(index, queries)
         result["warm"]["components"] = components(index, queries, province)
+        result["similar"] = similar_latency(index, queries)
         if recommend_runs:
             result["recommend_for_region"] = recommend_latency(index, region, recommend_runs)
     print(json.dumps(result, ensure_ascii=False), file=sys.stderr)  # partial results, in case the rest fails

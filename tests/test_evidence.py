@@ -109,10 +109,24 @@ def test_index_without_sentence_vectors_still_answers(index_copy):
 
     with open_index(index_copy) as index:
         result = index.search("推行乡镇综合行政执法改革", k=3, mode="dense")
+        source = result.regions[0]
+        # Query by example falls back to embedding the paragraph's text as a query.
+        similar = index.similar(source.hits[0].paragraph_id, k=3)
     assert len(result.regions) == 3
     for region in result.regions:
         assert all(h.evidence is None for h in region.hits)
         assert [h.score for h in region.hits] == sorted((h.score for h in region.hits), reverse=True)
+    assert len(similar.regions) == 3 and source.region not in [r.region for r in similar.regions]
+
+
+def test_similar_queries_with_the_stored_sentence_vectors_without_loading_the_model(demo_index_dir):
+    from simkit.search import open_index
+
+    with open_index(demo_index_dir) as index:
+        paragraph_id = index.search("推行乡镇综合行政执法改革", k=1, mode="lexical").regions[0].hits[0].paragraph_id
+        result = index.similar(paragraph_id, k=4)
+        assert index._embedder is None
+    assert len(result.regions) == 4 and all(r.hits[0].similarity is not None for r in result.regions)
 
 
 def test_json_carries_the_evidence_span(demo_index_dir):
