@@ -861,7 +861,8 @@ def eval_command(queries: str, index_dir: str | None, k: int, mode: str | None, 
     labeled = load_queries(Path(queries))
     if by_example:
         with open_index(index_dir) as index:
-            similar = [evaluate_similar(index, labeled, k=k, mode=m) for m in (MODES if compare else (mode,))]
+            similar = [evaluate_similar(index, labeled, k=k, mode=m, include_boilerplate=include_boilerplate)
+                       for m in (MODES if compare else (mode,))]
         if as_json:
             _echo_json([r.to_dict() for r in similar] if compare else similar[0].to_dict())
             return

@@ -16,8 +16,8 @@ PDF spacing); ``hard_negative_violations`` hard-negative passages that are the
 top paragraph of a region ranked above every relevant region.
 
 :func:`evaluate_similar` judges query by example (``index.similar``) on the same labels:
-every paragraph holding a grade-2 region's evidence is a source, and the query's other
-labelled regions are what should come back.
+for each grade-2 region of a query, the first indexed paragraph holding its evidence is a
+source, and the query's other labelled regions are what should come back.
 """
 
 from __future__ import annotations
@@ -151,18 +151,19 @@ class SimilarReport:
         return asdict(self)
 
 
-def evaluate_similar(index: Any, queries: list[dict[str, Any]], *, k: int = 4,
-                     mode: str | None = None) -> SimilarReport:
-    """Run ``index.similar`` from the paragraph holding each grade-2 region's evidence.
+def evaluate_similar(index: Any, queries: list[dict[str, Any]], *, k: int = 4, mode: str | None = None,
+                     include_boilerplate: bool = False) -> SimilarReport:
+    """Run ``index.similar`` from the first indexed paragraph holding each grade-2 region's evidence.
 
     Scores the other regions the query labels (the source's own region is excluded): region
     nDCG@k with their grades, whether the first region is one of them, and the share of returned
     grade-2 regions whose top paragraph holds their evidence. A source whose evidence no indexed
-    paragraph holds, or whose query labels no other region, is skipped.
+    paragraph holds, or whose query labels no other region, is skipped. Sources are indexed units
+    (measures or whole paragraphs), never a parent paragraph standing for its measures.
     """
     from .search import DEFAULT_MODE
 
-    rows = index.store.units_at(range(int(index.manifest["counts"]["units"])))
+    rows = index.store.units_at(range(int(index.manifest["counts"]["vectors"])))
     texts = [(normalize_for_match(u.text), u) for u in rows.values()]
     ndcgs: list[float] = []
     top1: list[bool] = []
@@ -170,12 +171,14 @@ def evaluate_similar(index: Any, queries: list[dict[str, Any]], *, k: int = 4,
     for query in queries:
         relevant = {r["region"]: r for r in query.get("relevant", [])}
         for region, label in relevant.items():
+            others = {r: int(x["grade"]) for r, x in relevant.items() if r != region}
+            if int(label["grade"]) != 2 or not others:
+                continue
             wanted = [normalize_for_match(e) for e in label.get("evidence", [])]
             source = next((u for text, u in texts if u.region == region and any(e in text for e in wanted)), None)
-            others = {r: int(x["grade"]) for r, x in relevant.items() if r != region}
-            if int(label["grade"]) != 2 or source is None or not others:
+            if source is None:
                 continue
-            result = index.similar(source.id, k=k, mode=mode)
+            result = index.similar(source.id, k=k, mode=mode, include_boilerplate=include_boilerplate)
             ranked = [r.region for r in result.regions]
             ndcgs.append(_ndcg(ranked, others, k))
             top1.append(bool(ranked) and ranked[0] in others)
