@@ -125,10 +125,9 @@ class SentenceIndex:
         """The normalised mean of the sentence vectors of the units at ``rows`` (None if they have none)."""
         pieces = [np.asarray(self.vectors[int(self.offsets[r]):int(self.offsets[r + 1])], dtype=np.float32)
                   for r in rows]
-        stacked = np.concatenate(pieces) if pieces else np.zeros((0, 0), dtype=np.float32)
-        if not len(stacked):
+        if not sum(len(piece) for piece in pieces):
             return None
-        mean = stacked.mean(axis=0)
+        mean = np.concatenate(pieces).mean(axis=0)
         return mean / (np.linalg.norm(mean) or 1.0)
 
     def best(self, query: np.ndarray, rows: Sequence[int]) -> list[BestSentence]:

@@ -312,9 +312,9 @@ class SimkitIndex:
         The paragraph's stored passage vector is not reused: passage-to-passage cosines favour
         long generic paragraphs ("hubs"). On the dev set (:func:`simkit.evaluate.evaluate_similar`:
         35 sources, 29 distinct paragraphs holding a grade-2 region's evidence, the query's other
-        labelled regions as relevant) region nDCG@4 went 0.835 -> 0.905 and the first region was relevant for
-        0.69 -> 0.86 of sources (the text embedded as a query: 0.910 and 0.86, at ~0.5 ms per
-        character of embedding; the sentence mean costs nothing).
+        labelled regions as relevant) region nDCG@4 went 0.835 -> 0.905 and the first region was
+        relevant for 0.69 -> 0.86 of sources (the text embedded as a query: 0.910 and 0.86, at
+        ~0.5 ms per character of embedding; the sentence mean needs no model).
         """
         unit = self.store.unit(paragraph_id)
         children = self.store.children_of(unit.id)
@@ -552,10 +552,7 @@ class SimkitIndex:
         if qualifying is not None:
             # Regions the mode's ranking did not reach (e.g. no shared words) follow, by cosine.
             for region, members in qualifying.items():
-                if region not in grouped:
-                    kept = [(0.0, u) for u in members if u.id not in exclude_ids]
-                    if kept:
-                        grouped[region] = kept
+                grouped.setdefault(region, [(0.0, u) for u in members])
         region_scores = ranking.region_scores(grouped) if mode == "hybrid" else {
             region: members[0][0] for region, members in grouped.items()}
         ranked = sorted(grouped.items(), key=lambda item: (-region_scores[item[0]], -item[1][0][0]))
