@@ -18,6 +18,10 @@ the region's own units raised it to 0.78. The manifest records the prompt
 (``"sentence_prompt": "query"``; a version without it embedded its sentences as
 passages), and a rebuild re-embeds sentences whose prompt is not the model's.
 
+The same vectors give query by example its query: the mean of a stored paragraph's sentence
+vectors (:meth:`SentenceIndex.mean`, used by ``SimkitIndex.similar``) stands for the paragraph
+embedded as a query, without loading the model.
+
 Files (all ``.npy``, loaded memory-mapped, no pickle), in the index version directory:
 
 - ``sentences.npy``: float16 ``(n_sentences, dim)``, L2-normalised sentence vectors;
