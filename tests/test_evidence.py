@@ -152,9 +152,10 @@ def test_dev_set_quality_does_not_regress(demo_index):
     assert summary["all"]["single_top1"] == 1.0
     assert summary["all"]["hard_negative_violations"] == 0
     # 0.53 before evidence sentences, 0.67 with them, 0.73 with the query prompt, 0.78 with lexical ranks
-    # among a region's own units (measured on five reports).
-    assert summary["all"]["evidence"] >= 0.75
-    assert summary["en"]["evidence"] >= 0.55
+    # among a region's own units, 0.82 with latent terms for English queries (measured on five reports).
+    assert summary["all"]["evidence"] >= 0.80
+    assert summary["en"]["evidence"] >= 0.70
+    assert summary["en"]["ndcg"] >= 0.88  # 0.868 by the dense ranking alone
 
 
 def test_similar_finds_the_other_labelled_regions(demo_index):

@@ -90,6 +90,17 @@ def _sentences(index_dir: Path, version: str | None = None, document: str | None
         store.close()
 
 
+def _raw_texts(index_dir: Path, version: str | None = None, document: str | None = None) -> set[str]:
+    """The texts of a version's units, without outline titles, optionally of one report."""
+    name = version or current_version(index_dir).name
+    store = Store(index_dir / VERSIONS / name / "store.sqlite")
+    try:
+        units = store.units_at(range(store.counts()["units"])).values()
+        return {u.text for u in units if document is None or u.document_id == document}
+    finally:
+        store.close()
+
+
 def _texts(index_dir: Path, version: str | None = None, document: str | None = None) -> set[str]:
     """The embedded texts (outline titles + text) of a version's units, optionally of one report."""
     name = version or current_version(index_dir).name
@@ -162,6 +173,10 @@ def test_adding_a_report_embeds_only_its_new_units(work, embedder):
     new_sentences = _sentences(index, document="lishu-2023") - _sentences(index, version=before)
     assert report.sentences.distinct_embedded == len(new_sentences) > 0
     assert report.sentences.reused == report.sentences.total - report.sentences.embedded
+    # And latent terms, computed from a unit's own text (without outline titles).
+    old_raw = _raw_texts(index, version=before)
+    assert report.latent_terms.distinct_embedded == len(_raw_texts(index, document="lishu-2023") - old_raw) > 0
+    assert report.latent_terms.reused == report.latent_terms.total - report.latent_terms.embedded
     with open_index(index) as fresh:
         assert fresh.version.name == report.version
         assert fresh.info()["counts"]["documents"] == 6
@@ -182,6 +197,7 @@ def test_touching_a_file_embeds_nothing(work, embedder):
     counts = current_version(index).manifest["counts"]
     assert report.units.total == report.units.reused == counts["units"] > 0
     assert report.sentences.total == report.sentences.reused == counts["sentences"] > 0
+    assert report.latent_terms.total == report.latent_terms.reused == counts["units"]
 
 
 def test_sentences_embedded_before_they_had_their_own_prompt_are_embedded_again(work, embedder):

@@ -32,8 +32,7 @@ def test_english_query_finds_chinese_paragraphs_on_the_same_measure(demo_index):
     TOWNSHIP_ENFORCEMENT,
     "把跨部门分头办理的关联事项打包成主题套餐，一次申请、一窗联办。",
     "利用短视频、直播和新媒体账号传播法律知识。",
-    "bundle related services so people apply once at one window",  # no lexical ranking: dense places only
-])
+])  # English queries (no lexical ranking) fuse latent terms instead: tests/test_latent.py
 def test_hybrid_ranks_regions_by_their_places_in_the_dense_and_lexical_rankings(demo_index, query):
     dense = [r.region for r in demo_index.search(query, k=None, mode="dense").regions]
     lexical = [r.region for r in demo_index.search(query, k=None, mode="lexical").regions]

@@ -1,0 +1,160 @@
+"""Latent terms: the stand-in for shared words when an English query has none with the index."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from simkit.errors import IndexLoadError
+from simkit.indexdir import current_version
+from simkit.latent import FILES, LATENT_ROWS, TOP_K, LatentIndex, head_info, pack, unpack
+from simkit.rebuild import rebuild_index
+from simkit.search import open_index
+
+TEXTS = [
+    "推行乡镇综合行政执法改革，一支队伍管执法",
+    "开展民法典宣传月活动，送法进村入户",
+    "优化“一件事”集成套餐服务，一次申请、一窗联办",
+    "Leading cadres take a legal-knowledge test before taking up a post",
+]
+
+
+@pytest.fixture(scope="module")
+def vectors(embedder):
+    return embedder.latent_terms(TEXTS)
+
+
+def test_vectors_are_sparse_and_pack_round_trips(vectors):
+    dim = head_info()["dim"]
+    for terms, values in vectors:
+        assert 0 < len(terms) <= TOP_K and len(set(terms.tolist())) == len(terms)
+        assert terms.min() >= 0 and terms.max() < dim and (values > 0).all()
+    for (terms, values), row in zip(vectors, pack(vectors)):
+        back_terms, back_values = unpack(row)
+        assert back_terms.tolist() == terms.tolist()
+        np.testing.assert_allclose(back_values, values)
+
+
+def test_index_scores_are_the_dot_products_of_the_vectors(vectors):
+    dim = head_info()["dim"]
+    index = LatentIndex.from_packed(pack(vectors), dim)
+    dense = np.zeros((len(vectors), dim), dtype=np.float32)
+    for row, (terms, values) in enumerate(vectors):
+        dense[row, terms] = values.astype(np.float16)  # stored as float16
+    for query in vectors:
+        q = np.zeros(dim, dtype=np.float32)
+        q[query[0]] = query[1]
+        np.testing.assert_allclose(index.scores_for(query), dense @ q, rtol=1e-5)
+    # Each text is its own best match, and an allowed mask is applied before the top n.
+    for row, query in enumerate(vectors):
+        assert index.search(query, 1)[1].tolist() == [row]
+    mask = np.array([False, True, True, True])
+    assert 0 not in index.search(vectors[0], 4, mask)[1].tolist()
+    # A rebuild reads the vectors back per unit.
+    for (terms, values), row in zip(vectors, index.packed_rows()):
+        back_terms, back_values = unpack(row)
+        assert dict(zip(back_terms.tolist(), back_values.tolist())) == dict(
+            zip(terms.tolist(), values.astype(np.float16).astype(np.float32).tolist()))
+
+
+def test_the_index_stores_its_latent_terms_with_checksums(demo_index_dir):
+    version = current_version(demo_index_dir)
+    manifest = version.manifest
+    assert manifest["latent_terms"]["head_sha256"] == head_info()["head_sha256"]
+    assert set(FILES) <= set(manifest["files"])
+    latent = LatentIndex.load(version.path, manifest["counts"]["units"])
+    assert latent.units == manifest["counts"]["units"]
+    assert len(set(np.asarray(latent.rows).tolist())) == latent.units  # every unit has latent terms
+
+
+def test_latent_terms_lift_english_answers_above_the_dense_ranking(demo_index):
+    """English dev queries and the Chinese dev queries in English (scripts/eval_english.py): hybrid, which
+    ranks them by latent terms, beats the dense ranking alone on regions and on evidence."""
+    from conftest import EVAL_DIR, PROJECT
+
+    from simkit.evaluate import evaluate
+
+    import_path = str(PROJECT / "scripts")
+    import sys
+
+    sys.path.insert(0, import_path)
+    try:
+        from eval_english import query_sets
+    finally:
+        sys.path.remove(import_path)
+    sets = query_sets(EVAL_DIR)
+    queries = sets["dev_english"] + sets["dev_translated"]
+    hybrid = evaluate(demo_index, queries, k=5)
+    dense = evaluate(demo_index, queries, k=5, mode="dense")
+    assert hybrid.summary["all"]["ndcg"] >= dense.summary["all"]["ndcg"] + 0.02
+    assert hybrid.summary["all"]["evidence"] > dense.summary["all"]["evidence"]
+
+
+def test_hybrid_fuses_the_places_of_regions_in_the_dense_and_latent_rankings(demo_index):
+    from simkit.filters import Filters
+
+    query = "bundle related services so people apply once at one window"
+    dense = [r.region for r in demo_index.search(query, k=None, mode="dense").regions]
+    allowed = demo_index._allowed(Filters())  # boilerplate left out, as in the search
+    rows = demo_index.latent.search(demo_index.embedder.latent_terms([query])[0], 10_000,
+                                    None if allowed is None else allowed.mask)[1]
+    units = demo_index.store.units_at(rows.tolist())
+    latent = list(dict.fromkeys(units[row].region for row in rows.tolist()))
+    hybrid = demo_index.search(query, k=None).regions
+
+    def fused(region: str) -> float:
+        return sum(1.0 / (61 + (ranking.index(region) if region in ranking else len(ranking)))
+                   for ranking in (dense, latent))
+
+    assert latent != dense  # the two rankings disagree, so the test can tell fusion from either
+    assert [r.region for r in hybrid] == sorted(dense, key=lambda region: -fused(region))
+    assert [r.score for r in hybrid] == [round(fused(r.region), 4) for r in hybrid]
+
+
+def _strip_latent_terms(index_dir):
+    version = current_version(index_dir)
+    manifest = json.loads((version.path / "manifest.json").read_text(encoding="utf-8"))
+    for name in FILES:
+        (version.path / name).unlink()
+        del manifest["files"][name]
+    del manifest["latent_terms"]
+    (version.path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_an_index_without_latent_terms_ranks_english_queries_by_the_model_alone(index_copy):
+    _strip_latent_terms(index_copy)
+    with open_index(index_copy) as index:
+        result = index.search("bundle related services so people apply once at one window", k=3)
+        dense = index.search("bundle related services so people apply once at one window", k=3, mode="dense")
+    assert result.rankings == ["dense"]
+    assert [r.region for r in result.regions] == [r.region for r in dense.regions]
+
+
+def test_a_damaged_latent_file_is_named_on_open(index_copy):
+    path = current_version(index_copy).path / LATENT_ROWS
+    path.write_bytes(path.read_bytes()[:-64])
+    with pytest.raises(IndexLoadError, match=LATENT_ROWS):
+        open_index(index_copy)
+
+
+def test_a_rebuild_computes_missing_latent_terms_once_and_then_reuses_them(index_copy, examples_dir, embedder,
+                                                                          tmp_path):
+    from simkit.embedcache import CACHE_DIR
+
+    src = tmp_path / "src"
+    shutil.copytree(examples_dir, src)
+    _strip_latent_terms(index_copy)
+    shutil.rmtree(index_copy / CACHE_DIR, ignore_errors=True)
+    first = rebuild_index([src], index_copy, embedder=embedder)
+    assert first.status == "published"
+    assert any("latent terms" in w for w in first.warnings)
+    assert first.units.embedded == 0  # only the latent terms were missing
+    assert first.latent_terms.distinct_embedded > 0
+    assert first.latent_terms.embedded + first.latent_terms.reused == first.latent_terms.total == first.units.total
+    second = rebuild_index([src], index_copy, embedder=embedder, force=True)
+    assert second.latent_terms.embedded == 0 and second.latent_terms.reused == second.latent_terms.total
+    with open_index(index_copy) as index:
+        assert index.search("bundle related services so people apply once", k=3).rankings == ["dense", "latent"]
