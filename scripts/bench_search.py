@@ -40,6 +40,7 @@ sys.path.insert(0, str(PROJECT))
 
 DEV_QUERIES = Path("/work/shared/eval/queries_dev.json")
 COLD_QUERY = "在乡镇推行一支队伍管执法的综合执法改革"
+COLD_ENGLISH = "comprehensive law enforcement reform in townships with a single enforcement team"
 BUILTIN_QUERIES = (
     "在乡镇推行一支队伍管执法的综合执法改革",
     "把企业和群众需要跨部门分头办理的关联事项打包成主题套餐，一次申请、一窗联办。",
@@ -168,6 +169,11 @@ def warm_latency(index: Any, queries: list[str], province: str) -> dict[str, Any
             times.append(ms)
             regions += len(result.regions)
         results[name] = {**summary_ms(times), "regions_per_query": round(regions / len(queries), 2)}
+    # Queries sharing no word with the index (English): hybrid ranks them by latent terms (simkit.latent).
+    english = [text for text in queries if not index.lexical.query_terms(text)]
+    if english:
+        times = [timed_ms(index.search, text, k=5)[0] for text in english]
+        results["hybrid_no_shared_word"] = {**summary_ms(times), "latent_terms": index.latent is not None}
     return results
 
 
@@ -207,6 +213,12 @@ def components(index: Any, queries: list[str], province: str) -> dict[str, Any]:
         "bm25_search_masked_ms": median(lambda: [index.lexical.search(t, fetch, lexical_mask) for t in texts],
                                         per=len(texts)),
         "store_units_at_ms": median(index.store.units_at, top.tolist()),
+        **({"latent_terms_of_query_ms": median(lambda: [index.embedder.latent_terms([t]) for t in texts],
+                                               per=len(texts)),
+            "latent_search_ms": median(lambda: [index.latent.search(q, fetch) for q in latent_queries],
+                                       per=len(texts))}
+           if (latent_queries := [index.embedder.latent_terms([t])[0] for t in texts]) and index.latent is not None
+           else {}),
         "highlights_15_hits_ms": median(lambda: [index._highlights(texts[0], u.text, "hybrid") for u in hits]),
     }
 
@@ -247,9 +259,10 @@ def open_times(index_dir: Path, runs: int) -> dict[str, Any]:
             "note": "files in the page cache; includes reading the FAISS file and opening SQLite"}
 
 
-def cold_search(index_dir: Path, mode: str, runs: int, importtime: bool) -> dict[str, Any]:
+def cold_search(index_dir: Path, mode: str, runs: int, importtime: bool,
+                query: str = COLD_QUERY) -> dict[str, Any]:
     """Wall time and peak RSS of fresh `simkit search` processes, measured by GNU time."""
-    command = [sys.executable, "-m", "simkit", "search", COLD_QUERY, "--index", str(index_dir), "--json",
+    command = [sys.executable, "-m", "simkit", "search", query, "--index", str(index_dir), "--json",
                "--mode", mode]
     walls, peaks = [], []
     for _ in range(runs):
@@ -306,6 +319,8 @@ def measure(index_dir: Path, queries: list[str], *, province: str, region: str, 
             result["recommend_for_region"] = recommend_latency(index, region, recommend_runs)
     print(json.dumps(result, ensure_ascii=False), file=sys.stderr)  # partial results, in case the rest fails
     result["cold_search"] = {mode: cold_search(index_dir, mode, cold_runs, importtime) for mode in ("dense", "hybrid")}
+    # An English query: hybrid reads the latent terms and runs the sparse head once more.
+    result["cold_search"]["hybrid_english"] = cold_search(index_dir, "hybrid", cold_runs, False, COLD_ENGLISH)
     result["cold_breakdown"] = cold_breakdown(index_dir)
     return result
 
@@ -323,6 +338,7 @@ def generate_large(example_dir: Path, root: Path, *, units: int, per_report: int
     from simkit.evidence import SentenceIndex, SentencePlan
     from simkit.index import load_vector_index
     from simkit.indexdir import PHRASES, STORE, VECTORS, current_version
+    from simkit.latent import LatentIndex
     from simkit.models import resolve_model
     from simkit.records import Paragraph, ParsedReport, Report
     from simkit.store import Store
@@ -396,6 +412,14 @@ def generate_large(example_dir: Path, root: Path, *, units: int, per_report: int
         sentences = (plan, sentence_vectors)
     seconds["sentences"] = time.perf_counter() - mark
 
+    # Latent terms: each generated unit gets its source unit's.
+    mark = time.perf_counter()
+    latent = None
+    if LatentIndex.present(source.path) and source.manifest.get("latent_terms"):
+        src_latent = LatentIndex.load(source.path, int(base.ntotal))
+        latent = LatentIndex.from_packed(src_latent.packed_rows()[picks], src_latent.dim)
+    seconds["latent_terms"] = time.perf_counter() - mark
+
     # build_index's write step, as is. Tokenizing is memoized per distinct text (every text is a copy of
     # one of the example's units): same tokens, ~1 ms of jieba per unit saved.
     model = source.manifest["model"]
@@ -407,6 +431,7 @@ def generate_large(example_dir: Path, root: Path, *, units: int, per_report: int
         mark = time.perf_counter()
         write_version(root, parsed, unit_list, vectors, resolved, PhraseStats.load(source.path / PHRASES),
                       embed_context=source.manifest.get("embed_context", "section"), sentences=sentences,
+                      latent=latent,
                       # The copied sentence vectors keep the prompt they were embedded with.
                       sentence_prompt=source.manifest.get("sentence_prompt", "passage") if sentences else None)
         seconds["write_version"] = time.perf_counter() - mark

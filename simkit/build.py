@@ -290,18 +290,20 @@ def _build_locked(root: Path, parsed: list[ParsedReport], skipped: list[SkippedF
 def write_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Paragraph], vectors: np.ndarray,
                   model: ResolvedModel, phrases: PhraseStats, *, embed_context: str = "section",
                   sentences: tuple[SentencePlan, np.ndarray] | None = None,
-                  sentence_prompt: str | None = None) -> tuple[str, dict[str, int]]:
+                  sentence_prompt: str | None = None,
+                  latent: LatentIndex | None = None) -> tuple[str, dict[str, int]]:
     """Write a complete index version (vectors, store, statistics, manifest) and publish it atomically.
 
     ``vectors[i]`` is the vector of ``units[i]``; ``sentences`` (optional) the units' sentence
     plan and its vectors (see :mod:`simkit.evidence`), embedded with ``sentence_prompt``
-    (default: the model's, :attr:`ModelProfile.sentence_prompt`). Returns the version name and the counts.
-    Nothing is published if any step fails. Holds the index's writer lock meanwhile.
+    (default: the model's, :attr:`ModelProfile.sentence_prompt`); ``latent`` (optional) the units' latent
+    terms (:mod:`simkit.latent`). Returns the version name and the counts. Nothing is published if any
+    step fails. Holds the index's writer lock meanwhile.
     """
     with IndexLock(root, "build"):
         recover(root)
         name, tmp, counts = stage_version(root, parsed, units, vectors, model, phrases, embed_context=embed_context,
-                                          sentences=sentences, sentence_prompt=sentence_prompt)
+                                          sentences=sentences, sentence_prompt=sentence_prompt, latent=latent)
         _publish_or_discard(root, name, tmp)
     return name, counts
 

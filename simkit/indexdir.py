@@ -10,6 +10,8 @@ An index directory holds immutable versions and a pointer to the current one::
         store.sqlite           reports and paragraphs (SQLite)
         phrases.json           trigrams and closing phrases shared across regions (boilerplate detection)
         lexical.*              BM25 index over Chinese words (see simkit.lexical)
+        sentence*.npy          evidence sentence vectors (see simkit.evidence; optional)
+        latent_*.npy           the units' latent terms (see simkit.latent; optional, default model only)
         clusters.*             recurring initiatives (see simkit.cluster; ``cluster_ids.json``
                                at the root numbers them across versions)
 
