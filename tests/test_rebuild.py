@@ -58,6 +58,7 @@ def rebuilt_base(tmp_path_factory, demo_index_dir, examples_dir, embedder) -> Pa
     shutil.copytree(demo_index_dir, base / "index")
     report = rebuild_index([base / "src"], base / "index", embedder=embedder, force=True)
     assert report.units.embedded == 0 and report.units.reused == report.units.total > 100
+    assert report.latent_terms.embedded == 0 and report.latent_terms.reused == report.units.total
     return base
 
 
