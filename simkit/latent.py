@@ -153,8 +153,8 @@ class LatentIndex:
             values = np.load(directory / LATENT_VALUES, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise IndexLoadError(f"{directory}: unreadable latent terms ({exc}); rebuild the index") from exc
-        if (indptr.ndim != 1 or len(indptr) < 2 or int(indptr[-1]) != len(rows)
-                or len(rows) != len(values) or (len(rows) and int(np.max(rows)) >= units)):
+        # Shapes only: reading every posting here would page in the whole file when an index opens.
+        if indptr.ndim != 1 or len(indptr) < 2 or int(indptr[-1]) != len(rows) or len(rows) != len(values):
             raise IndexLoadError(f"{directory / LATENT_INDPTR}: latent terms do not match the index's {units} "
                                  "units; rebuild the index")
         return cls(indptr, rows, values, units)
@@ -173,8 +173,10 @@ class LatentIndex:
         offsets = np.cumsum(lengths) - lengths
         positions = np.arange(int(lengths.sum())) - np.repeat(offsets - starts, lengths)
         contributions = np.asarray(self.values[positions], dtype=np.float32) * np.repeat(weights, lengths)
-        return np.bincount(np.asarray(self.rows[positions]), weights=contributions,
-                           minlength=self.units).astype(np.float32)
+        scores = np.bincount(np.asarray(self.rows[positions]), weights=contributions, minlength=self.units)
+        if len(scores) > self.units:
+            raise IndexLoadError(f"latent terms point past the index's {self.units} units; rebuild the index")
+        return scores.astype(np.float32)
 
     def search(self, query: LatentVector, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The top ``n`` rows with a score above 0 as ``(scores, rows)``, best first (like BM25's search)."""
