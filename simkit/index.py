@@ -1,4 +1,5 @@
-"""FAISS vector index: inner product over L2-normalized vectors (cosine similarity)."""
+"""FAISS vector index: inner product over L2-normalized vectors (cosine similarity), and the top-n
+selection that the sparse rankings (BM25, latent terms) share."""
 
 from __future__ import annotations
 
@@ -112,3 +113,23 @@ def _valid_rows(rows: np.ndarray, ntotal: int) -> np.ndarray:
     return np.ascontiguousarray(rows[(rows >= 0) & (rows < ntotal)])
 
 
+
+
+def top_scored_rows(scores: np.ndarray, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The top ``n`` rows of a full score vector with a score above 0, as ``(scores, rows)``, best first.
+
+    ``allowed`` (a boolean mask over rows) is applied before the top ``n`` are taken. Ties keep row
+    order. Used by the sparse rankings, which score every row at once.
+    """
+    if allowed is not None:
+        allowed = np.asarray(allowed, dtype=bool)
+        if allowed.shape != scores.shape:
+            raise ValueError(f"allowed mask has shape {allowed.shape}, expected {scores.shape}")
+        scores = np.where(allowed, scores, 0.0).astype(np.float32)
+    candidates = np.flatnonzero(scores > 0)
+    if n <= 0 or not len(candidates):
+        return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+    if len(candidates) > n:
+        candidates = np.sort(candidates[np.argpartition(-scores[candidates], n - 1)[:n]])
+    rows = candidates[np.argsort(-scores[candidates], kind="stable")].astype(np.int64)
+    return scores[rows], rows

@@ -180,18 +180,9 @@ class LatentIndex:
 
     def search(self, query: LatentVector, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The top ``n`` rows with a score above 0 as ``(scores, rows)``, best first (like BM25's search)."""
-        scores = self.scores_for(query)
-        if allowed is not None:
-            if np.shape(allowed) != (self.units,):
-                raise ValueError(f"allowed mask has shape {np.shape(allowed)}, expected ({self.units},)")
-            scores = np.where(np.asarray(allowed, dtype=bool), scores, 0.0).astype(np.float32)
-        candidates = np.flatnonzero(scores > 0)
-        if n <= 0 or not len(candidates):
-            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        if len(candidates) > n:
-            candidates = np.sort(candidates[np.argpartition(-scores[candidates], n - 1)[:n]])
-        rows = candidates[np.argsort(-scores[candidates], kind="stable")].astype(np.int64)
-        return scores[rows], rows
+        from .index import top_scored_rows
+
+        return top_scored_rows(self.scores_for(query), n, allowed)
 
     def packed_rows(self, rows: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """The vectors of unit ``rows`` (default: all) as packed rows (:func:`pack`), for reuse by a rebuild.

@@ -285,21 +285,9 @@ class LexicalIndex:
         ``allowed`` (a boolean mask over rows) is applied before the top ``n`` are taken.
         Ties keep row order.
         """
-        scores = self.scores_for(query)
-        if allowed is not None:
-            allowed = np.asarray(allowed, dtype=bool)
-            if allowed.shape != (self.rows,):
-                raise ValueError(f"allowed mask has shape {allowed.shape}, expected ({self.rows},)")
-            scores = np.where(allowed, scores, 0.0).astype(np.float32)
-        candidates = np.flatnonzero(scores > 0)
-        if n <= 0 or not len(candidates):
-            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        if len(candidates) > n:
-            cut = np.argpartition(-scores[candidates], n - 1)[:n]
-            candidates = np.sort(candidates[cut])
-        order = np.argsort(-scores[candidates], kind="stable")
-        rows = candidates[order].astype(np.int64)
-        return scores[rows], rows
+        from .index import top_scored_rows
+
+        return top_scored_rows(self.scores_for(query), n, allowed)
 
     def matched_terms(self, query: str, text: str) -> list[tuple[int, int]]:
         """Character spans ``(start, end)`` in ``text`` of the query's terms, in text order.

@@ -466,14 +466,17 @@ def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: See
     Vectors go straight into the output matrix (one row per distinct text first, then copied to
     the rows of its repeats); nothing holds a second copy of them.
     """
+    def embed(batch: Sequence[str]) -> np.ndarray:
+        if latent:
+            return pack(embedder.latent_terms(batch))
+        return embedder.embed_sentences(batch) if sentences else embedder.embed_passages(batch)
+
     if latent:
         dimension, prompt = PACKED_WIDTH, "latent"
-        embed: Callable[[Sequence[str]], np.ndarray] = lambda batch: pack(embedder.latent_terms(batch))  # noqa: E731
         opened = EmbeddingCache.for_latent_terms(root, embedder.model)
     else:
         dimension = embedder.dimension
         prompt = embedder.model.profile.sentence_prompt if sentences else "passage"
-        embed = embedder.embed_sentences if sentences else embedder.embed_passages
         opened = EmbeddingCache.for_index(root, embedder.model, dimension)
     out = np.zeros((len(texts), dimension), dtype=np.float32)
     with opened as cache:
