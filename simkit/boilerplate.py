@@ -32,9 +32,17 @@ statistics over the corpus, not by a list of sentences:
    formulaic role: 44; with templates: 45) and 3 of 55 labelled measure passages
    (unchanged). Not a knife-edge: with a weight of 0.4–0.6 for frequent trigrams and a
    cut of 0.7, 45 and 3; at 0.75, 44–45 and 2–3; at 0.6, 45 but 6–8 measures marked.
-   Missed: a list of kinds of supervision inside a measure ("强化党内监督、人大监督、政协
-   监督、民主监督、司法监督等监督方式协调配合"). For the stricter test below, a quoted name or
-   《title》 that is not itself made of universal trigrams also counts as concrete text.
+   One more form is a formula whatever its statistics: a **list of kinds** — a clause
+   without digits holding at least three 、-separated items of three or more characters
+   that share their head, the last two characters ("强化党内监督、人大监督、政协监督、民主
+   监督、司法监督等…", "打造法治生态、创新生态、人才生态"). Such a list names the parts of
+   a national formula, each region picking its own subset and wording, so trigrams shared
+   across five regions cannot see it. It was added for the one passage the statistics
+   missed; on the five example reports it marks two clauses, that one and an unlabelled
+   厦门 formula, and no labelled measure: 46 of 46 and 3 of 55. A list inside a 《title》 or
+   “quoted name” does not count, and a list with a number in its clause ("…4个建设工程")
+   is concrete. For the stricter test below, a quoted name or 《title》 that is not itself
+   made of universal trigrams also counts as concrete text.
 4. A unit (paragraph or measure) is **boilerplate** — left out of search by default —
    when at least 60 % of its characters lie in sentences scoring at least 0.5 on
    *universal* trigrams. Exclusion uses the stricter trigram set because hiding a real
@@ -84,6 +92,9 @@ _DIGIT = re.compile(r"\d")
 _TITLE = re.compile(r"《[^》]{1,60}》")
 TITLE_CUT = 0.9
 _NAMED = re.compile(r"“[^”]{1,30}”|《[^》]{1,60}》")
+_LIST = re.compile(r"[\u4e00-\u9fff]{3,16}(?:、[\u4e00-\u9fff]{3,16}){2,}")
+_LIST_TAIL = re.compile(r"[等和及与]")
+HEAD_CHARS = 2
 
 
 @dataclass(frozen=True)
@@ -239,13 +250,31 @@ def formula_score(sentence: str, stats: PhraseStats, *, universal: bool = False)
     return sum(covered) / (len(han) + named + 3 * len(_DIGIT.findall(text)))
 
 
+def is_list_of_kinds(clause: str) -> bool:
+    """Whether a clause without digits lists at least three kinds of one thing (items of three
+    or more characters separated by 、 sharing their last two: "党内监督、人大监督、政协监督"),
+    outside 《titles》 and quoted names."""
+    clause = _NAMED.sub("", _YEARS.sub("", clause))
+    if _DIGIT.search(clause):
+        return False
+    for match in _LIST.finditer(clause):
+        *items, last = match.group().split("、")
+        heads = {item[-HEAD_CHARS:] for item in items}
+        # The last item runs on into the clause ("司法监督等监督方式…", "舆论监督有机贯通"): its
+        # kind is the head's first occurrence after a modifier, before any 等/和/及/与.
+        last = _LIST_TAIL.split(last, maxsplit=1)[0]
+        if len(heads) == 1 and last.find(next(iter(heads)), 1) > 0:
+            return True
+    return False
+
+
 def formula_spans(text: str, stats: PhraseStats, *, universal: bool = False,
                   formulaic: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
     """Offsets of formula passages in ``text``.
 
     By default: clauses scoring at least 0.7 (0.4 for clauses starting inside one of the
-    ``formulaic`` ranges), adjacent ones merged, plus 《titles》 made of common trigrams
-    (the formula spans).
+    ``formulaic`` ranges) or holding a list of kinds, adjacent ones merged, plus 《titles》
+    made of common trigrams (the formula spans).
     With ``universal``: whole sentences scoring at least 0.5 on universal trigrams (the
     stricter test behind a unit's boilerplate flag).
     """
@@ -260,7 +289,8 @@ def formula_spans(text: str, stats: PhraseStats, *, universal: bool = False,
         cut = CLAUSE_CUT_FORMULAIC_ROLE if in_formulaic else stats.clause_cut
         if len(_han_only(text[s:e])) < MIN_CLAUSE_HAN or (
                 formula_score(text[s:e], stats) < cut
-                and not (in_formulaic and _closes_with_formula(text[s:e], stats))):
+                and not (in_formulaic and _closes_with_formula(text[s:e], stats))
+                and not is_list_of_kinds(text[s:e])):
             continue
         if merged and not text[merged[-1][1] : s].strip():
             merged[-1] = (merged[-1][0], e)
