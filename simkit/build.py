@@ -166,7 +166,8 @@ def unit_records(parsed: ParsedReport) -> list[dict[str, Any]]:
             "adcode": r.adcode, "year": r.year, "issuer": r.issuer}
     return [
         {"id": p.id, **meta, "section": p.section, "kind": p.kind, "role": p.role, "parent_id": p.parent_id,
-         "boilerplate": p.boilerplate, "start": p.start, "end": p.end, "text": p.text}
+         "boilerplate": p.boilerplate, "formula_spans": [list(span) for span in parsed.formula_spans_in(p)],
+         "start": p.start, "end": p.end, "text": p.text}
         for p in parsed.paragraphs
         if p.kind in ("paragraph", "measure", "parent")
     ]

@@ -743,7 +743,8 @@ def parse(file: str, region: str | None, index_dir: str | None, show_all: bool, 
     """Show how a report file is read: metadata and its outline as a tree of units.
 
     Each line shows the unit's kind, role (measure/plan/problem/leadership/overview),
-    a B where it is boilerplate, and its first characters.
+    B where it is boilerplate (left out of search), b where only part of it is a formula
+    passage, and its first characters. --json gives every unit's formula spans as offsets.
     """
     from .boilerplate import flag_report
     from .ingest import parse_report
@@ -755,7 +756,8 @@ def parse(file: str, region: str | None, index_dir: str | None, show_all: bool, 
     if as_json:
         _echo_json({"document": parsed.report.to_dict(),
                     "boilerplate_judged": stats is not None,
-                    "paragraphs": [p.to_dict() for p in parsed.paragraphs]})
+                    "paragraphs": [p.to_dict() | {"formula_spans": [list(span) for span in parsed.formula_spans_in(p)]}
+                                   for p in parsed.paragraphs]})
         return
     r = parsed.report
     click.echo(f"title     {r.title}")
@@ -777,7 +779,7 @@ def parse(file: str, region: str | None, index_dir: str | None, show_all: bool, 
             click.echo("  " * depth + click.style(path[depth], bold=True))
         printed = path
         depth = len(path) + (1 if p.kind == "measure" else 0)
-        flag = "B" if p.boilerplate else " "
+        flag = "B" if p.boilerplate else "b" if parsed.formula_spans_in(p) else " "
         preview = p.text if len(p.text) <= width else p.text[: width - 1] + "…"
         click.echo(f"{'  ' * depth}[{p.kind[:4]} {p.role[:4]} {flag}] {preview}")
 

@@ -85,3 +85,9 @@ class ParsedReport:
     def units(self) -> list[Paragraph]:
         """The spans that are embedded and indexed: whole paragraphs and measures."""
         return [p for p in self.paragraphs if p.kind in UNIT_KINDS]
+
+    def formula_spans_in(self, paragraph: Paragraph) -> list[tuple[int, int]]:
+        """The formula (boilerplate) spans inside a paragraph, clipped to it: offsets into the
+        report's cleaned text, like the paragraph's own."""
+        return [(max(s, paragraph.start), min(e, paragraph.end)) for s, e in self.boilerplate_spans
+                if s < paragraph.end and e > paragraph.start]

@@ -176,6 +176,26 @@ def test_ingest_writes_jsonl_units(runner, examples_dir, tmp_path):
     assert all(r["parent_id"] in parents for r in records if r["kind"] == "measure")
     assert any(r["boilerplate"] for r in records)
     assert {r["role"] for r in records} >= {"measure", "plan", "problem", "overview"}
+    # Formula spans lie inside their unit; a boilerplate unit is mostly made of them.
+    for r in records:
+        assert all(r["start"] <= a < b <= r["end"] for a, b in r["formula_spans"]), r["id"]
+    assert all(r["formula_spans"] for r in records if r["boilerplate"])
+    supervision = next(r for r in records if "司法监督等监督方式协调配合" in r["text"] and r["kind"] != "parent")
+    assert not supervision["boilerplate"]
+    (a, b), = supervision["formula_spans"]
+    formula = supervision["text"][a - supervision["start"] : b - supervision["start"]]
+    assert "强化党内监督、人大监督、政协监督" in formula and "157" not in formula
+
+
+def test_parse_shows_formula_spans_of_a_unit(runner, examples_dir, demo_index_dir):
+    path = str(examples_dir / "quangang-2023.txt")
+    result = runner.invoke(cli, ["parse", path, "--index", str(demo_index_dir), "--json", "--width", "60"])
+    assert result.exit_code == 0, result.output
+    unit = next(p for p in json.loads(result.output)["paragraphs"] if "司法监督等监督方式" in p["text"])
+    assert not unit["boilerplate"] and unit["formula_spans"]
+    tree = runner.invoke(cli, ["parse", path, "--index", str(demo_index_dir)]).output
+    line = next(line for line in tree.splitlines() if "强化对行政权力制约监督。" in line)
+    assert "[para meas b]" in line
 
 
 def test_ingest_stops_at_first_bad_file_unless_skip_bad(runner, examples_dir, tmp_path):
