@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,14 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def _stop_writing() -> None:
+    """Leave quietly once stdout's reader has gone, as a Unix tool killed by SIGPIPE would (exit 141):
+    stdout is pointed at /dev/null so that flushing it at exit raises nothing more."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(141)
+
+
 def handle_errors(func: F) -> F:
     """Map every SimkitError to ``Error: …`` on stderr and its exit code, without a traceback."""
 
@@ -32,6 +41,8 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except SimkitError as exc:
             _fail(str(exc), exc.exit_code)
+        except BrokenPipeError:  # `simkit parse … | head`: the reader has what it wanted
+            _stop_writing()
         except OSError as exc:  # output paths: an existing file where a folder should be, no permission, …
             where = exc.filename if exc.filename is not None else "file system"
             _fail(f"{where}: {exc.strerror or exc}; check the path and its permissions")

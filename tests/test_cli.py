@@ -232,3 +232,22 @@ def test_unknown_region_is_indexed_with_a_warning(runner, tmp_path):
     assert overridden.exit_code == 0 and "Warning" not in overridden.output
     found = json.loads(runner.invoke(cli, ["search", "综合行政执法", "--index", str(index_dir), "--json"]).output)
     assert found["regions"][0]["region"] == "泰顺县" and found["regions"][0]["province"] == "浙江省"
+
+
+def test_output_into_a_closed_pipe_stops_quietly(examples_dir):
+    """`simkit parse FILE | head -1`: no error line or traceback once the reader has gone."""
+    fcntl = pytest.importorskip("fcntl")
+    if not hasattr(fcntl, "F_SETPIPE_SZ"):
+        pytest.skip("needs Linux pipes, whose size can be set")
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)  # smaller than the output (~21 kB)
+    command = [sys.executable, "-m", "simkit", "parse", str(examples_dir / "siping-2023.txt"), "--all",
+               "--width", "300"]
+    process = subprocess.Popen(command, stdout=write_end, stderr=subprocess.PIPE,
+                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        assert reader.readline().startswith(b"title")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 141
+    assert stderr.decode() == ""
