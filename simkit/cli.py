@@ -771,11 +771,14 @@ def parse(file: str, region: str | None, index_dir: str | None, show_all: bool, 
                                    for p in parsed.paragraphs]})
         return
     r = parsed.report
-    click.echo(f"title     {r.title}")
-    click.echo(f"region    {r.region or 'unknown'}  province {r.province}  city {r.city}  adcode {r.adcode}  "
-               f"year {r.year}")
-    click.echo(f"issuer    {r.issuer}  to {r.addressee}  number {r.doc_number}  published {r.published}  "
-               f"format {r.source_format}")
+    def shown(value: object) -> str:
+        return "—" if value is None else str(value)
+
+    click.echo(f"title     {r.title or '— (no title line in the file)'}")
+    click.echo(f"region    {r.region or 'unknown'}  province {shown(r.province)}  city {shown(r.city)}  "
+               f"adcode {shown(r.adcode)}  year {shown(r.year)}")
+    click.echo(f"issuer    {shown(r.issuer)}  to {shown(r.addressee)}  number {shown(r.doc_number)}  "
+               f"published {shown(r.published)}  format {r.source_format}")
     if stats is None:
         click.echo("(boilerplate not judged: no index to compare with; pass --index)")
     printed: list[str] = []
