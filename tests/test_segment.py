@@ -11,7 +11,7 @@ import pytest
 
 from simkit.ingest import parse_report
 from simkit.records import ROLES, Paragraph, ParsedReport
-from simkit.segment import segment, split_long
+from simkit.segment import segment, split_long, split_text
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "reports"
 
@@ -397,3 +397,11 @@ def test_xiamen_unnumbered_problems_and_plans() -> None:
     assert not problem.section.startswith("十、") and not plan.section.startswith("十、")
     last_work = next(p for p in parsed.units if "民法典进家庭" in p.text)
     assert last_work.role == "measure" and last_work.section.startswith("十、")
+
+
+def test_split_text_offsets_fit_and_cover_the_text() -> None:
+    text = "强化党内监督和人大监督。" * 40 + "  "
+    spans = split_text(text, len, 100)
+    assert len(spans) > 1 and all(b - a <= 100 for a, b in spans)
+    assert "".join(text[a:b] for a, b in spans) == text.strip()
+    assert split_text("短文本。", len, 100) == [(0, 4)]
