@@ -153,6 +153,14 @@ def test_a_chinese_query_whose_words_the_filters_leave_out_is_not_ranked_by_late
     assert result.rankings == ["dense"] and len(result.regions) == 2
 
 
+def test_a_posting_past_the_units_is_an_error_when_scored():
+    index = LatentIndex(np.array([0, 1, 2], dtype=np.int64), np.array([0, 5], dtype=np.int32),
+                        np.array([0.5, 0.5], dtype=np.float16), units=2)
+    np.testing.assert_allclose(index.scores_for((np.array([0]), np.array([2.0]))), [1.0, 0.0])
+    with pytest.raises(IndexLoadError, match="past the index's 2 units"):
+        index.scores_for((np.array([0, 1]), np.array([1.0, 1.0])))
+
+
 def test_a_latent_file_that_does_not_match_the_index_is_refused_without_checksums(index_copy):
     version = current_version(index_copy)
     np.save(version.path / LATENT_ROWS, np.asarray([10_000], dtype=np.int32))
