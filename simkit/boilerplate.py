@@ -33,9 +33,10 @@ statistics over the corpus, not by a list of sentences:
    (unchanged). Not a knife-edge: with a weight of 0.4–0.6 for frequent trigrams and a
    cut of 0.7, 45 and 3; at 0.75, 44–45 and 2–3; at 0.6, 45 but 6–8 measures marked.
    One more form is a formula whatever its statistics: a **list of kinds** — a clause
-   without digits holding at least three 、-separated items of three or more characters
-   that share their head, the last two characters ("强化党内监督、人大监督、政协监督、民主
-   监督、司法监督等…", "打造法治生态、创新生态、人才生态"). Such a list names the parts of
+   without numbers (digits, or words such as 三项) holding at least three 、-separated
+   items in a row, of three or more characters, that share their head, the last two
+   characters ("强化党内监督、人大监督、政协监督、民主监督、司法监督等…", "打造法治生态、
+   创新生态、人才生态"). Such a list names the parts of
    a national formula, each region picking its own subset and wording, so trigrams shared
    across five regions cannot see it. It was added for the one passage the statistics
    missed; on the five example reports it marks two clauses, that one and an unlabelled
@@ -93,8 +94,11 @@ _TITLE = re.compile(r"《[^》]{1,60}》")
 TITLE_CUT = 0.9
 _NAMED = re.compile(r"“[^”]{1,30}”|《[^》]{1,60}》")
 _LIST = re.compile(r"[\u4e00-\u9fff]{3,16}(?:、[\u4e00-\u9fff]{3,16}){2,}")
-_LIST_TAIL = re.compile(r"[等和及与]")
+_LIST_TAIL = "等和及与"
+_COUNTED = re.compile(r"[一二两三四五六七八九十百千万]+[项个条件次家名批类]")  # 三项, 五个: a number in words
+_QUOTED = re.compile(r"《[^》]{1,200}》|“[^”]{1,200}”|「[^」]{1,200}」|\"[^\"]{1,200}\"")
 HEAD_CHARS = 2
+MIN_KINDS = 3
 
 
 @dataclass(frozen=True)
@@ -250,22 +254,40 @@ def formula_score(sentence: str, stats: PhraseStats, *, universal: bool = False)
     return sum(covered) / (len(han) + named + 3 * len(_DIGIT.findall(text)))
 
 
+def _kind(item: str, *, last: bool) -> str:
+    """What a list item is a kind of: its last two characters ("人大监督" → 监督). The list's last
+    item may run on into the clause ("司法监督等监督方式协调配合"): there, a head followed by
+    等/和/及/与 after at least one character of modifier is its kind."""
+    if last:
+        for at in range(1, len(item) - HEAD_CHARS):
+            if item[at + HEAD_CHARS] in _LIST_TAIL:
+                return item[at : at + HEAD_CHARS]
+    return item[-HEAD_CHARS:]
+
+
 def is_list_of_kinds(clause: str) -> bool:
-    """Whether a clause without digits lists at least three kinds of one thing (items of three
-    or more characters separated by 、 sharing their last two: "党内监督、人大监督、政协监督"),
-    outside 《titles》 and quoted names."""
-    clause = _NAMED.sub("", _YEARS.sub("", clause))
-    if _DIGIT.search(clause):
+    """Whether a clause without numbers lists at least three kinds of one thing in a row: items of
+    three or more characters separated by 、 sharing their last two ("党内监督、人大监督、政协监督"),
+    outside 《titles》 and quoted names. A number in words (三项, 五个) makes it concrete too."""
+    clause = _QUOTED.sub("", _YEARS.sub("", clause))
+    if _DIGIT.search(clause) or _COUNTED.search(clause):
         return False
     for match in _LIST.finditer(clause):
-        *items, last = match.group().split("、")
-        heads = {item[-HEAD_CHARS:] for item in items}
-        # The last item runs on into the clause ("司法监督等监督方式…", "舆论监督有机贯通"): its
-        # kind is the head's first occurrence after a modifier, before any 等/和/及/与.
-        last = _LIST_TAIL.split(last, maxsplit=1)[0]
-        if len(heads) == 1 and last.find(next(iter(heads)), 1) > 0:
-            return True
+        items = match.group().split("、")
+        run, previous = 0, ""
+        for i, item in enumerate(items):
+            kind = _kind(item, last=i == len(items) - 1)
+            run = run + 1 if kind == previous else 1
+            previous = kind
+            if run >= MIN_KINDS:
+                return True
     return False
+
+
+def _without_quotes(text: str) -> str:
+    """``text`` with every 《title》 and quoted name blanked out (same length, no Chinese left in them),
+    so that a clause cut inside one ("《关于加强党内监督、人大监督、政协监督，推动…》") does not see its list."""
+    return _QUOTED.sub(lambda m: "□" * len(m.group()), text)
 
 
 def formula_spans(text: str, stats: PhraseStats, *, universal: bool = False,
@@ -284,13 +306,14 @@ def formula_spans(text: str, stats: PhraseStats, *, universal: bool = False,
         return [(s, e) for s, e in sentence_spans(text)
                 if formula_score(text[s:e], stats, universal=True) >= SENTENCE_CUT]
     merged: list[tuple[int, int]] = []
+    unquoted = _without_quotes(text)
     for s, e in sentence_spans(text, _CLAUSE_END):
         in_formulaic = any(a <= s < b for a, b in formulaic)
         cut = CLAUSE_CUT_FORMULAIC_ROLE if in_formulaic else stats.clause_cut
         if len(_han_only(text[s:e])) < MIN_CLAUSE_HAN or (
                 formula_score(text[s:e], stats) < cut
                 and not (in_formulaic and _closes_with_formula(text[s:e], stats))
-                and not is_list_of_kinds(text[s:e])):
+                and not is_list_of_kinds(unquoted[s:e])):
             continue
         if merged and not text[merged[-1][1] : s].strip():
             merged[-1] = (merged[-1][0], e)

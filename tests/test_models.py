@@ -81,6 +81,30 @@ def test_a_long_query_is_embedded_whole_not_truncated(embedder, examples_dir):
     assert abs(float(np.linalg.norm(whole)) - 1.0) < 1e-5
 
 
+def test_long_query_pieces_fit_the_window_with_a_long_query_prefix(embedder, examples_dir):
+    """Pieces are counted with the query prefix (some models' instructions are longer than the
+    passage prefix), so none is cut by the model."""
+    from dataclasses import replace
+
+    from simkit.embed import Embedder
+
+    st_engine = Embedder(embedder.model, query_engine="sentence-transformers")
+    st_engine.profile = replace(st_engine.profile, query_prefix="为这个句子生成表示以用于检索相关文章：", max_tokens=64)
+    model = embedder.sentence_transformer
+    sent: list[str] = []
+
+    class Recording:
+        def encode(self, texts, **kwargs):
+            sent.extend(texts)
+            return model.encode(texts, **kwargs)
+
+    st_engine._st = Recording()
+    text = (examples_dir / "quangang-2023.txt").read_text(encoding="utf-8")[300:1300]
+    st_engine.embed_query(text)
+    assert len(sent) > 3 and all(sent_piece.startswith(st_engine.profile.query_prefix) for sent_piece in sent)
+    assert max(len(model.tokenizer(piece)["input_ids"]) for piece in sent) <= 64
+
+
 def test_queries_and_passages_get_e5_prefixes():
     profile = PROFILES[DEFAULT_MODEL]
     assert profile.query_prefix == "query: "
