@@ -45,6 +45,7 @@ CREATE TABLE paragraphs (
     row INTEGER UNIQUE
 );
 CREATE INDEX paragraphs_document ON paragraphs(document_id, ordinal);
+CREATE INDEX paragraphs_parent ON paragraphs(parent_id) WHERE parent_id IS NOT NULL;
 CREATE TABLE boilerplate_spans (
     document_id TEXT NOT NULL REFERENCES documents(id),
     start INTEGER NOT NULL,
