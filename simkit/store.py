@@ -229,12 +229,16 @@ class Store:
         ``where`` is a condition over ``paragraphs p JOIN documents d``, built by simkit itself
         (see :mod:`simkit.filters`); values go in ``params``, never into the text.
         """
+        # Reports first (CROSS JOIN keeps that order), then their paragraphs by index, sorted here: a
+        # filter on report metadata (a region, a province) then reads only its reports' paragraphs,
+        # where SQLite would otherwise walk every paragraph in row order (200,000 units: 119 -> 36 ms
+        # for one region).
         cursor = self._db.execute(
-            "SELECT p.row FROM paragraphs p JOIN documents d ON d.id = p.document_id "
-            f"WHERE p.row IS NOT NULL AND ({where}) ORDER BY p.row",
+            "SELECT p.row FROM documents d CROSS JOIN paragraphs p ON p.document_id = d.id "
+            f"WHERE p.row IS NOT NULL AND ({where})",
             tuple(params),
         )
-        return np.fromiter((record[0] for record in cursor), dtype=np.int64)
+        return np.sort(np.fromiter((record[0] for record in cursor), dtype=np.int64))
 
     def document_values(self, column: str) -> set[object]:
         """Distinct values of one ``documents`` metadata column (``region``, ``province``, ``year``, …)."""

@@ -215,6 +215,18 @@ def test_real_filter_rows_give_the_nearest_admitted_units_in_order(demo_index):
             _assert_exact(search_vectors(index, query, n, rows), vectors, query, n, rows)
 
 
+def test_excluded_regions_are_taken_out_of_the_cached_rows_exactly(demo_index):
+    """The handle derives an exclusion from the same filter without it; SQL alone must agree."""
+    for filters in (Filters(exclude_regions=("石狮市",)),
+                    Filters(exclude_regions=("四平",), provinces=("吉林", "福建")),
+                    Filters(exclude_regions=("泰顺县", "厦门市"), include_boilerplate=True),
+                    Filters(exclude_regions=("朝阳区",), roles=("plan",))):
+        expected = allowed_rows(demo_index.store, filters)
+        assert demo_index._allowed(filters).rows.tolist() == expected.tolist(), filters
+        rows = demo_index.store.rows_where("1")
+        assert rows.tolist() == sorted(rows.tolist())
+
+
 # ---------------------------------------------------------------- search_vectors on generated vectors
 
 
