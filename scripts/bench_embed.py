@@ -27,7 +27,7 @@ sys.path.insert(0, str(PROJECT))
 
 
 def example_units() -> list[str]:
-    from simkit.build import collect_files, parse_reports
+    from simkit.pipeline.build import collect_files, parse_reports
 
     files, _ = collect_files([PROJECT / "examples" / "reports"])
     parsed, _, _ = parse_reports(files)
@@ -88,8 +88,8 @@ def main() -> None:
     units = example_units()
     repeated = (units * (args.min_paragraphs // len(units) + 1))[: max(args.min_paragraphs, len(units))]
 
-    from simkit.embed import Embedder
-    from simkit.models import resolve_model
+    from simkit.embedding.embedder import Embedder
+    from simkit.embedding.models import resolve_model
 
     model = resolve_model()
     started = time.perf_counter()
@@ -118,7 +118,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = args.index
         if index_dir is None:
-            from simkit.build import build_index
+            from simkit.pipeline.build import build_index
 
             index_dir = Path(tmp) / "index"
             build_index([PROJECT / "examples" / "reports"], index_dir)

@@ -90,7 +90,7 @@ def generate(target: Path, n: int, vary: float, seed: int = 11, offset: int = 0)
 
 
 def timed_rebuild(src: Path, index: Path, embedder: Any) -> dict[str, Any]:
-    from simkit.rebuild import rebuild_index
+    from simkit.pipeline.rebuild import rebuild_index
 
     started = time.perf_counter()
     report = rebuild_index([src], index, embedder=embedder)
@@ -111,7 +111,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from simkit.config import configure_threads, thread_count
-    from simkit.embed import Embedder
+    from simkit.embedding.embedder import Embedder
 
     configure_threads()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="simkit-bench-rebuild-"))

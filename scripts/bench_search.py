@@ -11,7 +11,7 @@ Two indexes are measured:
   (--sigma per dimension, then L2-normalized), so they form realistic clusters; its reports
   belong to made-up regions (测试县0001 …) spread over the example's provinces, years 2019-2024,
   and copy the texts, sections, roles and boilerplate flags of the source units (so lexical
-  search and the role distribution are real). The version is written by ``simkit.build.write_version``
+  search and the role distribution are real). The version is written by ``simkit.pipeline.build.write_version``
   (what `simkit build` uses after embedding). Generation time is reported apart.
 
 Warm latencies go through the Python API on one open index, after warm-up queries. Cold
@@ -78,10 +78,10 @@ def mark(name):
     marks[name] = round((now - t) * 1000, 1)
     t = now
 import simkit
-from simkit.search import open_index
-from simkit.indexdir import current_version, verify_files
+from simkit.search.engine import open_index
+from simkit.store.layout import current_version, verify_files
 mark("import_simkit_ms")
-from simkit.index import _faiss
+from simkit.store.vectors import _faiss
 _faiss()
 mark("import_faiss_ms")
 root, text = Path(sys.argv[1]), sys.argv[2]
@@ -139,7 +139,7 @@ def dir_mb(path: Path) -> float:
 
 
 def version_files_mb(index_dir: Path) -> dict[str, float]:
-    from simkit.indexdir import current_version
+    from simkit.store.layout import current_version
 
     version = current_version(index_dir)
     return {name: round(entry["bytes"] / 2**20, 2) for name, entry in version.manifest["files"].items()}
@@ -149,7 +149,7 @@ def version_files_mb(index_dir: Path) -> dict[str, float]:
 
 def warm_latency(index: Any, queries: list[str], province: str) -> dict[str, Any]:
     """Per-query latency of ``index.search`` for each mode and with a province filter."""
-    from simkit.filters import Filters
+    from simkit.search.filters import Filters
 
     cases = {
         "dense": {"mode": "dense"},
@@ -169,7 +169,7 @@ def warm_latency(index: Any, queries: list[str], province: str) -> dict[str, Any
             times.append(ms)
             regions += len(result.regions)
         results[name] = {**summary_ms(times), "regions_per_query": round(regions / len(queries), 2)}
-    # Queries sharing no word with the index (English): hybrid ranks them by latent terms (simkit.latent).
+    # Queries sharing no word with the index (English): hybrid ranks them by latent terms (simkit.store.latent).
     english = [text for text in queries if not index.lexical.query_terms(text)]
     if english:
         times = [timed_ms(index.search, text, k=5)[0] for text in english]
@@ -185,8 +185,8 @@ def components(index: Any, queries: list[str], province: str) -> dict[str, Any]:
     """Median ms of the parts of one search, called directly (what ``search`` spends its time on)."""
     import numpy as np
 
-    from simkit.filters import Filters, allowed_rows
-    from simkit.index import search_vectors
+    from simkit.search.filters import Filters, allowed_rows
+    from simkit.store.vectors import search_vectors
 
     texts = queries[:10]
     vectors = [index.embedder.embed_query(text) for text in texts]
@@ -242,7 +242,7 @@ def similar_latency(index: Any, queries: list[str]) -> dict[str, Any]:
 def open_times(index_dir: Path, runs: int) -> dict[str, Any]:
     """``open_index`` with and without checksum verification (files already in the page cache)."""
     import simkit
-    from simkit.indexdir import current_version, verify_files
+    from simkit.store.layout import current_version, verify_files
 
     plain, verified, checks = [], [], []
     for _ in range(runs):
@@ -332,16 +332,16 @@ def generate_large(example_dir: Path, root: Path, *, units: int, per_report: int
     """Write a complete index version of ``units`` generated units at ``root``; returns what was made."""
     import numpy as np
 
-    import simkit.lexical as lexical
-    from simkit.boilerplate import PhraseStats
-    from simkit.build import write_version
-    from simkit.evidence import SentenceIndex, SentencePlan
-    from simkit.index import load_vector_index
-    from simkit.indexdir import PHRASES, STORE, VECTORS, current_version
-    from simkit.latent import LatentIndex
-    from simkit.models import resolve_model
-    from simkit.records import Paragraph, ParsedReport, Report
-    from simkit.store import Store
+    import simkit.store.lexical as lexical
+    from simkit.embedding.models import resolve_model
+    from simkit.pipeline.build import write_version
+    from simkit.reading.boilerplate import PhraseStats
+    from simkit.reading.records import Paragraph, ParsedReport, Report
+    from simkit.store.database import Store
+    from simkit.store.latent import LatentIndex
+    from simkit.store.layout import PHRASES, STORE, VECTORS, current_version
+    from simkit.store.sentences import SentenceIndex, SentencePlan
+    from simkit.store.vectors import load_vector_index
 
     seconds: dict[str, float] = {}
     started = mark = time.perf_counter()
@@ -473,7 +473,7 @@ def main() -> None:
     try:
         example_dir = args.index
         if example_dir is None:
-            from simkit.build import build_index
+            from simkit.pipeline.build import build_index
 
             example_dir = tmp / "example"
             built = build_index([PROJECT / "examples" / "reports"], example_dir)

@@ -14,9 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from simkit.cluster import CLUSTER_ROLES, DEFAULT_K, METHODS, UnitTable, close_threshold
-from simkit.cluster_eval import measure
-from simkit.search import open_index
+from simkit.evaluation.clusters import measure
+from simkit.initiatives.clustering import CLUSTER_ROLES, DEFAULT_K, METHODS, UnitTable, close_threshold
+from simkit.search.engine import open_index
 
 EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 

@@ -10,7 +10,7 @@ methods that only change English answers. This adds, with the dev labels unchang
 - ``initiatives``: the English labels of ``clusters_dev.json`` as queries, members as relevant;
 - ``readme``: the README's English query with the labels of the dev query on the same measure (q03).
 
-Each part and their total are scored with ``simkit.evaluate`` (evidence = the region's top
+Each part and their total are scored with ``simkit.evaluation.queries`` (evidence = the region's top
 unit holds a labelled evidence string). Used to reject BM25 feedback for English queries
 (README, "Evidence").
 """
@@ -22,8 +22,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from simkit.evaluate import evaluate
-from simkit.search import open_index
+from simkit.evaluation.queries import evaluate
+from simkit.search.engine import open_index
 
 EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 README_QUERY = "bundle related services so people apply once at one window"

@@ -39,32 +39,32 @@ __all__ = [
 ]
 
 _LAZY = {
-    "build_index": "simkit.build",
-    "BuildResult": "simkit.build",
-    "open_index": "simkit.search",
-    "SimkitIndex": "simkit.search",
-    "SearchResult": "simkit.search",
-    "RegionResult": "simkit.search",
-    "Hit": "simkit.search",
-    "ParagraphRecord": "simkit.search",
-    "Embedder": "simkit.embed",
-    "parse_report": "simkit.ingest",
-    "rebuild_index": "simkit.rebuild",
-    "RebuildReport": "simkit.rebuild",
+    "build_index": "simkit.pipeline.build",
+    "BuildResult": "simkit.pipeline.build",
+    "open_index": "simkit.search.engine",
+    "SimkitIndex": "simkit.search.engine",
+    "SearchResult": "simkit.search.engine",
+    "RegionResult": "simkit.search.engine",
+    "Hit": "simkit.search.engine",
+    "ParagraphRecord": "simkit.search.engine",
+    "Embedder": "simkit.embedding.embedder",
+    "parse_report": "simkit.reading.parse",
+    "rebuild_index": "simkit.pipeline.rebuild",
+    "RebuildReport": "simkit.pipeline.rebuild",
     "SimkitError": "simkit.errors",
-    "ClusterSet": "simkit.cluster",
-    "Initiative": "simkit.cluster",
-    "MissingInitiative": "simkit.cluster",
+    "ClusterSet": "simkit.initiatives.clustering",
+    "Initiative": "simkit.initiatives.clustering",
+    "MissingInitiative": "simkit.initiatives.clustering",
 }
 
 if TYPE_CHECKING:
-    from .build import BuildResult, build_index
-    from .cluster import ClusterSet, Initiative, MissingInitiative
-    from .embed import Embedder
-    from .errors import SimkitError
-    from .ingest import parse_report
-    from .rebuild import RebuildReport, rebuild_index
-    from .search import Hit, ParagraphRecord, RegionResult, SearchResult, SimkitIndex, open_index
+    from simkit.embedding.embedder import Embedder
+    from simkit.errors import SimkitError
+    from simkit.initiatives.clustering import ClusterSet, Initiative, MissingInitiative
+    from simkit.pipeline.build import BuildResult, build_index
+    from simkit.pipeline.rebuild import RebuildReport, rebuild_index
+    from simkit.reading.parse import parse_report
+    from simkit.search.engine import Hit, ParagraphRecord, RegionResult, SearchResult, SimkitIndex, open_index
 
 
 def __getattr__(name: str) -> Any:

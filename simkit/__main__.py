@@ -1,5 +1,5 @@
 """``python -m simkit``."""
 
-from .cli import main
+from simkit.cli import main
 
 main()

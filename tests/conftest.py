@@ -25,7 +25,7 @@ def examples_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from simkit.embed import Embedder
+    from simkit.embedding.embedder import Embedder
 
     return Embedder.load()
 
@@ -33,7 +33,7 @@ def embedder():
 @pytest.fixture(scope="session")
 def demo_index_dir(tmp_path_factory, embedder) -> Path:
     """The example corpus indexed with the default model (built once, shared read-only)."""
-    from simkit.build import build_index
+    from simkit.pipeline.build import build_index
 
     target = tmp_path_factory.mktemp("demo") / "index"
     build_index([EXAMPLES], target)
@@ -42,7 +42,7 @@ def demo_index_dir(tmp_path_factory, embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_index(demo_index_dir):
-    from simkit.search import open_index
+    from simkit.search.engine import open_index
 
     with open_index(demo_index_dir) as index:
         yield index

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from simkit.cli import cli
 from simkit.errors import NotFoundError, QueryError
-from simkit.filters import Filters
+from simkit.search.filters import Filters
 
 ONE_THING = "推行高频事项“一件事一次办”主题服务"
 ENGLISH = "bundle related services so people apply once at one window"
@@ -30,7 +30,7 @@ def test_default_mode_is_hybrid_and_modes_differ(demo_index):
 
 
 def test_english_queries_are_ranked_by_latent_terms_in_hybrid(demo_index):
-    """No Chinese word to match: the query's latent terms stand in for BM25 (simkit.latent)."""
+    """No Chinese word to match: the query's latent terms stand in for BM25 (simkit.store.latent)."""
     hybrid = demo_index.search(ENGLISH, k=5)
     assert hybrid.rankings == ["dense", "latent"]
     assert demo_index.search(ONE_THING, k=5).rankings == ["dense", "lexical"]

@@ -8,9 +8,9 @@ import unicodedata
 import pytest
 from conftest import EVAL_DIR
 
-from simkit.boilerplate import PhraseStats, flag_report, formula_spans, is_list_of_kinds, phrase_stats
-from simkit.build import ingest_reports
 from simkit.errors import IndexLoadError
+from simkit.pipeline.build import ingest_reports
+from simkit.reading.boilerplate import PhraseStats, flag_report, formula_spans, is_list_of_kinds, phrase_stats
 
 
 def _fold(text: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from simkit.cli import cli
-from simkit.indexdir import current_version
+from simkit.store.layout import current_version
 
 QUERY = "在乡镇推行一支队伍管执法的综合执法改革"
 
@@ -270,11 +270,11 @@ def test_a_table_into_a_closed_pipe_exits_like_other_output():
 
 def test_a_broken_pipe_without_a_file_descriptor_still_exits_quietly(runner, examples_dir, monkeypatch):
     """Under CliRunner (or any wrapped stdout) there is no descriptor to point at /dev/null."""
-    import simkit.ingest
+    import simkit.reading.parse
 
     def closed(*args, **kwargs):
         raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setattr(simkit.ingest, "parse_report", closed)
+    monkeypatch.setattr(simkit.reading.parse, "parse_report", closed)
     result = runner.invoke(cli, ["parse", str(examples_dir / "siping-2023.txt")])
     assert result.exit_code == 141 and isinstance(result.exception, SystemExit), result.exception

@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import EVAL_DIR, EXAMPLES
 
-from simkit.cluster import (
+from simkit.errors import NotFoundError
+from simkit.initiatives.clustering import (
     CENTROIDS,
     CLUSTERS,
     StoredClustering,
@@ -23,7 +24,6 @@ from simkit.cluster import (
     _assign_ids,
     cluster_table,
 )
-from simkit.errors import NotFoundError
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +44,8 @@ def _load(name: str) -> list[dict]:
 
 
 def test_dev_initiatives_are_found_together_and_boilerplate_is_not_an_initiative(table):
-    from simkit.cluster import DEFAULT_K, DEFAULT_METHOD, DEFAULT_QUANTILE
-    from simkit.cluster_eval import measure
+    from simkit.evaluation.clusters import measure
+    from simkit.initiatives.clustering import DEFAULT_K, DEFAULT_METHOD, DEFAULT_QUANTILE
 
     result = measure(table, _load("clusters_dev.json"), _load("boilerplate.json"), method=DEFAULT_METHOD,
                      k=DEFAULT_K, quantile=DEFAULT_QUANTILE)
@@ -96,7 +96,7 @@ def test_json_contract(clusters):
 
 
 def test_labels_prefer_shared_programme_names_and_skip_generic_phrasing():
-    from simkit.cluster import label_groups
+    from simkit.initiatives.clustering import label_groups
 
     texts = [["深入推进“一件事一次办”改革，加强政务服务工作", "推行高频事项“一件事一次办”主题服务",
               "持续推进政务服务标准化建设"],
@@ -154,8 +154,8 @@ def test_id_matching_keeps_merges_and_reports_vanished():
 
 @pytest.mark.slow
 def test_ids_survive_a_rebuild_that_adds_a_report(tmp_path):
-    from simkit.build import build_index
-    from simkit.search import open_index
+    from simkit.pipeline.build import build_index
+    from simkit.search.engine import open_index
 
     four = tmp_path / "four"
     four.mkdir()
@@ -189,7 +189,7 @@ def _numbers(ids) -> set[int]:
 
 def test_centroids_of_another_model_are_never_compared(demo_index, table):
     """Clusters sharing no member are paired by centroid only when both come from the same model."""
-    from simkit.cluster import _manifest_model
+    from simkit.initiatives.clustering import _manifest_model
 
     model = _manifest_model(demo_index.version.path)
     stored = demo_index.clustering
@@ -208,7 +208,7 @@ def test_centroids_of_another_model_are_never_compared(demo_index, table):
 
 
 def test_next_cluster_id_is_the_highest_of_the_counter_and_every_version(tmp_path):
-    from simkit.cluster import ID_COUNTER, next_cluster_id, record_next_id
+    from simkit.initiatives.clustering import ID_COUNTER, next_cluster_id, record_next_id
 
     root = tmp_path / "index"
     assert next_cluster_id(root) == 1
@@ -231,7 +231,7 @@ def test_next_cluster_id_is_the_highest_of_the_counter_and_every_version(tmp_pat
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory, demo_index_dir, embedder) -> Path:
     """A copy of the demo index rebuilt once so that its embedding cache holds every example vector."""
-    from simkit.rebuild import rebuild_index
+    from simkit.pipeline.rebuild import rebuild_index
 
     base = tmp_path_factory.mktemp("seeded") / "index"
     shutil.copytree(demo_index_dir, base)
@@ -242,7 +242,7 @@ def seeded(tmp_path_factory, demo_index_dir, embedder) -> Path:
 
 def _replace_files(version: Path, files: dict[str, bytes]) -> None:
     """Overwrite files of a published version, keeping its manifest's checksums right."""
-    from simkit.indexdir import MANIFEST, file_entry
+    from simkit.store.layout import MANIFEST, file_entry
 
     manifest = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
     for name, data in files.items():
@@ -253,8 +253,8 @@ def _replace_files(version: Path, files: dict[str, bytes]) -> None:
 
 @pytest.mark.slow
 def test_rebuild_over_clusters_of_another_dimension_or_damaged_ones_succeeds(seeded, tmp_path, embedder):
-    from simkit.indexdir import current_version
-    from simkit.rebuild import rebuild_index
+    from simkit.pipeline.rebuild import rebuild_index
+    from simkit.store.layout import current_version
 
     index_dir = tmp_path / "index"
     shutil.copytree(seeded, index_dir)
@@ -291,7 +291,7 @@ def test_rebuild_over_clusters_of_another_dimension_or_damaged_ones_succeeds(see
 
 @pytest.mark.slow
 def test_cluster_ids_are_never_reused_after_a_rollback(seeded, tmp_path, embedder):
-    from simkit.rebuild import rebuild_index, rollback
+    from simkit.pipeline.rebuild import rebuild_index, rollback
 
     index_dir = tmp_path / "index"
     shutil.copytree(seeded, index_dir)
@@ -404,7 +404,7 @@ def test_initiatives_are_computed_once_per_handle_and_min_regions(demo_index, cl
 
 
 def test_map_plots_at_most_max_points_sampled_by_initiative(demo_index, table, clusters):
-    from simkit.report import map_strata, render_report
+    from simkit.initiatives.html_report import map_strata, render_report
 
     full = map_strata(table, clusters)
     assert sum(len(rows) for _, rows, _, _ in full) == len(table)  # small index: every unit
@@ -435,7 +435,7 @@ def test_report_renders_in_headless_chromium(demo_index, tmp_path, clusters):
     """The page's charts are drawn by plotly.js (no network) and the screenshot is not blank."""
     from PIL import Image
 
-    from simkit.report import write_report
+    from simkit.initiatives.html_report import write_report
 
     browser = _chromium()
     if browser is None:
@@ -467,7 +467,7 @@ def test_report_renders_in_headless_chromium(demo_index, tmp_path, clusters):
 
 def test_large_inputs_use_an_ivf_knn_graph_close_to_the_exact_one():
     """Above EXACT_KNN_MAX the kNN graph comes from IVF: same close edges as exact search, deterministic."""
-    from simkit.cluster import best_hits, edges_above, knn
+    from simkit.initiatives.clustering import best_hits, edges_above, knn
 
     rng = np.random.default_rng(7)
     centres = rng.normal(size=(150, 64)).astype(np.float32)

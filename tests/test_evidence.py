@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simkit.cli import cli
-from simkit.evaluate import normalize_for_match
-from simkit.evidence import FILES, SentencePlan, split_sentences
-from simkit.indexdir import current_version
+from simkit.evaluation.queries import normalize_for_match
+from simkit.store.layout import current_version
+from simkit.store.sentences import FILES, SentencePlan, split_sentences
 
 
 @given(st.text(alphabet="法治政府建设。；！？，\n a1", max_size=200))
@@ -48,8 +48,8 @@ def test_index_stores_sentence_vectors_with_checksums(demo_index_dir):
 
 def test_sentences_are_embedded_with_the_query_prompt(demo_index_dir, embedder):
     """Sentence and query are compared as paraphrases: both sides carry e5's "query: " prefix."""
-    from simkit.evidence import SentenceIndex
-    from simkit.store import Store
+    from simkit.store.database import Store
+    from simkit.store.sentences import SentenceIndex
 
     version = current_version(demo_index_dir)
     assert version.manifest["sentence_prompt"] == "query"
@@ -105,7 +105,7 @@ def test_index_without_sentence_vectors_still_answers(index_copy):
         (version.path / name).unlink()
         del manifest["files"][name]
     (version.path / "manifest.json").write_text(json.dumps(manifest))
-    from simkit.search import open_index
+    from simkit.search.engine import open_index
 
     with open_index(index_copy) as index:
         result = index.search("推行乡镇综合行政执法改革", k=3, mode="dense")
@@ -120,7 +120,7 @@ def test_index_without_sentence_vectors_still_answers(index_copy):
 
 
 def test_similar_queries_with_the_stored_sentence_vectors_without_loading_the_model(demo_index_dir):
-    from simkit.search import open_index
+    from simkit.search.engine import open_index
 
     with open_index(demo_index_dir) as index:
         paragraph_id = index.search("推行乡镇综合行政执法改革", k=1, mode="lexical").regions[0].hits[0].paragraph_id
@@ -141,7 +141,7 @@ def test_dev_set_quality_does_not_regress(demo_index):
     """The figures of the closing note, as a floor: regions, evidence, single-region queries, hard negatives."""
     from conftest import EVAL_DIR
 
-    from simkit.evaluate import evaluate
+    from simkit.evaluation.queries import evaluate
 
     queries = json.loads((EVAL_DIR / "queries_dev.json").read_text())
     summary = evaluate(demo_index, queries, k=5).summary
@@ -162,7 +162,7 @@ def test_similar_finds_the_other_labelled_regions(demo_index):
     """Query by example from each dev evidence paragraph: the query's other labelled regions come back first."""
     from conftest import EVAL_DIR
 
-    from simkit.evaluate import evaluate_similar
+    from simkit.evaluation.queries import evaluate_similar
 
     queries = json.loads((EVAL_DIR / "queries_dev.json").read_text())
     report = evaluate_similar(demo_index, queries, k=4)
@@ -179,7 +179,7 @@ def test_handle_whose_version_was_pruned_keeps_evidence_and_says_to_reload(index
     import pytest
 
     from simkit.errors import IndexLoadError
-    from simkit.search import open_index
+    from simkit.search.engine import open_index
 
     with open_index(index_copy) as index:
         before = index.search("领导干部上任前要参加法律知识考试", k=3, mode="dense").to_dict()

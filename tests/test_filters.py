@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from simkit.errors import QueryError
-from simkit.filters import Filters, allowed_rows, unknown_names, where_clause
-from simkit.index import build_vector_index, search_vectors
+from simkit.search.filters import Filters, allowed_rows, unknown_names, where_clause
+from simkit.store.vectors import build_vector_index, search_vectors
 
 ALL_REGIONS = {"泉州市泉港区", "石狮市", "四平市", "泰顺县", "厦门市"}
 QUERY = "在乡镇推行一支队伍管执法的综合执法改革"
@@ -17,7 +17,7 @@ QUERY = "在乡镇推行一支队伍管执法的综合执法改革"
 
 
 def _faiss():
-    from simkit.index import _faiss
+    from simkit.store.vectors import _faiss
 
     return _faiss()
 

@@ -7,10 +7,10 @@ import json
 import faiss
 import pytest
 
-from simkit.build import build_index
 from simkit.errors import BuildError, IndexLoadError
-from simkit.indexdir import current_version
-from simkit.search import open_index
+from simkit.pipeline.build import build_index
+from simkit.search.engine import open_index
+from simkit.store.layout import current_version
 
 
 def test_manifest_records_how_the_index_was_built(demo_index_dir):

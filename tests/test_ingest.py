@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from simkit.errors import InputError, SimkitError
-from simkit.ingest import (
+from simkit.reading.parse import (
     document_id_for,
     normalize_query,
     normalize_spacing,
@@ -17,7 +17,7 @@ from simkit.ingest import (
     parse_report,
     read_text,
 )
-from simkit.records import ParsedReport
+from simkit.reading.records import ParsedReport
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "reports"
 
@@ -214,7 +214,7 @@ def test_leading_heading_contributes_its_short_title() -> None:
     result = parsed("shishi-2024")
     p = next(p for p in result.units if p.text.startswith("（一）提升政务服务效能。"))
     assert p.section == "二、聚焦全面履职，护航经济社会发展大局 > （一）提升政务服务效能"
-    assert p.kind in ("paragraph", "measure")  # measures come from simkit.segment
+    assert p.kind in ("paragraph", "measure")  # measures come from simkit.reading.segment
 
 
 def test_web_page_header_and_footer_removed() -> None:

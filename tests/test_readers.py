@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from simkit.errors import InputError
-from simkit.ingest import parse_report, read_text
-from simkit.readers import MAX_RUN_CHARS, MAX_TEXT_CHARS, SUPPORTED_SUFFIXES, read_document, sniff_format
-from simkit.records import ParsedReport
+from simkit.reading.parse import parse_report, read_text
+from simkit.reading.readers import MAX_RUN_CHARS, MAX_TEXT_CHARS, SUPPORTED_SUFFIXES, read_document, sniff_format
+from simkit.reading.records import ParsedReport
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "reports"
 STEMS = ["shishi-2024", "quangang-2023"]

@@ -21,10 +21,13 @@ import pytest
 from click.testing import CliRunner
 
 from simkit.cli import cli
-from simkit.embed import Embedder
+from simkit.embedding.embedder import Embedder
 from simkit.errors import IndexLoadError, LockedError, ValidationError
-from simkit.index import build_vector_index, load_vector_index, save_vector_index
-from simkit.indexdir import (
+from simkit.pipeline.rebuild import rebuild_index, rollback
+from simkit.reading.segment import embedding_text
+from simkit.search.engine import open_index
+from simkit.store.database import Store
+from simkit.store.layout import (
     CURRENT,
     LOCK,
     VERSIONS,
@@ -35,10 +38,7 @@ from simkit.indexdir import (
     published_versions,
     recover,
 )
-from simkit.rebuild import rebuild_index, rollback
-from simkit.search import open_index
-from simkit.segment import embedding_text
-from simkit.store import Store
+from simkit.store.vectors import build_vector_index, load_vector_index, save_vector_index
 
 QUERY = "在乡镇推行一支队伍管执法的综合执法改革"
 PROJECT = Path(__file__).resolve().parent.parent
@@ -79,7 +79,7 @@ def _variant(src: Path, name: str = "lishu-2023.txt") -> Path:
 
 def _sentences(index_dir: Path, version: str | None = None, document: str | None = None) -> set[str]:
     """The evidence sentences of a version's units, optionally of one report."""
-    from simkit.evidence import split_sentences
+    from simkit.store.sentences import split_sentences
 
     name = version or current_version(index_dir).name
     store = Store(index_dir / VERSIONS / name / "store.sqlite")
@@ -109,7 +109,7 @@ def _texts(index_dir: Path, version: str | None = None, document: str | None = N
     try:
         total = store.counts()["units"]
         units = store.units_at(range(total)).values()
-        from simkit.records import Paragraph
+        from simkit.reading.records import Paragraph
 
         return {embedding_text(Paragraph(u.id, u.document_id, u.section, u.text, u.start, u.end, u.kind))
                 for u in units if document is None or u.document_id == document}
@@ -204,7 +204,7 @@ def test_touching_a_file_embeds_nothing(work, embedder):
 def test_sentences_embedded_before_they_had_their_own_prompt_are_embedded_again(work, embedder):
     """A version whose manifest does not say its sentences carry the query prompt (written by an earlier
     simkit, as passages): a rebuild re-embeds them, even with no report changed, and keeps the units."""
-    from simkit.embedcache import CACHE_DIR
+    from simkit.embedding.cache import CACHE_DIR
 
     src, index = work
     version = current_version(index)
@@ -225,7 +225,7 @@ def test_sentences_embedded_before_they_had_their_own_prompt_are_embedded_again(
 def test_cache_keys_tell_prompts_apart_and_passage_keys_are_unchanged(tmp_path):
     import hashlib
 
-    from simkit.embedcache import EmbeddingCache
+    from simkit.embedding.cache import EmbeddingCache
 
     with EmbeddingCache(tmp_path / "cache.sqlite", "intfloat/multilingual-e5-small", 384) as cache:
         text = "推行“一件事一次办”"
@@ -235,8 +235,8 @@ def test_cache_keys_tell_prompts_apart_and_passage_keys_are_unchanged(tmp_path):
 
 
 def test_a_sentence_is_not_served_the_vector_cached_for_the_same_text_as_a_passage(tmp_path, embedder):
-    from simkit.embedcache import EmbeddingCache
-    from simkit.rebuild import UnitCounts, _Stages, _vectors_for
+    from simkit.embedding.cache import EmbeddingCache
+    from simkit.pipeline.rebuild import UnitCounts, _Stages, _vectors_for
 
     text = "推行高频事项“一件事一次办”主题服务"
     stale = np.full((1, embedder.dimension), 1.0 / np.sqrt(embedder.dimension), dtype=np.float32)
@@ -379,7 +379,7 @@ def test_open_handle_keeps_its_version_and_reload_moves_on(work, embedder):
 
 READER_LOOP = """
 import json, sys, time
-from simkit.search import open_index
+from simkit.search.engine import open_index
 out = open(sys.argv[2], "a", buffering=1)
 while True:
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simkit.regions import RegionInfo, detect_region, lookup, province_of
+from simkit.reading.regions import RegionInfo, detect_region, lookup, province_of
 
 
 @pytest.mark.parametrize(

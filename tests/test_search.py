@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simkit.errors import NotFoundError, QueryError
-from simkit.segment import embedding_text
+from simkit.reading.segment import embedding_text
 
 TOWNSHIP_ENFORCEMENT = "在乡镇推行一支队伍管执法的综合执法改革"
 REFORM_WORDS = ("综合执法", "一支队伍管执法", "综合行政执法", "执法权", "赋权")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from simkit.ingest import parse_report
-from simkit.records import ROLES, Paragraph, ParsedReport
-from simkit.segment import segment, split_long, split_text
+from simkit.reading.parse import parse_report
+from simkit.reading.records import ROLES, Paragraph, ParsedReport
+from simkit.reading.segment import segment, split_long, split_text
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "reports"
 

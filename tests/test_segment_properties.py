@@ -7,8 +7,8 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simkit.records import ROLES, Paragraph
-from simkit.segment import segment, split_long
+from simkit.reading.records import ROLES, Paragraph
+from simkit.reading.segment import segment, split_long
 
 KINDS = {"paragraph", "measure", "parent", "heading", "fragment"}
 _CN = "一二三四五六七八九十"

@@ -2,14 +2,14 @@
 
 A rebuild re-reads every source (parsing is cheap), compares each report with the
 current version by the sha256 of its file, and embeds only unit texts that the
-embedding cache (:mod:`simkit.embedcache`) has never seen; the cache is also seeded
+embedding cache (:mod:`simkit.embedding.cache`) has never seen; the cache is also seeded
 from the current version's own vectors, so an index made by ``simkit build`` is not
 re-embedded either. The new version is written in a temporary directory beside the
 current one, validated, and published by an atomic pointer swap
-(:func:`simkit.indexdir.publish`); readers never see a partial index.
+(:func:`simkit.store.layout.publish`); readers never see a partial index.
 
-Only one writer runs at a time (:class:`simkit.indexdir.IndexLock`); a writer that was
-killed leaves nothing that blocks or confuses the next one (:func:`simkit.indexdir.recover`).
+Only one writer runs at a time (:class:`simkit.store.layout.IndexLock`); a writer that was
+killed leaves nothing that blocks or confuses the next one (:func:`simkit.store.layout.recover`).
 
 Testing hook: with ``SIMKIT_FAULT_PAUSE=<stage>`` (one of :data:`STAGES`) the rebuild
 writes a marker file (``$SIMKIT_FAULT_MARKER``, by default ``INDEX_DIR/.fault-<stage>``)
@@ -32,8 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from .boilerplate import flag_reports
-from .build import (
+from simkit.embedding.cache import EmbeddingCache
+from simkit.embedding.embedder import Embedder
+from simkit.embedding.models import PROFILES, ResolvedModel, resolve_model
+from simkit.errors import BuildError, IndexLoadError, LockedError, NotFoundError, SimkitError, ValidationError
+from simkit.fileio import fsync_dir
+from simkit.pipeline.build import (
     EMBED_CONTEXTS,
     ProgressFactory,
     SkippedFile,
@@ -43,12 +47,12 @@ from .build import (
     parse_reports,
     stage_version,
 )
-from .embed import Embedder
-from .embedcache import EmbeddingCache
-from .errors import BuildError, IndexLoadError, LockedError, NotFoundError, SimkitError, ValidationError
-from .evidence import SentenceIndex, SentencePlan
-from .fileio import fsync_dir
-from .indexdir import (
+from simkit.reading.boilerplate import flag_reports
+from simkit.reading.parse import document_id_for
+from simkit.reading.records import Paragraph, ParsedReport
+from simkit.reading.segment import embedding_text
+from simkit.store.latent import PACKED_WIDTH, LatentIndex, head_info, latent_index, pack
+from simkit.store.layout import (
     KEEP_VERSIONS,
     STORE,
     VECTORS,
@@ -64,13 +68,9 @@ from .indexdir import (
     set_current,
     verify_files,
 )
-from .ingest import document_id_for
-from .latent import PACKED_WIDTH, LatentIndex, head_info, latent_index, pack
-from .models import PROFILES, ResolvedModel, resolve_model
-from .records import Paragraph, ParsedReport
-from .segment import embedding_text
+from simkit.store.sentences import SentenceIndex, SentencePlan
 
-log = logging.getLogger("simkit.rebuild")
+log = logging.getLogger("simkit.pipeline.rebuild")
 
 STAGES = ("ingest", "embed", "write-faiss", "validate", "swap")
 FAULT_PAUSE_ENV = "SIMKIT_FAULT_PAUSE"
@@ -404,7 +404,7 @@ def _compare(previous: IndexVersion | None, parsed: list[ParsedReport], report: 
     taken from the previous version instead of being cut to the model's window again (which
     tokenizes every unit, ~10 ms each).
     """
-    from .store import Store
+    from simkit.store.database import Store
 
     old: dict[str, str] = {}
     old_region: dict[str, object] = {}
@@ -461,7 +461,7 @@ def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: See
     vectors), or embedded now (and cached). Units are embedded as passages; with ``sentences``,
     texts are evidence sentences (:meth:`Embedder.embed_sentences`), and their prompt is part of
     the cache key. With ``latent``, texts are unit texts and the "vectors" their latent terms,
-    packed (:func:`simkit.latent.pack`), in a cache file of their own.
+    packed (:func:`simkit.store.latent.pack`), in a cache file of their own.
 
     Vectors go straight into the output matrix (one row per distinct text first, then copied to
     the rows of its repeats); nothing holds a second copy of them.
@@ -555,7 +555,7 @@ def _seed_cache(cache: EmbeddingCache, seed: Seed, wanted: set[str],
 
 
 def _stored_units(version: IndexVersion) -> list[Paragraph]:
-    from .store import Store
+    from simkit.store.database import Store
 
     store = Store(version.path / STORE)
     try:
@@ -576,7 +576,7 @@ def _previous_seeds(version: IndexVersion | None, context: str) -> tuple[Seed | 
     units = functools.cache(lambda: _stored_units(version))
 
     def unit_texts() -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
-        from .index import load_vector_index
+        from simkit.store.vectors import load_vector_index
 
         texts = [embedding_text(unit, context) for unit in units()]
         return texts, load_vector_index(version.path / VECTORS).reconstruct_batch
@@ -610,7 +610,7 @@ def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.
     ``embedder`` (the one that built the version) embeds the smoke query instead of a
     second copy of the model.
     """
-    from .search import SimkitIndex
+    from simkit.search.engine import SimkitIndex
 
     where = root / "versions" / name
     version = load_version(root, name)

@@ -12,14 +12,18 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .boilerplate import PhraseStats, flag_reports
-from .cluster import model_key, write_clusters
-from .embed import Embedder
-from .errors import BuildError, IndexLoadError, InputError
-from .evidence import SentencePlan
-from .index import build_vector_index, describe, save_vector_index
-from .indexdir import (
+from simkit import __version__
+from simkit.embedding.embedder import Embedder
+from simkit.embedding.models import ResolvedModel
+from simkit.errors import BuildError, IndexLoadError, InputError
+from simkit.initiatives.clustering import model_key, write_clusters
+from simkit.reading.boilerplate import PhraseStats, flag_reports
+from simkit.reading.parse import document_id_for, parse_report
+from simkit.reading.records import UNIT_KINDS, Paragraph, ParsedReport
+from simkit.reading.segment import embedding_text, split_long
+from simkit.store.database import write_store
+from simkit.store.latent import LatentIndex, head_info, latent_index, pack
+from simkit.store.layout import (
     FORMAT_VERSION,
     KEEP_VERSIONS,
     PHRASES,
@@ -35,13 +39,9 @@ from .indexdir import (
     recover,
     write_manifest,
 )
-from .ingest import document_id_for, parse_report
-from .latent import LatentIndex, head_info, latent_index, pack
-from .lexical import LexicalIndex
-from .models import ResolvedModel
-from .records import UNIT_KINDS, Paragraph, ParsedReport
-from .segment import embedding_text, split_long
-from .store import write_store
+from simkit.store.lexical import LexicalIndex
+from simkit.store.sentences import SentencePlan
+from simkit.store.vectors import build_vector_index, describe, save_vector_index
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
@@ -296,9 +296,9 @@ def write_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
     """Write a complete index version (vectors, store, statistics, manifest) and publish it atomically.
 
     ``vectors[i]`` is the vector of ``units[i]``; ``sentences`` (optional) the units' sentence
-    plan and its vectors (see :mod:`simkit.evidence`), embedded with ``sentence_prompt``
+    plan and its vectors (see :mod:`simkit.store.sentences`), embedded with ``sentence_prompt``
     (default: the model's, :attr:`ModelProfile.sentence_prompt`); ``latent`` (optional) the units' latent
-    terms (:mod:`simkit.latent`). Returns the version name and the counts. Nothing is published if any
+    terms (:mod:`simkit.store.latent`). Returns the version name and the counts. Nothing is published if any
     step fails. Holds the index's writer lock meanwhile.
     """
     with IndexLock(root, "build"):
@@ -332,7 +332,7 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
     Returns the version name, the temporary directory and the counts; the caller publishes
     or discards it. The caller must hold the index lock. ``checkpoint("write-faiss")`` runs
     once the FAISS file is written, or half-way through it with ``split_faiss_write``
-    (fault-injection tests; see :func:`simkit.index.save_vector_index`). Problems that do not
+    (fault-injection tests; see :func:`simkit.store.vectors.save_vector_index`). Problems that do not
     stop the build (an unreadable earlier clustering) are appended to ``warnings``.
     """
     name, tmp = new_version_dir(root)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import IndexLoadError, NotFoundError
-from .records import Paragraph, ParsedReport, Report
+from simkit.errors import IndexLoadError, NotFoundError
+from simkit.reading.records import Paragraph, ParsedReport, Report
 
 SCHEMA = """
 CREATE TABLE documents (
@@ -227,7 +227,7 @@ class Store:
         """Sorted vector rows (int64) of the indexed units matching an SQL condition.
 
         ``where`` is a condition over ``paragraphs p JOIN documents d``, built by simkit itself
-        (see :mod:`simkit.filters`); values go in ``params``, never into the text.
+        (see :mod:`simkit.search.filters`); values go in ``params``, never into the text.
         """
         # Reports first (CROSS JOIN keeps that order), then their paragraphs by index, sorted here: a
         # filter on report metadata (a region, a province) then reads only its reports' paragraphs,

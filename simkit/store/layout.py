@@ -9,10 +9,10 @@ An index directory holds immutable versions and a pointer to the current one::
         vectors.faiss          FAISS's own format; row i is the vector of store unit row i
         store.sqlite           reports and paragraphs (SQLite)
         phrases.json           trigrams and closing phrases shared across regions (boilerplate detection)
-        lexical.*              BM25 index over Chinese words (see simkit.lexical)
-        sentence*.npy          evidence sentence vectors (see simkit.evidence; optional)
-        latent_*.npy           the units' latent terms (see simkit.latent; optional, default model only)
-        clusters.*             recurring initiatives (see simkit.cluster; ``cluster_ids.json``
+        lexical.*              BM25 index over Chinese words (see simkit.store.lexical)
+        sentence*.npy          evidence sentence vectors (see simkit.store.sentences; optional)
+        latent_*.npy           the units' latent terms (see simkit.store.latent; optional, default model only)
+        clusters.*             recurring initiatives (see simkit.initiatives.clustering; ``cluster_ids.json``
                                at the root numbers them across versions)
 
 A build writes a new version in a hidden temporary directory, fsyncs it,
@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexLoadError, LockedError
-from .fileio import fsync_dir, sha256_file, write_json
+from simkit.errors import IndexLoadError, LockedError
+from simkit.fileio import fsync_dir, sha256_file, write_json
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"

@@ -1,6 +1,6 @@
 """Initiatives of an open index: clusters with their units, per region, and what a region's peers have.
 
-The clustering itself (and how it is computed and stored) is in :mod:`simkit.cluster`.
+The clustering itself (and how it is computed and stored) is in :mod:`simkit.initiatives.clustering`.
 """
 
 from __future__ import annotations
@@ -10,11 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .cluster import CARRIED_OUT, ClusterSet, Initiative, InitiativeUnit, MissingInitiative, StoredClustering
-from .errors import NotFoundError, QueryError
+from simkit.errors import NotFoundError, QueryError
+from simkit.initiatives.clustering import (
+    CARRIED_OUT,
+    ClusterSet,
+    Initiative,
+    InitiativeUnit,
+    MissingInitiative,
+    StoredClustering,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .search import SimkitIndex
+    from simkit.search.engine import SimkitIndex
 
 
 def initiatives(index: SimkitIndex, min_regions: int = 2) -> ClusterSet:
@@ -73,7 +80,7 @@ def _initiatives(index: SimkitIndex, min_regions: int) -> ClusterSet:
 def _resolve_region(index: SimkitIndex, region: str, known: Sequence[str]) -> str:
     if region in known:
         return region
-    from .regions import lookup
+    from simkit.reading.regions import lookup
 
     info = lookup(region)
     if info is not None and info.name in known:

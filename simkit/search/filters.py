@@ -1,7 +1,7 @@
 """Search filters (province, region, year, admin code, role, boilerplate) turned into allowed vector rows.
 
 A :class:`Filters` is resolved against an index's store with one SQL query into the sorted
-vector rows of the units it admits; :func:`simkit.index.search_vectors` then searches only
+vector rows of the units it admits; :func:`simkit.store.vectors.search_vectors` then searches only
 those rows, so filtering happens inside the nearest-neighbour search, not after it.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import QueryError
-from .records import ROLES
-from .store import Store
+from simkit.errors import QueryError
+from simkit.reading.records import ROLES
+from simkit.store.database import Store
 
 __all__ = ["Filters", "allowed_rows", "unknown_names"]
 
@@ -74,7 +74,7 @@ class Filters:
     - ``years``, ``since``, ``until``: the year the report covers (inclusive bounds);
     - ``adcode_prefix``: leading digits of the region's admin code (``3505`` = 泉州市 and its
       counties; ``350500`` is read as ``3505``);
-    - ``roles``: paragraph roles among :data:`simkit.records.ROLES`;
+    - ``roles``: paragraph roles among :data:`simkit.reading.records.ROLES`;
     - ``include_boilerplate``: also admit generic formula passages.
 
     Several values of one field are alternatives; different fields must all hold. Lists and
@@ -148,7 +148,7 @@ class Filters:
 
 def _province_names(name: str) -> list[str]:
     """The stored province names a user's province may mean (``福建`` → ``福建``, ``福建省``)."""
-    from .regions import lookup
+    from simkit.reading.regions import lookup
 
     names = [name]
     info = lookup(name)
@@ -159,7 +159,7 @@ def _province_names(name: str) -> list[str]:
 
 def _region_names(name: str) -> list[str]:
     """The stored region names a user's region may mean (``石狮`` → ``石狮``, ``石狮市``)."""
-    from .regions import lookup
+    from simkit.reading.regions import lookup
 
     names = [name]
     info = lookup(name)

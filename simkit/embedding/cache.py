@@ -2,9 +2,9 @@
 
 One SQLite file per model (``INDEX_DIR/cache/embeddings-<model fingerprint>.sqlite``), keyed by
 sha256 of the model id, the prompt it was embedded with (``passage`` for units, ``query`` for
-evidence sentences, see :meth:`simkit.embed.Embedder.embed_sentences`) and the exact text
-(outline titles included, see :func:`simkit.segment.embedding_text`). Latent terms, packed as
-fixed-width rows (:func:`simkit.latent.pack`), live in a second file,
+evidence sentences, see :meth:`simkit.embedding.embedder.Embedder.embed_sentences`) and the exact text
+(outline titles included, see :func:`simkit.reading.segment.embedding_text`). Latent terms, packed as
+fixed-width rows (:func:`simkit.store.latent.pack`), live in a second file,
 ``latent-<model fingerprint>.sqlite``. Vectors are stored as
 raw float32 bytes; nothing is pickled. Every batch is written in one SQLite transaction, so a
 crash loses at most the batch being written and never leaves a half-written vector. The cache
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .models import ResolvedModel
+from simkit.embedding.models import ResolvedModel
 
 CACHE_DIR = "cache"
 _SCHEMA = """
@@ -71,11 +71,11 @@ class EmbeddingCache:
 
     @classmethod
     def for_latent_terms(cls, root: Path, model: ResolvedModel) -> EmbeddingCache:
-        """The cache of unit latent terms (:mod:`simkit.latent`), packed, in a file of its own.
+        """The cache of unit latent terms (:mod:`simkit.store.latent`), packed, in a file of its own.
 
         Its identity includes the sparse head's checksum: another head's vectors are set aside.
         """
-        from .latent import PACKED_WIDTH, head_info
+        from simkit.store.latent import PACKED_WIDTH, head_info
 
         info = head_info()
         if info is None:

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from simkit.errors import InputError
 
 
 def normalize_for_match(text: str) -> str:
@@ -124,7 +124,7 @@ def summarize(scores: list[QueryScore]) -> dict[str, Any]:
 def evaluate(index: Any, queries: list[dict[str, Any]], *, k: int = 5, mode: str | None = None,
              include_boilerplate: bool = False) -> EvalReport:
     """Run every query through ``index.search`` (in ``mode``) and score it."""
-    from .search import DEFAULT_MODE
+    from simkit.search.engine import DEFAULT_MODE
 
     report = EvalReport(k=k, mode=mode or DEFAULT_MODE, include_boilerplate=include_boilerplate)
     for query in queries:
@@ -161,7 +161,7 @@ def evaluate_similar(index: Any, queries: list[dict[str, Any]], *, k: int = 4, m
     paragraph holds, or whose query labels no other region, is skipped. Sources are indexed units
     (measures or whole paragraphs), never a parent paragraph standing for its measures.
     """
-    from .search import DEFAULT_MODE
+    from simkit.search.engine import DEFAULT_MODE
 
     rows = index.store.units_at(range(int(index.manifest["counts"]["vectors"])))
     texts = [(normalize_for_match(u.text), u) for u in rows.values()]

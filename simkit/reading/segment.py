@@ -45,7 +45,7 @@ the current section is about work done, or is nested under a problems/plans
 heading; its section label is the paragraph's lead clause. The report year is
 the first ``20xx年`` of the first unit.
 
-Each :class:`~simkit.records.Paragraph` has:
+Each :class:`~simkit.reading.records.Paragraph` has:
 
 - ``section``: the outline path, ``" > "``-joined, e.g.
   ``二、聚焦全面履职… > (一)提升政务服务效能``. A unit that starts with a
@@ -73,7 +73,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from simkit.records import Paragraph
+from simkit.reading.records import Paragraph
 
 __all__ = ["embedding_text", "measure_spans", "segment", "split_long"]
 

@@ -5,7 +5,7 @@ what ranks *regions* best; but the unit a person wants to see first is the one w
 a sentence that says what was asked. Each unit is therefore also cut into sentences
 (at 。；！？ and line ends, short pieces joined to their neighbour) and every sentence
 is embedded on its own, without titles, with e5's *query* prefix (other models: their
-passage prefix; see :attr:`simkit.models.ModelProfile.sentence_prompt`): a query and the
+passage prefix; see :attr:`simkit.embedding.models.ModelProfile.sentence_prompt`): a query and the
 sentence answering it say the same thing, a symmetric comparison. Within a region,
 units are ordered by the mean of their own cosine and their best sentence's (fused with
 the lexical rank among the region's units in hybrid mode), and that sentence is returned as
@@ -39,8 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .boilerplate import sentence_spans
-from .errors import IndexLoadError
+from simkit.errors import IndexLoadError
+from simkit.reading.boilerplate import sentence_spans
 
 SENTENCE_VECTORS = "sentences.npy"
 SENTENCE_OFFSETS = "sentence_offsets.npy"

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import IndexLoadError
+from simkit.errors import IndexLoadError
 
 if TYPE_CHECKING:  # pragma: no cover
     import bm25s
@@ -285,7 +285,7 @@ class LexicalIndex:
         ``allowed`` (a boolean mask over rows) is applied before the top ``n`` are taken.
         Ties keep row order.
         """
-        from .index import top_scored_rows
+        from simkit.store.vectors import top_scored_rows
 
         return top_scored_rows(self.scores_for(query), n, allowed)
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .cluster import UnitTable, group_units, knn
-from .evaluate import normalize_for_match
+from simkit.evaluation.queries import normalize_for_match
+from simkit.initiatives.clustering import UnitTable, group_units, knn
 
 
 def locate(table: UnitTable, region: str, evidence: list[str]) -> set[int]:

@@ -42,11 +42,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import IndexLoadError, QueryError
+from simkit.errors import IndexLoadError, QueryError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .records import Paragraph, ParsedReport
-    from .search import SimkitIndex
+    from simkit.reading.records import Paragraph, ParsedReport
+    from simkit.search.engine import SimkitIndex
 
 CLUSTERS = "clusters.json"
 CENTROIDS = "clusters.centroids.npy"
@@ -387,7 +387,7 @@ def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFA
 
 
 _GOVERNMENT_WORDS = (
-    # Words of any measure of a rule-of-law report: they name no initiative (on top of simkit.lexical.STOPWORDS).
+    # Words of any measure of a rule-of-law report: they name no initiative (on top of simkit.store.lexical.STOPWORDS).
     "组织 机制 制度 体系 水平 能力 质量 作用 方式 基础 重点 领域 问题 活动 服务 管理 政府 部门",
     "单位 人员 全市 全区 全县 市级 区级 县级 全省 我省 年 月 日 次 家 件 个 余 万元 亿元",
     "多 新 好 更 共 累计 同比 增长 相关 有关 办理 实施 法治 依法 法律 行政 规范 工作 建立",
@@ -400,7 +400,7 @@ _DIGITS = re.compile(r"^[\d.%]+$")
 
 
 def _words(text: str) -> list[str]:
-    from .lexical import STOPWORDS, tokenize
+    from simkit.store.lexical import STOPWORDS, tokenize
 
     return [w for w in tokenize(text, "words")
             if len(w) >= 2 and w not in STOPWORDS and w not in _EXTRA_STOPWORDS and not _DIGITS.match(w)]
@@ -675,7 +675,7 @@ def next_cluster_id(root: Path, warnings: list[str] | None = None) -> int:
     ``clusters.json``: after a rollback the current version's own ``next_id`` is too low.
     Unreadable files are skipped (with a warning).
     """
-    from .indexdir import VERSIONS, published_versions
+    from simkit.store.layout import VERSIONS, published_versions
 
     found = 1
     paths = [root / ID_COUNTER] + [root / VERSIONS / name / CLUSTERS for name in published_versions(root)]
@@ -696,7 +696,7 @@ def record_next_id(root: Path, next_id: int, version: str) -> None:
     Call it holding the index's writer lock. Called before the version is published, so a
     version that is then discarded only leaves a gap in the numbering.
     """
-    from .fileio import fsync_dir
+    from simkit.fileio import fsync_dir
 
     path = root / ID_COUNTER
     try:

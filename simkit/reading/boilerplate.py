@@ -66,8 +66,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import IndexLoadError
-from .records import UNIT_KINDS, ParsedReport
+from simkit.errors import IndexLoadError
+from simkit.reading.records import UNIT_KINDS, ParsedReport
 
 GRAM = 3
 MIN_REGIONS = 3

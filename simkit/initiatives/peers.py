@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import NotFoundError
+from simkit.errors import NotFoundError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .search import Hit, SimkitIndex
+    from simkit.search.engine import Hit, SimkitIndex
 
 CARRIED_OUT = ("measure", "leadership")
 
@@ -84,7 +84,7 @@ def recommend_for_region(index: SimkitIndex, region: str, k: int = 10, *, peers:
     profiles = index.peer_profiles
     by_region = profiles.rows
     if region not in by_region:
-        from .regions import lookup
+        from simkit.reading.regions import lookup
 
         info = lookup(region)  # 四平 → 四平市, 泉港区 → 泉州市泉港区
         region = info.name if info is not None and info.name in by_region else region
@@ -145,7 +145,7 @@ def recommend_for_region(index: SimkitIndex, region: str, k: int = 10, *, peers:
 
 
 def _hit(index: SimkitIndex, unit: Any, score: float) -> Hit:
-    from .search import Hit
+    from simkit.search.engine import Hit
 
     return Hit(unit.id, unit.document_id, unit.title, unit.year, unit.section, unit.text, round(score, 4),
                unit.role, unit.boilerplate, round(score, 4))

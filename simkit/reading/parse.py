@@ -1,6 +1,6 @@
 """Clean report text, pull out its metadata and segment it.
 
-Files are turned into raw text by :mod:`simkit.readers` (text, HTML, PDF,
+Files are turned into raw text by :mod:`simkit.reading.readers` (text, HTML, PDF,
 DOCX). Cleaning turns that into ``Report.text``, one logical paragraph per
 line, which is embedded and shown and which all paragraph offsets point into:
 
@@ -21,7 +21,7 @@ line, which is embedded and shown and which all paragraph offsets point into:
 
 Metadata conventions: ``year`` is the year the report is about (not the year
 it was published); ``province`` is the full name (``福建省``); ``region`` is the
-most specific division the report is about, see :mod:`simkit.regions`, with
+most specific division the report is about, see :mod:`simkit.reading.regions`, with
 its ``city`` and 6-digit ``adcode``; ``addressee`` is the body the report is
 addressed to (``中共石狮市委``); ``published`` is an ISO date (``2025-01-26``);
 ``source_format`` is the file's real format (``text``/``html``/``pdf``/``docx``).
@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simkit.errors import InputError
-from simkit.readers import normalize_newlines, read_document
-from simkit.records import ParsedReport, Report
-from simkit.regions import RegionInfo, detect_region, lookup, province_of
-from simkit.segment import segment
+from simkit.reading.readers import normalize_newlines, read_document
+from simkit.reading.records import ParsedReport, Report
+from simkit.reading.regions import RegionInfo, detect_region, lookup, province_of
+from simkit.reading.segment import segment
 
 __all__ = [
     "clean_text",
@@ -56,7 +56,7 @@ __all__ = [
 def read_text(path: str | Path) -> str:
     """Read a report file of any supported format as raw, uncleaned text with ``\\n`` newlines.
 
-    See :mod:`simkit.readers` for the formats, encodings and errors: every
+    See :mod:`simkit.reading.readers` for the formats, encodings and errors: every
     failure is one :class:`InputError` line naming the file and the fix.
     """
     return read_document(path).text
@@ -558,11 +558,11 @@ def parse_report(
     document_id: str | None = None,
     region: str | None = None,
 ) -> ParsedReport:
-    """Read, clean, describe and segment one report file (any format of :mod:`simkit.readers`).
+    """Read, clean, describe and segment one report file (any format of :mod:`simkit.reading.readers`).
 
     ``document_id`` defaults to :func:`document_id_for`; ``region`` (a name such
     as ``泉州市泉港区``) overrides the detected region, and fills province, city
-    and adcode when :func:`simkit.regions.lookup` knows the name (the region is
+    and adcode when :func:`simkit.reading.regions.lookup` knows the name (the region is
     then its canonical name). An undetected region is ``None`` and left to the
     caller to report.
     """

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .cluster import ClusterSet, Initiative, UnitTable
-from .initiatives import by_region
+from simkit.initiatives.clustering import ClusterSet, Initiative, UnitTable
+from simkit.initiatives.views import by_region
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .search import SimkitIndex
+    from simkit.search.engine import SimkitIndex
 
 SNIPPET = 140
 MAP_POINTS = 20_000  # the most units the map plots (each point carries hover text: ~300 bytes)

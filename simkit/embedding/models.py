@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelError
-from .fileio import sha256_file, write_json
+from simkit.errors import ModelError
+from simkit.fileio import sha256_file, write_json
 
 logger = logging.getLogger(__name__)
 
