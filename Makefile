@@ -24,6 +24,7 @@ demo: $(STAMP)
 ## Install what the tests need and run the whole suite (slow tests included) and the linter.
 test: $(STAMP)
 	$(BIN)/ruff check simkit tests scripts
+	$(BIN)/lint-imports
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
 
 bench: $(STAMP)

@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from simkit.api import open_index
 from simkit.initiatives.clustering import (
     DEFAULT_K,
     DEFAULT_QUANTILE,
@@ -32,7 +33,6 @@ from simkit.initiatives.clustering import (
     edges_above,
     knn,
 )
-from simkit.search.engine import open_index
 
 
 def rss_mb() -> float:
@@ -80,7 +80,7 @@ def main() -> None:
                         help="Also build the exact kNN graph and report the share of its edges the IVF graph has.")
     args = parser.parse_args()
     with open_index(args.index) as index:
-        real = UnitTable.from_index(index)
+        real = UnitTable.from_parts(index.parts)
     table = synthetic(real, args.units)
     sample = range(0, len(table), max(1, len(table) // 1000))
     to_source = float(np.mean([table.vectors[i] @ real.vectors[int(table.ids[i].split(":")[1])] for i in sample]))

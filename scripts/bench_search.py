@@ -78,7 +78,7 @@ def mark(name):
     marks[name] = round((now - t) * 1000, 1)
     t = now
 import simkit
-from simkit.search.engine import open_index
+from simkit.api import open_index
 from simkit.store.layout import current_version, verify_files
 mark("import_simkit_ms")
 from simkit.store.vectors import _faiss
@@ -192,22 +192,22 @@ def components(index: Any, queries: list[str], province: str) -> dict[str, Any]:
     vectors = [index.embedder.embed_query(text) for text in texts]
     default_rows = allowed_rows(index.store, Filters())
     fetch = 120  # what search fetches first for k=5, hits=3
-    top = search_vectors(index._vectors, vectors[0], fetch)[1]
+    top = search_vectors(index.parts.vectors, vectors[0], fetch)[1]
     hits = list(index.store.units_at(top[:15].tolist()).values())
 
     def median(func: Any, *args: Any, per: int = 1) -> float:
         return round(statistics.median(timed_ms(func, *args)[0] for _ in range(5)) / per, 2)
 
-    lexical_mask = np.zeros(int(index._vectors.ntotal), dtype=bool)
+    lexical_mask = np.zeros(int(index.parts.vectors.ntotal), dtype=bool)
     lexical_mask[default_rows] = True
     return {
         "allowed_rows_default_ms": median(allowed_rows, index.store, Filters()),
         "allowed_rows_default_count": len(default_rows),
         "allowed_rows_province_ms": median(allowed_rows, index.store, Filters(provinces=(province,))),
-        "faiss_search_all_rows_ms": median(lambda: [search_vectors(index._vectors, v, fetch) for v in vectors],
+        "faiss_search_all_rows_ms": median(lambda: [search_vectors(index.parts.vectors, v, fetch) for v in vectors],
                                            per=len(vectors)),
         "faiss_search_allowed_rows_ms": median(
-            lambda: [search_vectors(index._vectors, v, fetch, allowed_rows=default_rows) for v in vectors],
+            lambda: [search_vectors(index.parts.vectors, v, fetch, allowed_rows=default_rows) for v in vectors],
             per=len(vectors)),
         "bm25_search_ms": median(lambda: [index.lexical.search(t, fetch) for t in texts], per=len(texts)),
         "bm25_search_masked_ms": median(lambda: [index.lexical.search(t, fetch, lexical_mask) for t in texts],
@@ -219,7 +219,7 @@ def components(index: Any, queries: list[str], province: str) -> dict[str, Any]:
                                        per=len(texts))}
            if index.latent is not None and (latent_queries := [index.embedder.latent_terms([t])[0] for t in texts])
            else {}),
-        "highlights_15_hits_ms": median(lambda: [index._highlights(texts[0], u.text, "hybrid") for u in hits]),
+        "highlights_15_hits_ms": median(lambda: [index.searcher.highlights(texts[0], u.text, "hybrid") for u in hits]),
     }
 
 

@@ -14,9 +14,9 @@ import json
 import sys
 from pathlib import Path
 
+from simkit.api import open_index
 from simkit.evaluation.clusters import measure
 from simkit.initiatives.clustering import CLUSTER_ROLES, DEFAULT_K, METHODS, UnitTable, close_threshold
-from simkit.search.engine import open_index
 
 EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 
@@ -42,7 +42,7 @@ def main() -> None:
     labelled = json.loads(Path(args.clusters).read_text(encoding="utf-8"))
     boilerplate = json.loads(Path(args.boilerplate).read_text(encoding="utf-8"))
     with open_index(args.index) as index:
-        table = only_roles(UnitTable.from_index(index), args.roles.split(","))
+        table = only_roles(UnitTable.from_parts(index.parts), args.roles.split(","))
     rows = []
     for method in args.methods.split(","):
         quantiles = [float(q) for q in args.quantiles.split(",")]

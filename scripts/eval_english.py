@@ -22,8 +22,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from simkit.api import open_index
 from simkit.evaluation.queries import evaluate
-from simkit.search.engine import open_index
 
 EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 README_QUERY = "bundle related services so people apply once at one window"

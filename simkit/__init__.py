@@ -5,7 +5,7 @@ Public API::
     import simkit
     simkit.build_index(["examples/reports"], "indexes/demo")
     index = simkit.open_index("indexes/demo")
-    result = index.search("在乡镇推行综合执法改革", k=5)
+    result = index.search("在乡镇推行综合执法改革", k=5, filters=simkit.Filters(provinces=["福建省"]))
     best = [(r.region, r.calibrated, r.hits[0].text) for r in result.regions]
 
 Importing simkit is cheap: heavy libraries (torch, sentence-transformers, FAISS)
@@ -22,49 +22,67 @@ __all__ = [
     "BuildResult",
     "ClusterSet",
     "Embedder",
+    "Filters",
     "Hit",
+    "IndexInfo",
     "Initiative",
+    "InitiativeUnit",
     "MissingInitiative",
     "ParagraphRecord",
     "RebuildReport",
+    "Recommendation",
     "RegionResult",
     "SearchResult",
     "SimkitError",
     "SimkitIndex",
+    "VersionInfo",
     "__version__",
     "build_index",
+    "list_versions",
     "open_index",
     "parse_report",
     "rebuild_index",
+    "rollback",
 ]
 
 _LAZY = {
     "build_index": "simkit.pipeline.build",
     "BuildResult": "simkit.pipeline.build",
-    "open_index": "simkit.search.engine",
-    "SimkitIndex": "simkit.search.engine",
-    "SearchResult": "simkit.search.engine",
-    "RegionResult": "simkit.search.engine",
-    "Hit": "simkit.search.engine",
-    "ParagraphRecord": "simkit.search.engine",
-    "Embedder": "simkit.embedding.embedder",
-    "parse_report": "simkit.reading.parse",
     "rebuild_index": "simkit.pipeline.rebuild",
     "RebuildReport": "simkit.pipeline.rebuild",
+    "list_versions": "simkit.pipeline.rebuild",
+    "rollback": "simkit.pipeline.rebuild",
+    "VersionInfo": "simkit.pipeline.rebuild",
+    "open_index": "simkit.api",
+    "SimkitIndex": "simkit.api",
+    "Filters": "simkit.search.filters",
+    "Embedder": "simkit.embedding.embedder",
+    "parse_report": "simkit.reading.parse",
     "SimkitError": "simkit.errors",
-    "ClusterSet": "simkit.initiatives.clustering",
-    "Initiative": "simkit.initiatives.clustering",
-    "MissingInitiative": "simkit.initiatives.clustering",
+    **dict.fromkeys(["SearchResult", "RegionResult", "Hit", "ParagraphRecord", "IndexInfo", "ClusterSet", "Initiative",
+                     "InitiativeUnit", "MissingInitiative", "Recommendation"], "simkit.results"),
 }
 
 if TYPE_CHECKING:
+    from simkit.api import SimkitIndex, open_index
     from simkit.embedding.embedder import Embedder
     from simkit.errors import SimkitError
-    from simkit.initiatives.clustering import ClusterSet, Initiative, MissingInitiative
     from simkit.pipeline.build import BuildResult, build_index
-    from simkit.pipeline.rebuild import RebuildReport, rebuild_index
+    from simkit.pipeline.rebuild import RebuildReport, VersionInfo, list_versions, rebuild_index, rollback
     from simkit.reading.parse import parse_report
-    from simkit.search.engine import Hit, ParagraphRecord, RegionResult, SearchResult, SimkitIndex, open_index
+    from simkit.results import (
+        ClusterSet,
+        Hit,
+        IndexInfo,
+        Initiative,
+        InitiativeUnit,
+        MissingInitiative,
+        ParagraphRecord,
+        Recommendation,
+        RegionResult,
+        SearchResult,
+    )
+    from simkit.search.filters import Filters
 
 
 def __getattr__(name: str) -> Any:

@@ -42,7 +42,7 @@ def demo_index_dir(tmp_path_factory, embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_index(demo_index_dir):
-    from simkit.search.engine import open_index
+    from simkit.api import open_index
 
     with open_index(demo_index_dir) as index:
         yield index

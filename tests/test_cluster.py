@@ -33,7 +33,7 @@ def clusters(demo_index):
 
 @pytest.fixture(scope="module")
 def table(demo_index):
-    return UnitTable.from_index(demo_index)
+    return UnitTable.from_parts(demo_index.parts)
 
 
 def _load(name: str) -> list[dict]:
@@ -119,7 +119,7 @@ def _records(table: UnitTable) -> list[tuple]:
 
 
 def test_shuffled_input_gives_identical_clusters_and_ids(demo_index, table):
-    vectors = demo_index._vectors.reconstruct_n(0, int(demo_index._vectors.ntotal))
+    vectors = demo_index.parts.vectors.reconstruct_n(0, int(demo_index.parts.vectors.ntotal))
     reference = cluster_table(table)
     records = _records(table)
     for seed in (1, 2):
@@ -135,7 +135,7 @@ def test_index_clusters_are_those_stored_at_build_time(demo_index_dir, demo_inde
     stored = json.loads((version / CLUSTERS).read_text(encoding="utf-8"))
     assert stored["format_version"] == 1
     assert {c.id for c in clusters.clusters} <= {c["id"] for c in stored["clusters"]}
-    recomputed = cluster_table(UnitTable.from_index(demo_index))
+    recomputed = cluster_table(UnitTable.from_parts(demo_index.parts))
     assert [c["members"] for c in recomputed.clusters] == [c["members"] for c in stored["clusters"]]
 
 
@@ -154,8 +154,8 @@ def test_id_matching_keeps_merges_and_reports_vanished():
 
 @pytest.mark.slow
 def test_ids_survive_a_rebuild_that_adds_a_report(tmp_path):
+    from simkit.api import open_index
     from simkit.pipeline.build import build_index
-    from simkit.search.engine import open_index
 
     four = tmp_path / "four"
     four.mkdir()
@@ -391,7 +391,7 @@ def test_cli_report_writes_a_self_contained_page(runner, demo_index_dir, tmp_pat
 
 
 def test_unit_table_reads_only_the_clusterable_vectors(demo_index, table):
-    every = demo_index._vectors.reconstruct_n(0, int(demo_index._vectors.ntotal))
+    every = demo_index.parts.vectors.reconstruct_n(0, int(demo_index.parts.vectors.ntotal))
     assert len(table) < len(every)
     assert np.array_equal(table.vectors, every[table.rows])
     assert np.array_equal(UnitTable.of(_records(table), every).vectors, table.vectors)

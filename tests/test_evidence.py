@@ -105,7 +105,7 @@ def test_index_without_sentence_vectors_still_answers(index_copy):
         (version.path / name).unlink()
         del manifest["files"][name]
     (version.path / "manifest.json").write_text(json.dumps(manifest))
-    from simkit.search.engine import open_index
+    from simkit.api import open_index
 
     with open_index(index_copy) as index:
         result = index.search("推行乡镇综合行政执法改革", k=3, mode="dense")
@@ -120,12 +120,12 @@ def test_index_without_sentence_vectors_still_answers(index_copy):
 
 
 def test_similar_queries_with_the_stored_sentence_vectors_without_loading_the_model(demo_index_dir):
-    from simkit.search.engine import open_index
+    from simkit.api import open_index
 
     with open_index(demo_index_dir) as index:
         paragraph_id = index.search("推行乡镇综合行政执法改革", k=1, mode="lexical").regions[0].hits[0].paragraph_id
         result = index.similar(paragraph_id, k=4)
-        assert index._embedder is None
+        assert not index.searcher.embedder_loaded
     assert len(result.regions) == 4 and all(r.hits[0].similarity is not None for r in result.regions)
 
 
@@ -178,8 +178,8 @@ def test_handle_whose_version_was_pruned_keeps_evidence_and_says_to_reload(index
 
     import pytest
 
+    from simkit.api import open_index
     from simkit.errors import IndexLoadError
-    from simkit.search.engine import open_index
 
     with open_index(index_copy) as index:
         before = index.search("领导干部上任前要参加法律知识考试", k=3, mode="dense").to_dict()

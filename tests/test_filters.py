@@ -60,10 +60,10 @@ def _regions(demo_index, filters: Filters, k: int = 5, text: str = QUERY) -> lis
     """Regions of the nearest admitted units, best first; widens like SimkitIndex until k regions or all seen."""
     query = demo_index.embedder.embed_query(text)
     rows = allowed_rows(demo_index.store, filters)
-    total = int(demo_index._vectors.ntotal)
+    total = int(demo_index.parts.vectors.ntotal)
     fetch = 16
     while True:
-        _, found = search_vectors(demo_index._vectors, query, fetch, rows)
+        _, found = search_vectors(demo_index.parts.vectors, query, fetch, rows)
         units = demo_index.store.units_at(found.tolist())
         regions = list(dict.fromkeys(units[row].region for row in found.tolist()))
         if len(regions) >= k or fetch >= total:
@@ -118,7 +118,7 @@ def test_no_filter_excludes_only_boilerplate(demo_index):
     assert allowed_rows(store, Filters(include_boilerplate=True)) is None
     rows = allowed_rows(store, Filters())
     assert rows.dtype == np.int64 and np.all(np.diff(rows) > 0)
-    units = store.units_at(range(int(demo_index._vectors.ntotal)))
+    units = store.units_at(range(int(demo_index.parts.vectors.ntotal)))
     assert rows.tolist() == sorted(row for row, unit in units.items() if not unit.boilerplate)
     assert len(rows) < len(units)  # the demo corpus has boilerplate units
     with_boilerplate = allowed_rows(store, Filters(include_boilerplate=True, roles=("overview",)))
@@ -179,7 +179,7 @@ def test_since_drops_older_reports(demo_index):
 def test_role_filter_hits_are_all_of_that_role(demo_index):
     query = demo_index.embedder.embed_query("下一步将加强行政执法队伍建设")
     rows = allowed_rows(demo_index.store, Filters(roles=("plan",)))
-    _, found = search_vectors(demo_index._vectors, query, 10, rows)
+    _, found = search_vectors(demo_index.parts.vectors, query, 10, rows)
     assert len(found) == 10
     assert {u.role for u in demo_index.store.units_at(found.tolist()).values()} == {"plan"}
 
@@ -190,7 +190,7 @@ def test_adcode_prefix_search(demo_index):
 
 def test_filter_is_applied_inside_the_search_not_after_top_n(demo_index):
     """The allowed rows all rank below the first n rows overall; post-filtering top-n would return none."""
-    index = demo_index._vectors
+    index = demo_index.parts.vectors
     vectors = _vectors_of(index)
     query = demo_index.embedder.embed_query(QUERY)
     ranking = np.argsort(-(vectors @ query), kind="stable")
@@ -204,7 +204,7 @@ def test_filter_is_applied_inside_the_search_not_after_top_n(demo_index):
 
 
 def test_real_filter_rows_give_the_nearest_admitted_units_in_order(demo_index):
-    index = demo_index._vectors
+    index = demo_index.parts.vectors
     vectors = _vectors_of(index)
     query = demo_index.embedder.embed_query(QUERY)
     for filters in (Filters(regions=("四平市",), roles=("plan", "problem")), Filters(provinces=("浙江",)),
@@ -222,7 +222,7 @@ def test_excluded_regions_are_taken_out_of_the_cached_rows_exactly(demo_index):
                     Filters(exclude_regions=("泰顺县", "厦门市"), include_boilerplate=True),
                     Filters(exclude_regions=("朝阳区",), roles=("plan",))):
         expected = allowed_rows(demo_index.store, filters)
-        assert demo_index._allowed(filters).rows.tolist() == expected.tolist(), filters
+        assert demo_index.searcher.allowed_rows_for(filters).rows.tolist() == expected.tolist(), filters
         rows = demo_index.store.rows_where("1")
         assert rows.tolist() == sorted(rows.tolist())
 

@@ -7,9 +7,9 @@ import json
 import faiss
 import pytest
 
+from simkit.api import open_index
 from simkit.errors import BuildError, IndexLoadError
 from simkit.pipeline.build import build_index
-from simkit.search.engine import open_index
 from simkit.store.layout import current_version
 
 

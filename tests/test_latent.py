@@ -8,10 +8,12 @@ import shutil
 import numpy as np
 import pytest
 
+from simkit.api import open_index
+from simkit.embedding.sparse_head import TOP_K, head_info, pack, unpack
 from simkit.errors import IndexLoadError
 from simkit.pipeline.rebuild import rebuild_index
-from simkit.search.engine import RRF_K, open_index
-from simkit.store.latent import FILES, LATENT_ROWS, TOP_K, LatentIndex, head_info, pack, unpack
+from simkit.search.fusion import RRF_K
+from simkit.store.latent import FILES, LATENT_ROWS, LatentIndex
 from simkit.store.layout import current_version
 
 TEXTS = [
@@ -98,7 +100,7 @@ def test_hybrid_fuses_the_places_of_regions_in_the_dense_and_latent_rankings(dem
 
     query = "bundle related services so people apply once at one window"
     dense = [r.region for r in demo_index.search(query, k=None, mode="dense").regions]
-    allowed = demo_index._allowed(Filters())  # boilerplate left out, as in the search
+    allowed = demo_index.searcher.allowed_rows_for(Filters())  # boilerplate left out, as in the search
     rows = demo_index.latent.search(demo_index.embedder.latent_terms([query])[0], 10_000,
                                     None if allowed is None else allowed.mask)[1]
     units = demo_index.store.units_at(rows.tolist())

@@ -127,8 +127,8 @@ def test_hub_names_are_never_downloaded():
 @pytest.mark.slow
 def test_any_local_sentence_transformers_model_works(embedder, examples_dir, tmp_path):
     """A model given by path is used through sentence-transformers for passages and queries."""
+    from simkit.api import open_index
     from simkit.pipeline.build import build_index
-    from simkit.search.engine import open_index
 
     result = build_index([examples_dir / "siping-2023.txt", examples_dir / "xiamen-2021.txt"], tmp_path / "i",
                          model=str(embedder.model.path))

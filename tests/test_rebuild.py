@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from simkit.api import open_index
 from simkit.cli import cli
 from simkit.embedding.embedder import Embedder
 from simkit.errors import IndexLoadError, LockedError, ValidationError
 from simkit.pipeline.rebuild import rebuild_index, rollback
 from simkit.reading.segment import embedding_text
-from simkit.search.engine import open_index
 from simkit.store.database import Store
 from simkit.store.layout import (
     CURRENT,
@@ -180,7 +180,7 @@ def test_adding_a_report_embeds_only_its_new_units(work, embedder):
     assert report.latent_terms.reused == report.latent_terms.total - report.latent_terms.embedded
     with open_index(index) as fresh:
         assert fresh.version.name == report.version
-        assert fresh.info()["counts"]["documents"] == 6
+        assert fresh.info().counts["documents"] == 6
         hit = fresh.search("梨树", k=1, mode="dense").regions[0].hits[0]
         assert hit.evidence is not None
 
@@ -282,7 +282,7 @@ def test_region_option_reingests_reports_indexed_under_another_region(work, embe
     assert report.status == "published"
     assert report.changes["changed"] == ["xiamen-2021"] and report.documents.kept == 4
     with open_index(index) as fresh:
-        regions = {d["id"]: d["region"] for d in fresh.info()["documents"]}
+        regions = {d["id"]: d["region"] for d in fresh.info().documents}
     assert regions["xiamen-2021"] == "厦门市思明区"
     again = rebuild_index([src / "xiamen-2021.txt"], index, embedder=embedder, region="思明区", keep_missing=True)
     assert again.status == "unchanged"
@@ -344,7 +344,7 @@ def test_removed_reports_are_dropped_unless_kept(work, embedder):
     dropped = rebuild_index([src], index, embedder=embedder)
     assert dropped.changes["removed"] == ["taishun-2023"] and dropped.units.embedded == 0
     with open_index(index) as fresh:
-        assert "泰顺县" not in {d["region"] for d in fresh.info()["documents"]}
+        assert "泰顺县" not in {d["region"] for d in fresh.info().documents}
 
 
 def test_unreadable_report_is_skipped_with_its_reason_and_its_old_content_kept(work, embedder):
@@ -379,7 +379,7 @@ def test_open_handle_keeps_its_version_and_reload_moves_on(work, embedder):
 
 READER_LOOP = """
 import json, sys, time
-from simkit.search.engine import open_index
+from simkit.api import open_index
 out = open(sys.argv[2], "a", buffering=1)
 while True:
     try:

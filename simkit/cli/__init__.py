@@ -321,7 +321,7 @@ def search(text: str | None, from_file: str | None, index_dir: str | None, mode:
            hits: int, threshold: float | None, model: str | None, as_json: bool, as_csv: bool,
            **filter_values: Any) -> None:
     """Regions whose reports hold paragraphs most similar to TEXT (Chinese or English)."""
-    from simkit.search.engine import open_index
+    from simkit.api import open_index
 
     if (text is None) == (from_file is None):
         raise click.UsageError("give either TEXT or --from-file FILE")
@@ -360,7 +360,7 @@ def similar(paragraph_id: str, index_dir: str | None, mode: str | None, k: int |
             threshold: float | None, include_same_region: bool, as_json: bool, as_csv: bool,
             **filter_values: Any) -> None:
     """Other regions' paragraphs most similar to the stored paragraph PARAGRAPH_ID."""
-    from simkit.search.engine import open_index
+    from simkit.api import open_index
 
     if k is None and threshold is None:
         k = 5
@@ -381,7 +381,7 @@ def similar(paragraph_id: str, index_dir: str | None, mode: str | None, k: int |
 @handle_errors
 def recommend(region: str, index_dir: str | None, k: int, peers: int, min_support: int, as_json: bool) -> None:
     """Measures that REGION's most similar regions reported and REGION has not."""
-    from simkit.search.engine import open_index
+    from simkit.api import open_index
 
     with open_index(index_dir) as index:
         recommendations = index.recommend_for_region(region, k, peers=peers, min_support=min_support)
@@ -405,7 +405,7 @@ def recommend(region: str, index_dir: str | None, k: int, peers: int, min_suppor
 @handle_errors
 def show(paragraph_id: str, index_dir: str | None, as_json: bool) -> None:
     """Print one stored paragraph with its report's metadata."""
-    from simkit.search.engine import open_index
+    from simkit.api import open_index
 
     with open_index(index_dir) as index:
         record = index.paragraph(paragraph_id)
@@ -423,11 +423,11 @@ def show(paragraph_id: str, index_dir: str | None, as_json: bool) -> None:
 @handle_errors
 def info(index_dir: str | None, as_json: bool) -> None:
     """Show the index's current version, model, counts and the last rebuild's report."""
+    from simkit.api import open_index
     from simkit.pipeline.rebuild import last_report
-    from simkit.search.engine import open_index
 
     with open_index(index_dir) as index:
-        data = index.info()
+        data = index.info().to_dict()
     data["last_rebuild"] = last_report(data["index"])
     if as_json:
         _echo_json(data)
@@ -556,8 +556,8 @@ def _echo_changes(changes: Any) -> None:
 @handle_errors
 def clusters(index_dir: str | None, min_regions: int, as_matrix: bool, as_json: bool, as_csv: bool) -> None:
     """Recurring initiatives: measures of different reports grouped by what they do."""
+    from simkit.api import open_index
     from simkit.initiatives.views import region_matrix
-    from simkit.search.engine import open_index
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
@@ -650,8 +650,8 @@ def _render_matrix(matrix: dict[str, Any], as_json: bool, as_csv: bool) -> None:
 def matrix(index_dir: str | None, min_regions: int, missing_for: str | None, peers: int, min_support: int,
            as_json: bool, as_csv: bool) -> None:
     """Region × initiative table with years (or, with --missing, what a region's peers do and it does not)."""
+    from simkit.api import open_index
     from simkit.initiatives.views import region_matrix
-    from simkit.search.engine import open_index
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
@@ -727,11 +727,11 @@ def rollback(version: str | None, index_dir: str | None) -> None:
 @handle_errors
 def report(index_dir: str | None, min_regions: int, out: str) -> None:
     """Write a self-contained HTML page of the recurring initiatives (heatmap, cards, adoption, map)."""
+    from simkit.api import open_index
     from simkit.initiatives.html_report import write_report
-    from simkit.search.engine import open_index
 
     with open_index(index_dir) as index:
-        path = write_report(index, Path(out), min_regions=min_regions)
+        path = write_report(index.initiatives, Path(out), min_regions=min_regions)
     click.echo(f"Wrote {path}")
 
 
@@ -886,8 +886,9 @@ def models_list() -> None:
 def eval_command(queries: str, index_dir: str | None, k: int, mode: str | None, include_boilerplate: bool,
                  compare: bool, by_example: bool, as_json: bool) -> None:
     """Measure retrieval quality on a labeled query file (region nDCG@k, recall, evidence, hard negatives)."""
+    from simkit.api import open_index
     from simkit.evaluation.queries import evaluate, evaluate_similar, load_queries
-    from simkit.search.engine import MODES, open_index
+    from simkit.search.engine import MODES
 
     labeled = load_queries(Path(queries))
     if by_example:

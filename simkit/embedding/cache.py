@@ -4,7 +4,7 @@ One SQLite file per model (``INDEX_DIR/cache/embeddings-<model fingerprint>.sqli
 sha256 of the model id, the prompt it was embedded with (``passage`` for units, ``query`` for
 evidence sentences, see :meth:`simkit.embedding.embedder.Embedder.embed_sentences`) and the exact text
 (outline titles included, see :func:`simkit.reading.segment.embedding_text`). Latent terms, packed as
-fixed-width rows (:func:`simkit.store.latent.pack`), live in a second file,
+fixed-width rows (:func:`simkit.embedding.sparse_head.pack`), live in a second file,
 ``latent-<model fingerprint>.sqlite``. Vectors are stored as
 raw float32 bytes; nothing is pickled. Every batch is written in one SQLite transaction, so a
 crash loses at most the batch being written and never leaves a half-written vector. The cache
@@ -75,7 +75,7 @@ class EmbeddingCache:
 
         Its identity includes the sparse head's checksum: another head's vectors are set aside.
         """
-        from simkit.store.latent import PACKED_WIDTH, head_info
+        from simkit.embedding.sparse_head import PACKED_WIDTH, head_info
 
         info = head_info()
         if info is None:

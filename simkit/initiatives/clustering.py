@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import re
 import time
@@ -43,10 +42,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simkit.errors import IndexLoadError, QueryError
+from simkit.fileio import atomic_write
+from simkit.results import ClusterChanges
 
 if TYPE_CHECKING:  # pragma: no cover
     from simkit.reading.records import Paragraph, ParsedReport
-    from simkit.search.engine import SimkitIndex
+    from simkit.store.parts import IndexParts
 
 CLUSTERS = "clusters.json"
 CENTROIDS = "clusters.centroids.npy"
@@ -64,95 +65,6 @@ MATCH_CENTROID = 0.95
 
 
 # --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class InitiativeUnit:
-    """A member unit of an initiative."""
-
-    paragraph_id: str
-    region: str
-    year: int | None
-    role: str
-    text: str
-    document: str = ""
-    section: str = ""
-    similarity: float = 0.0  # cosine to the cluster centroid
-
-
-@dataclass(frozen=True)
-class Initiative:
-    """A recurring initiative: units of several reports about the same kind of measure.
-
-    ``status`` is ``carried_out`` (every member is a carried-out measure), ``planned``
-    (every member is a plan) or ``mixed``; ``region_status`` says it per region.
-    ``years`` maps each region to the earliest year its reports cover the initiative.
-    """
-
-    id: str
-    label: str
-    keywords: list[str]
-    regions: list[str]
-    cohesion: float
-    units: list[InitiativeUnit]
-    years: dict[str, int | None] = field(default_factory=dict)
-    representative: str = ""
-    status: str = "carried_out"
-    region_status: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def first_year(self) -> int | None:
-        known = [y for y in self.years.values() if y is not None]
-        return min(known) if known else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class ClusterChanges:
-    """How a clustering relates to the previous version's: which ids were kept, new, merged, split, vanished."""
-
-    previous_version: str | None = None
-    kept: list[str] = field(default_factory=list)
-    new: list[str] = field(default_factory=list)
-    merged: list[dict[str, Any]] = field(default_factory=list)  # {"into": id, "from": [ids]}
-    split: list[dict[str, Any]] = field(default_factory=list)  # {"from": id, "into": [ids]}
-    vanished: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ClusterSet:
-    """The initiatives of one index version (those spanning at least ``min_regions`` regions)."""
-
-    version: str | None
-    method: str
-    params: dict[str, Any]
-    clusters: list[Initiative]
-    changes: ClusterChanges = field(default_factory=ClusterChanges)
-    min_regions: int = 2
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON contract of ``simkit clusters --json``."""
-        return {"version": self.version, "method": self.method, "params": self.params,
-                "min_regions": self.min_regions, "clusters": [c.to_dict() for c in self.clusters],
-                "changes": asdict(self.changes)}
-
-
-@dataclass(frozen=True)
-class MissingInitiative:
-    """An initiative that a region's peers have and the region has not."""
-
-    initiative: Initiative
-    region: str
-    peers: list[str]
-    closest_own_similarity: float
-    relevance: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 # --------------------------------------------------------------------------- units to cluster
 
 
@@ -188,12 +100,9 @@ class UnitTable:
                    [r[3] for r in ordered], [r[4] for r in ordered], matrix, rows)
 
     @classmethod
-    def from_index(cls, index: SimkitIndex) -> UnitTable:
-        """The clusterable units of an open index (only their vectors are read from the FAISS index)."""
-        records = index.store.unit_records(CLUSTER_ROLES)
-        vectors = index._vectors
-        return cls._sorted(records, lambda rows: vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64)),
-                           int(vectors.d))
+    def from_parts(cls, parts: IndexParts) -> UnitTable:
+        """The clusterable units of an opened index version (only their vectors are read from the FAISS index)."""
+        return cls._sorted(parts.store.unit_records(CLUSTER_ROLES), parts.vectors_at, parts.dimension)
 
     @classmethod
     def from_build(cls, parsed: Sequence[ParsedReport], units: Sequence[Paragraph], vectors: np.ndarray) -> UnitTable:
@@ -696,8 +605,6 @@ def record_next_id(root: Path, next_id: int, version: str) -> None:
     Call it holding the index's writer lock. Called before the version is published, so a
     version that is then discarded only leaves a gap in the numbering.
     """
-    from simkit.fileio import fsync_dir
-
     path = root / ID_COUNTER
     try:
         current = _read_next_id(path) if path.is_file() else 1
@@ -705,17 +612,7 @@ def record_next_id(root: Path, next_id: int, version: str) -> None:
         current = 1
     data = {"next_id": max(current, next_id), "version": version,
             "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(json.dumps(data) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(root)
+    atomic_write(path, json.dumps(data) + "\n")
 
 
 def _previous_clustering(previous_dir: Path, warnings: list[str] | None) -> StoredClustering | None:
@@ -762,10 +659,10 @@ def write_clusters(directory: Path, parsed: Sequence[ParsedReport], units: Seque
 # --------------------------------------------------------------------------- reading clusters from an index
 
 
-def stored_clustering(index: SimkitIndex) -> StoredClustering:
+def stored_clustering(parts: IndexParts) -> StoredClustering:
     """The index version's clustering (computed now, with fresh ids, for an index built without one)."""
-    found = StoredClustering.load(index.version.path)
+    found = StoredClustering.load(parts.version.path)
     if found is None:
-        found = cluster_table(UnitTable.from_index(index), version=index.version.name,
-                              model=_manifest_model(index.version.path))
+        found = cluster_table(UnitTable.from_parts(parts), version=parts.version.name,
+                              model=_manifest_model(parts.version.path))
     return found

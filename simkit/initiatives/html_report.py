@@ -10,18 +10,16 @@ large indexes.
 from __future__ import annotations
 
 import html
-import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from simkit.initiatives.clustering import ClusterSet, Initiative, UnitTable
-from simkit.initiatives.views import by_region
-
-if TYPE_CHECKING:  # pragma: no cover
-    from simkit.search.engine import SimkitIndex
+from simkit.fileio import atomic_write
+from simkit.initiatives.clustering import UnitTable
+from simkit.initiatives.views import Initiatives, by_region
+from simkit.results import ClusterSet, Initiative
 
 SNIPPET = 140
 MAP_POINTS = 20_000  # the most units the map plots (each point carries hover text: ~300 bytes)
@@ -221,11 +219,11 @@ def _map_note(units: int, limit: int) -> str:
             "share a colour.")
 
 
-def render_report(index: SimkitIndex, min_regions: int = 2, max_points: int = MAP_POINTS) -> str:
-    """The HTML page for an open index; its map plots at most ``max_points`` units."""
-    clusters = index.clusters(min_regions=min_regions)
-    table = UnitTable.from_index(index)
-    documents = index.store.documents()
+def render_report(initiatives: Initiatives, min_regions: int = 2, max_points: int = MAP_POINTS) -> str:
+    """The HTML page of an index version's initiatives; its map plots at most ``max_points`` units."""
+    clusters = initiatives.clusters(min_regions=min_regions)
+    table = UnitTable.from_parts(initiatives.parts)
+    documents = initiatives.parts.store.documents()
     regions = sorted({str(d["region"] or "unknown") for d in documents})
     figures = [("heatmap", "Who does what", "Region × initiative: the year each region's report covers it "
                 "(green: carried out, yellow: only planned).", heatmap_figure(clusters)),
@@ -252,15 +250,7 @@ def render_report(index: SimkitIndex, min_regions: int = 2, max_points: int = MA
             f'</main></body></html>\n')
 
 
-def write_report(index: SimkitIndex, out: Path, min_regions: int = 2) -> Path:
+def write_report(initiatives: Initiatives, out: Path, min_regions: int = 2) -> Path:
     """Write the page to ``out`` atomically; returns the path."""
-    page = render_report(index, min_regions)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(out, render_report(initiatives, min_regions))
     return out

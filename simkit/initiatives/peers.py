@@ -1,6 +1,6 @@
 """Recommendations for the product team: what similar regions reported that a region has not.
 
-``recommend_for_region(index, region)``:
+``Peers(parts).recommend(region)``:
 
 1. **Peers.** Each region is represented by the mean vector of its carried-out measures
    (roles ``measure`` and ``leadership``, boilerplate excluded); the ``peers`` regions
@@ -21,32 +21,16 @@ The first call on an index handle reads all vectors once and computes every regi
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from simkit.errors import NotFoundError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from simkit.search.engine import Hit, SimkitIndex
+from simkit.reading.regions import lookup
+from simkit.results import Hit, Recommendation
+from simkit.store.parts import IndexParts
 
 CARRIED_OUT = ("measure", "leadership")
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """A measure peers reported and the region has not, with the regions that support it."""
-
-    measure: Hit
-    region: str
-    supporting_regions: list[str]
-    support: list[Hit] = field(default_factory=list)
-    closest_own_similarity: float = 0.0
-    relevance: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class PeerProfiles:
@@ -56,9 +40,9 @@ class PeerProfiles:
     mean vector (profile) and the "close" threshold per quantile.
     """
 
-    def __init__(self, index: SimkitIndex) -> None:
-        self.rows = index.store.rows_by_region(CARRIED_OUT)
-        self.matrix = index._vectors.reconstruct_n(0, int(index._vectors.ntotal)).astype(np.float32)
+    def __init__(self, parts: IndexParts) -> None:
+        self.rows = parts.store.rows_by_region(CARRIED_OUT)
+        self.matrix = parts.all_vectors()
         self.centroids = {name: self.matrix[rows].mean(axis=0) for name, rows in self.rows.items()}
         self._thresholds: dict[float, float] = {}
 
@@ -78,19 +62,37 @@ class PeerProfiles:
         return self._thresholds[quantile]
 
 
-def recommend_for_region(index: SimkitIndex, region: str, k: int = 10, *, peers: int = 10, min_support: int = 2,
-                         close_quantile: float = 0.98) -> list[Recommendation]:
+class Peers:
+    """Region profiles of one index version (computed on first use) and recommendations from them."""
+
+    def __init__(self, parts: IndexParts) -> None:
+        self.parts = parts
+        self._profiles: PeerProfiles | None = None
+
+    @property
+    def profiles(self) -> PeerProfiles:
+        """Every region's profile (reads every vector once; only peer and recommendation calls need it)."""
+        if self._profiles is None:
+            self._profiles = PeerProfiles(self.parts)
+        return self._profiles
+
+    def recommend(self, region: str, k: int = 10, *, peers: int = 10, min_support: int = 2,
+                  close_quantile: float = 0.98) -> list[Recommendation]:
+        """Measures that ``region``'s closest peers reported and ``region`` has not, best first."""
+        return recommend_for_region(self.parts, self.profiles, region, k, peers=peers, min_support=min_support,
+                                    close_quantile=close_quantile)
+
+
+def recommend_for_region(parts: IndexParts, profiles: PeerProfiles, region: str, k: int = 10, *, peers: int = 10,
+                         min_support: int = 2, close_quantile: float = 0.98) -> list[Recommendation]:
     """Measures that ``region``'s closest peers reported and ``region`` has not, best first."""
-    profiles = index.peer_profiles
     by_region = profiles.rows
     if region not in by_region:
-        from simkit.reading.regions import lookup
-
         info = lookup(region)  # 四平 → 四平市, 泉港区 → 泉州市泉港区
         region = info.name if info is not None and info.name in by_region else region
     if region not in by_region:
         known = ", ".join(sorted(by_region)[:10])
-        raise NotFoundError(f"{region}: no carried-out measures of this region in {index.root}; known: {known}")
+        raise NotFoundError(f"{region}: no carried-out measures of this region in {parts.root}; known: {known}")
     tau = profiles.close_threshold(close_quantile)
     own = profiles.matrix[by_region[region]]
     profile = own.mean(axis=0)
@@ -121,7 +123,7 @@ def recommend_for_region(index: SimkitIndex, region: str, k: int = 10, *, peers:
     order = np.lexsort((-relevance, -support_count))
     taken = np.zeros(len(rows), dtype=bool)
     recommendations: list[Recommendation] = []
-    units = index.store.units_at(rows.tolist())
+    units = parts.store.units_at(rows.tolist())
     for i in order:
         if taken[i]:
             continue
@@ -135,8 +137,8 @@ def recommend_for_region(index: SimkitIndex, region: str, k: int = 10, *, peers:
             name = regions[m]
             if name not in best_per_region or sims[i][m] > sims[i][best_per_region[name]]:
                 best_per_region[name] = int(m)
-        hit = _hit(index, units[int(rows[i])], float(relevance[i]))
-        support = [_hit(index, units[int(rows[m])], float(sims[i][m])) for m in best_per_region.values()]
+        hit = _hit(units[int(rows[i])], float(relevance[i]))
+        support = [_hit(units[int(rows[m])], float(sims[i][m])) for m in best_per_region.values()]
         recommendations.append(Recommendation(hit, str(regions[i]), supporting, support,
                                               round(float(coverage[i]), 4), round(float(relevance[i]), 4)))
         if len(recommendations) >= k:
@@ -144,8 +146,6 @@ def recommend_for_region(index: SimkitIndex, region: str, k: int = 10, *, peers:
     return recommendations
 
 
-def _hit(index: SimkitIndex, unit: Any, score: float) -> Hit:
-    from simkit.search.engine import Hit
-
+def _hit(unit: Any, score: float) -> Hit:
     return Hit(unit.id, unit.document_id, unit.title, unit.year, unit.section, unit.text, round(score, 4),
                unit.role, unit.boilerplate, round(score, 4))

@@ -1,40 +1,86 @@
-"""Initiatives of an open index: clusters with their units, per region, and what a region's peers have.
+"""Initiatives of an opened index version: clusters with their units, per region, and what a region's peers have.
 
-The clustering itself (and how it is computed and stored) is in :mod:`simkit.initiatives.clustering`.
+How the clustering is computed and stored is in :mod:`simkit.initiatives.clustering`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from simkit.errors import NotFoundError, QueryError
-from simkit.initiatives.clustering import (
-    CARRIED_OUT,
-    ClusterSet,
-    Initiative,
-    InitiativeUnit,
-    MissingInitiative,
-    StoredClustering,
-)
-
-if TYPE_CHECKING:  # pragma: no cover
-    from simkit.search.engine import SimkitIndex
+from simkit.initiatives.clustering import CARRIED_OUT, StoredClustering, stored_clustering
+from simkit.initiatives.peers import Peers
+from simkit.reading.regions import lookup
+from simkit.results import ClusterSet, Initiative, InitiativeUnit, MissingInitiative
+from simkit.store.parts import IndexParts
 
 
-def initiatives(index: SimkitIndex, min_regions: int = 2) -> ClusterSet:
-    """The index's initiatives spanning at least ``min_regions`` regions, largest first.
+class Initiatives:
+    """The recurring initiatives of one index version, read (or computed) once and cached per ``min_regions``.
 
-    Computed once per index handle and ``min_regions`` (the result is shared: do not modify it).
+    ``peers`` gives the region profiles that :meth:`missing` ranks peers by.
     """
-    if min_regions < 1:
-        raise QueryError(f"min_regions must be at least 1 (got {min_regions})")
-    cache: dict[int, ClusterSet] = index._cluster_sets
-    if min_regions not in cache:
-        cache[min_regions] = _initiatives(index, min_regions)
-    return cache[min_regions]
+
+    def __init__(self, parts: IndexParts, peers: Peers) -> None:
+        self.parts = parts
+        self.peers = peers
+        self._clustering: StoredClustering | None = None
+        self._sets: dict[int, ClusterSet] = {}
+
+    @property
+    def clustering(self) -> StoredClustering:
+        """The version's stored clustering, read once."""
+        if self._clustering is None:
+            self.parts.require_version_dir()
+            self._clustering = stored_clustering(self.parts)
+        return self._clustering
+
+    def clusters(self, min_regions: int = 2) -> ClusterSet:
+        """The initiatives spanning at least ``min_regions`` regions, largest first (shared: do not modify)."""
+        if min_regions < 1:
+            raise QueryError(f"min_regions must be at least 1 (got {min_regions})")
+        if min_regions not in self._sets:
+            self._sets[min_regions] = _initiatives(self.parts, self.clustering, min_regions)
+        return self._sets[min_regions]
+
+    def of_region(self, region: str, min_regions: int = 2) -> list[Initiative]:
+        """The initiatives a region takes part in."""
+        regions = sorted({str(d["region"] or "unknown") for d in self.parts.store.documents()})
+        region = _resolve_region(self.parts, region, regions)
+        return [i for i in self.clusters(min_regions).clusters if region in i.regions]
+
+    def missing(self, region: str, *, peers: int = 10, min_support: int = 2,
+                min_regions: int = 2) -> list[MissingInitiative]:
+        """Initiatives that ``region``'s closest peer regions take part in and ``region`` does not.
+
+        Peers are the regions whose carried-out measures are, on average, closest to the region's
+        (as for recommendations). Ranked by supporting peers, then by closeness to the region's profile.
+        """
+        profiles = self.peers.profiles
+        region = _resolve_region(self.parts, region, list(profiles.rows))
+        own = profiles.matrix[profiles.rows[region]]
+        profile = own.mean(axis=0)
+        profile /= np.linalg.norm(profile) or 1.0
+        others = {name: c / (np.linalg.norm(c) or 1.0) for name, c in profiles.centroids.items() if name != region}
+        ranked = sorted(others, key=lambda name: (-float(others[name] @ profile), name))[:peers]
+        stored = self.clustering
+        centroids = {c["id"]: stored.centroids[i] for i, c in enumerate(stored.clusters)}
+        found: list[MissingInitiative] = []
+        for initiative in self.clusters(min_regions).clusters:
+            if region in initiative.regions:
+                continue
+            support = [p for p in ranked if p in initiative.regions]
+            if len(support) < min_support:
+                continue
+            centroid = centroids[initiative.id]
+            closest = float((own @ centroid).max()) if len(own) else 0.0
+            found.append(MissingInitiative(initiative, region, support, round(closest, 4),
+                                           round(float(centroid @ profile), 4)))
+        found.sort(key=lambda m: (-len(m.peers), -m.relevance, m.initiative.id))
+        return found
 
 
 def by_region(units: Sequence[InitiativeUnit]) -> dict[str, list[InitiativeUnit]]:
@@ -45,13 +91,12 @@ def by_region(units: Sequence[InitiativeUnit]) -> dict[str, list[InitiativeUnit]
     return groups
 
 
-def _initiatives(index: SimkitIndex, min_regions: int) -> ClusterSet:
-    stored: StoredClustering = index.clustering
-    units = index.store.units_at([r for c in stored.clusters for r in c["rows"]])
+def _initiatives(parts: IndexParts, stored: StoredClustering, min_regions: int) -> ClusterSet:
+    units = parts.store.units_at([r for c in stored.clusters for r in c["rows"]])
     result: list[Initiative] = []
     for c, centroid in zip(stored.clusters, stored.centroids):
         rows = [int(r) for r in c["rows"]]
-        sims = index._vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64)) @ centroid if rows else []
+        sims = parts.vectors_at(rows) @ centroid if rows else []
         members = []
         for row, sim in zip(rows, list(sims)):
             u = units[row]
@@ -74,56 +119,16 @@ def _initiatives(index: SimkitIndex, min_regions: int) -> ClusterSet:
         result.append(Initiative(c["id"], c["label"], list(c["keywords"]), regions, float(c["cohesion"]), members,
                                  years, c["representative"], status, region_status))
     result.sort(key=lambda i: (-len(i.regions), -len(i.units), i.id))
-    return ClusterSet(index.version.name, stored.method, stored.params, result, stored.changes, min_regions)
+    return ClusterSet(parts.version.name, stored.method, stored.params, result, stored.changes, min_regions)
 
 
-def _resolve_region(index: SimkitIndex, region: str, known: Sequence[str]) -> str:
+def _resolve_region(parts: IndexParts, region: str, known: Sequence[str]) -> str:
     if region in known:
         return region
-    from simkit.reading.regions import lookup
-
     info = lookup(region)
     if info is not None and info.name in known:
         return info.name
-    raise NotFoundError(f"{region}: no report of this region in {index.root}; known: {', '.join(sorted(known)[:10])}")
-
-
-def initiatives_of(index: SimkitIndex, region: str, min_regions: int = 2) -> list[Initiative]:
-    """The initiatives a region takes part in."""
-    regions = sorted({str(d["region"] or "unknown") for d in index.store.documents()})
-    region = _resolve_region(index, region, regions)
-    return [i for i in initiatives(index, min_regions).clusters if region in i.regions]
-
-
-def missing_initiatives(index: SimkitIndex, region: str, *, peers: int = 10, min_support: int = 2,
-                        min_regions: int = 2) -> list[MissingInitiative]:
-    """Initiatives that ``region``'s closest peer regions take part in and ``region`` does not.
-
-    Peers are the regions whose carried-out measures are, on average, closest to the region's
-    (as for recommendations). Ranked by supporting peers, then by closeness to the region's profile.
-    """
-    profiles = index.peer_profiles
-    region = _resolve_region(index, region, list(profiles.rows))
-    own = profiles.matrix[profiles.rows[region]]
-    profile = own.mean(axis=0)
-    profile /= np.linalg.norm(profile) or 1.0
-    others = {name: c / (np.linalg.norm(c) or 1.0) for name, c in profiles.centroids.items() if name != region}
-    ranked = sorted(others, key=lambda name: (-float(others[name] @ profile), name))[:peers]
-    stored: StoredClustering = index.clustering
-    centroids = {c["id"]: stored.centroids[i] for i, c in enumerate(stored.clusters)}
-    found: list[MissingInitiative] = []
-    for initiative in initiatives(index, min_regions).clusters:
-        if region in initiative.regions:
-            continue
-        support = [p for p in ranked if p in initiative.regions]
-        if len(support) < min_support:
-            continue
-        centroid = centroids[initiative.id]
-        closest = float((own @ centroid).max()) if len(own) else 0.0
-        found.append(MissingInitiative(initiative, region, support, round(closest, 4),
-                                       round(float(centroid @ profile), 4)))
-    found.sort(key=lambda m: (-len(m.peers), -m.relevance, m.initiative.id))
-    return found
+    raise NotFoundError(f"{region}: no report of this region in {parts.root}; known: {', '.join(sorted(known)[:10])}")
 
 
 def region_matrix(cluster_set: ClusterSet) -> dict[str, Any]:

@@ -15,14 +15,16 @@ import numpy as np
 from simkit import __version__
 from simkit.embedding.embedder import Embedder
 from simkit.embedding.models import ResolvedModel
+from simkit.embedding.sparse_head import head_info, pack
 from simkit.errors import BuildError, IndexLoadError, InputError
+from simkit.fileio import atomic_writer
 from simkit.initiatives.clustering import model_key, write_clusters
 from simkit.reading.boilerplate import PhraseStats, flag_reports
 from simkit.reading.parse import document_id_for, parse_report
 from simkit.reading.records import UNIT_KINDS, Paragraph, ParsedReport
 from simkit.reading.segment import embedding_text, split_long
 from simkit.store.database import write_store
-from simkit.store.latent import LatentIndex, head_info, latent_index, pack
+from simkit.store.latent import LatentIndex, latent_index
 from simkit.store.layout import (
     FORMAT_VERSION,
     KEEP_VERSIONS,
@@ -180,19 +182,12 @@ def write_units_jsonl(
     parsed, skipped, warnings = ingest_reports(paths, region=region, skip_bad=skip_bad)
     if not parsed:
         raise BuildError(f"no readable report to ingest ({'; '.join(s.reason for s in skipped) or 'no files'})")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     count = 0
-    try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            for report in parsed:
-                for record in unit_records(report):
-                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-                    count += 1
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_writer(out) as handle:
+        for report in parsed:
+            for record in unit_records(report):
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                count += 1
     return IngestResult(str(out), len(parsed), count, skipped, warnings)
 
 
@@ -278,7 +273,7 @@ def _build_locked(root: Path, parsed: list[ParsedReport], skipped: list[SkippedF
     name, tmp, counts = stage_version(root, parsed, units, vectors, embedder.model, phrases,
                                       embed_context=embed_context, sentences=sentences, latent=latent,
                                       warnings=warnings)
-    _publish_or_discard(root, name, tmp)
+    publish_or_discard(root, name, tmp)
     seconds["write"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
     return BuildResult(
@@ -305,11 +300,11 @@ def write_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         recover(root)
         name, tmp, counts = stage_version(root, parsed, units, vectors, model, phrases, embed_context=embed_context,
                                           sentences=sentences, sentence_prompt=sentence_prompt, latent=latent)
-        _publish_or_discard(root, name, tmp)
+        publish_or_discard(root, name, tmp)
     return name, counts
 
 
-def _publish_or_discard(root: Path, name: str, tmp: Path, *, keep: int = KEEP_VERSIONS,
+def publish_or_discard(root: Path, name: str, tmp: Path, *, keep: int = KEEP_VERSIONS,
                         checkpoint: Checkpoint | None = None) -> None:
     """Publish the staged version in ``tmp``; if that fails, remove it (unless it was already renamed into place)."""
     try:

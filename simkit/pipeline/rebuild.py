@@ -35,23 +35,25 @@ import numpy as np
 from simkit.embedding.cache import EmbeddingCache
 from simkit.embedding.embedder import Embedder
 from simkit.embedding.models import PROFILES, ResolvedModel, resolve_model
+from simkit.embedding.sparse_head import PACKED_WIDTH, head_info, pack
 from simkit.errors import BuildError, IndexLoadError, LockedError, NotFoundError, SimkitError, ValidationError
-from simkit.fileio import fsync_dir
+from simkit.fileio import atomic_write
 from simkit.pipeline.build import (
     EMBED_CONTEXTS,
     ProgressFactory,
     SkippedFile,
-    _publish_or_discard,
     collect_files,
     fit_to_model,
     parse_reports,
+    publish_or_discard,
     stage_version,
 )
 from simkit.reading.boilerplate import flag_reports
 from simkit.reading.parse import document_id_for
 from simkit.reading.records import Paragraph, ParsedReport
 from simkit.reading.segment import embedding_text
-from simkit.store.latent import PACKED_WIDTH, LatentIndex, head_info, latent_index, pack
+from simkit.search.engine import Search
+from simkit.store.latent import LatentIndex, latent_index
 from simkit.store.layout import (
     KEEP_VERSIONS,
     STORE,
@@ -68,6 +70,7 @@ from simkit.store.layout import (
     set_current,
     verify_files,
 )
+from simkit.store.parts import IndexParts
 from simkit.store.sentences import SentenceIndex, SentencePlan
 
 log = logging.getLogger("simkit.pipeline.rebuild")
@@ -352,7 +355,7 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
         raise ValidationError(report.error, report) from exc
     stages.done("validate")
     before = set(published_versions(root))
-    _publish_or_discard(root, name, tmp, keep=keep, checkpoint=stages)
+    publish_or_discard(root, name, tmp, keep=keep, checkpoint=stages)
     report.pruned = sorted(before - set(published_versions(root)))
     report.status = "published"
     report.version = name
@@ -461,7 +464,7 @@ def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: See
     vectors), or embedded now (and cached). Units are embedded as passages; with ``sentences``,
     texts are evidence sentences (:meth:`Embedder.embed_sentences`), and their prompt is part of
     the cache key. With ``latent``, texts are unit texts and the "vectors" their latent terms,
-    packed (:func:`simkit.store.latent.pack`), in a cache file of their own.
+    packed (:func:`simkit.embedding.sparse_head.pack`), in a cache file of their own.
 
     Vectors go straight into the output matrix (one row per distinct text first, then copied to
     the rows of its repeats); nothing holds a second copy of them.
@@ -610,8 +613,6 @@ def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.
     ``embedder`` (the one that built the version) embeds the smoke query instead of a
     second copy of the model.
     """
-    from simkit.search.engine import SimkitIndex
-
     where = root / "versions" / name
     version = load_version(root, name)
     verify_files(version, advise=False)
@@ -619,14 +620,15 @@ def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.
     for key in ("documents", "paragraphs", "units", "vectors"):
         if manifest_counts.get(key) != counts[key]:
             raise ValidationError(f"{where}: manifest says {manifest_counts.get(key)} {key}, built {counts[key]}")
-    with SimkitIndex(root, version=name, verify=False) as index:
-        if embedder is not None:
-            built = version.manifest["model"]
-            if (embedder.model.profile.model_id, embedder.model.fingerprint) == (built.get("id"),
-                                                                                built.get("fingerprint")):
-                index._embedder = embedder  # SimkitIndex.embedder returns it: search runs as usual
-        stored = index.store.counts()
-        ntotal = int(index._vectors.ntotal)
+    built = version.manifest["model"]
+    if embedder is not None and (embedder.model.profile.model_id, embedder.model.fingerprint) != (
+            built.get("id"), built.get("fingerprint")):
+        embedder = None  # not the version's model: the search loads the right one
+    parts = IndexParts.open(root, version=name, verify=False)
+    try:
+        search = Search(parts, embedder=embedder)
+        stored = parts.store.counts()
+        ntotal = parts.total
         for key in ("documents", "paragraphs", "units"):
             if stored[key] != counts[key]:
                 raise ValidationError(f"{where / STORE}: holds {stored[key]} {key}, the manifest says {counts[key]}")
@@ -635,27 +637,22 @@ def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.
         if ntotal == 0:
             raise ValidationError(f"{where}: the new version has no indexed unit")
         rows = np.unique(np.linspace(0, ntotal - 1, num=min(ntotal, 16)).astype(np.int64))
-        if not np.allclose(index._vectors.reconstruct_batch(rows), vectors[rows], atol=1e-6):
+        if not np.allclose(parts.vectors_at(rows), vectors[rows], atol=1e-6):
             raise ValidationError(f"{where / VECTORS}: stored vectors differ from the computed ones")
-        probe = index.store.units_at([int(rows[len(rows) // 2])])
+        probe = parts.store.units_at([int(rows[len(rows) // 2])])
         unit = next(iter(probe.values()), None)
         if unit is None:
             raise ValidationError(f"{where / STORE}: no unit stored at vector row {int(rows[len(rows) // 2])}")
-        result = index.search(unit.text, k=5, hits=3, include_boilerplate=True)
+        result = search.search(unit.text, k=5, hits=3, include_boilerplate=True)
         if not any(hit.text == unit.text for region in result.regions for hit in region.hits):
             raise ValidationError(f"{where}: smoke query did not find unit {unit.id} by its own text")
+    finally:
+        parts.close()
 
 
 def _save_report(root: Path, report: RebuildReport) -> None:
     """Write ``last_rebuild.json`` atomically."""
-    path = root / LAST_REPORT
-    tmp = root / f".{LAST_REPORT}.{os.getpid()}.tmp"
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_dir(root)
+    atomic_write(root / LAST_REPORT, json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
 
 
 def last_report(root: str | os.PathLike[str]) -> dict[str, Any] | None:

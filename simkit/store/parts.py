@@ -1,0 +1,112 @@
+"""The loaded parts of one index version, handed to search, initiatives and peers.
+
+:class:`IndexParts` opens a version (verifying its files), its SQLite store, FAISS vectors and the
+memory-mapped sentence vectors and latent terms; the BM25 index is read on first use. Nothing
+here queries: :class:`simkit.search.engine.Search`, :class:`simkit.initiatives.views.Initiatives`
+and :class:`simkit.initiatives.peers.Peers` receive an ``IndexParts`` and work on it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simkit.errors import IndexLoadError
+from simkit.store.database import Store
+from simkit.store.latent import LatentIndex
+from simkit.store.layout import STORE, VECTORS, IndexVersion, current_name, current_version, load_version, verify_files
+from simkit.store.lexical import LexicalIndex
+from simkit.store.sentences import SentenceIndex
+from simkit.store.vectors import load_vector_index
+
+
+class IndexParts:
+    """One opened index version: its manifest, store, vectors, and optional sentence/latent/lexical parts.
+
+    ``vectors`` is the FAISS index; ``sentences`` and ``latent_terms`` are None for a version built
+    without them. Memory-mapped parts are opened now, so a handle keeps working after a later
+    rebuild prunes its version directory; parts read on first use (``lexical``) need the directory.
+    """
+
+    def __init__(self, root: Path, version: IndexVersion, store: Store, vectors: Any,
+                 sentences: SentenceIndex | None, latent_terms: LatentIndex | None) -> None:
+        self.root = root
+        self.version = version
+        self.store = store
+        self.vectors = vectors
+        self.sentences = sentences
+        self.latent_terms = latent_terms
+        self._lexical: LexicalIndex | None = None
+
+    @classmethod
+    def open(cls, root: Path, *, version: str | None = None, verify: bool = True) -> IndexParts:
+        """Open the current version of the index at ``root`` (or the version named ``version``)."""
+        found = current_version(root) if version is None else load_version(root, version)
+        if verify:
+            verify_files(found)
+        manifest = found.manifest
+        store = Store(found.path / STORE)
+        try:
+            vectors = load_vector_index(found.path / VECTORS)
+            total = int(vectors.ntotal)
+            expected = manifest.get("counts", {}).get("vectors")
+            if total != expected:
+                raise IndexLoadError(f"{found.path / VECTORS}: holds {total} vectors but the manifest says "
+                                     f"{expected}; rebuild the index")
+            sentences = SentenceIndex(found.path, total) if SentenceIndex.present(found.path) else None
+            latent = (LatentIndex.load(found.path, total)
+                      if manifest.get("latent_terms") and LatentIndex.present(found.path) else None)
+        except BaseException:
+            store.close()
+            raise
+        return cls(root, found, store, vectors, sentences, latent)
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.version.manifest
+
+    @property
+    def total(self) -> int:
+        """The number of indexed units (vector rows)."""
+        return int(self.vectors.ntotal)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.vectors.d)
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index over Chinese words (read on first use: only lexical and hybrid searches need it)."""
+        if self._lexical is None:
+            self.require_version_dir()
+            self._lexical = LexicalIndex.load(self.version.path)
+        return self._lexical
+
+    @property
+    def lexical_loaded(self) -> bool:
+        """Whether the BM25 index has been read (reading it costs ~1 s in a fresh process)."""
+        return self._lexical is not None
+
+    def vectors_at(self, rows: Any) -> np.ndarray:
+        """The unit vectors at ``rows`` (float32, one row each, in that order)."""
+        return self.vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+
+    def all_vectors(self) -> np.ndarray:
+        """Every unit vector, row by row (reads the whole FAISS index)."""
+        return self.vectors.reconstruct_n(0, self.total).astype(np.float32)
+
+    @property
+    def is_current(self) -> bool:
+        """Whether ``CURRENT`` still names this version."""
+        return current_name(self.root) == self.version.name
+
+    def require_version_dir(self) -> None:
+        """Parts read on first use need the version's directory, which a later rebuild may have pruned."""
+        if not self.version.path.is_dir():
+            raise IndexLoadError(f"{self.version.path}: this version was removed by a later rebuild or rollback "
+                                 "(only the --keep newest are kept); call index.reload() or open the index again")
+
+    def close(self) -> None:
+        self.store.close()
