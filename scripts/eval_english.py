@@ -8,11 +8,12 @@ methods that only change English answers. This adds, with the dev labels unchang
 - ``dev_translated``: the ten Chinese dev queries in English (translations written for this
   check; relevant regions and evidence are the Chinese query's);
 - ``initiatives``: the English labels of ``clusters_dev.json`` as queries, members as relevant;
-- ``readme``: the README's English query with the labels of the dev query on the same measure (q03).
+- ``readme``: the English query of ``make demo`` (once the README's) with the labels of the dev query
+  on the same measure (q03).
 
 Each part and their total are scored with ``simkit.evaluation.queries`` (evidence = the region's top
 unit holds a labelled evidence string). Used to reject BM25 feedback for English queries
-(README, "Evidence").
+(docs/method/evidence.md).
 """
 
 from __future__ import annotations
