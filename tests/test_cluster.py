@@ -55,6 +55,22 @@ def test_dev_initiatives_are_found_together_and_boilerplate_is_not_an_initiative
     assert result["largest_cluster"] < 0.5 * result["units"], result  # not one catch-all cluster
 
 
+def test_baselines_without_scikit_learn_say_which_extra_to_install(table, monkeypatch):
+    """scikit-learn is the optional extra simkit[baselines]: without it the two baselines fail in one line."""
+    import sys
+
+    from simkit.cluster import group_units
+    from simkit.errors import QueryError
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # None in sys.modules: the import fails
+    monkeypatch.setitem(sys.modules, "sklearn.cluster", None)
+    for method in ("agglomerative", "hdbscan"):
+        with pytest.raises(QueryError) as info:
+            group_units(table, method=method)
+        assert str(info.value) == f"method '{method}' needs scikit-learn; pip install 'simkit[baselines]'"
+    assert group_units(table)[0]  # the default method needs none of it
+
+
 def test_township_enforcement_reform_recurs_across_regions(clusters):
     regions_with = [{u.region for u in c.units if "综合执法" in u.text or "综合行政执法" in u.text}
                     for c in clusters.clusters]
