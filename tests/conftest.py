@@ -14,7 +14,8 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 PROJECT = Path(__file__).resolve().parent.parent
 EXAMPLES = PROJECT / "examples" / "reports"
-EVAL_DIR = PROJECT.parent / "shared" / "eval"
+# Labelled queries, initiatives and boilerplate passages on the example reports, written for the tests.
+DATA = Path(__file__).resolve().parent / "data"
 os.environ.setdefault("SIMKIT_MODELS_DIR", str(PROJECT / "models"))
 
 

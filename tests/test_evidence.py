@@ -137,39 +137,41 @@ def test_json_carries_the_evidence_span(demo_index_dir):
     assert hit["text"][start:end]
 
 
-def test_dev_set_quality_does_not_regress(demo_index):
-    """The figures of the closing note, as a floor: regions, evidence, single-region queries, hard negatives."""
-    from conftest import EVAL_DIR
+def test_labelled_query_quality_does_not_regress(demo_index):
+    """Floors on the labelled queries of tests/data: regions, evidence, single-region queries, hard negatives."""
+    from conftest import DATA
 
     from simkit.evaluation.queries import evaluate
 
-    queries = json.loads((EVAL_DIR / "queries_dev.json").read_text())
+    queries = json.loads((DATA / "queries.json").read_text(encoding="utf-8"))
     summary = evaluate(demo_index, queries, k=5).summary
-    # 0.930 with regions ranked by their best fused unit, 0.966 by their places in the two rankings.
+    # Measured (14 Chinese queries, the same 14 in English): nDCG@5 zh 0.985, all 0.912, en 0.839.
     assert summary["zh"]["ndcg"] >= 0.95
-    assert summary["all"]["ndcg"] >= 0.92
-    assert summary["en"]["ndcg"] >= 0.85
-    assert summary["all"]["single_top1"] == 1.0
+    assert summary["all"]["ndcg"] >= 0.88
+    assert summary["en"]["ndcg"] >= 0.80
+    # Single-region queries: the region first for 3/3 Chinese, 1/3 English (4/6 in all).
+    assert summary["zh"]["single_top1"] == 1.0
+    assert summary["all"]["single_top1"] >= 0.6
     assert summary["all"]["hard_negative_violations"] == 0
-    # 0.53 before evidence sentences, 0.67 with them, 0.73 with the query prompt, 0.78 with lexical ranks
-    # among a region's own units, 0.82 with latent terms for English queries (measured on five reports).
-    assert summary["all"]["evidence"] >= 0.80
-    assert summary["en"]["evidence"] >= 0.70
-    assert summary["en"]["ndcg"] >= 0.88  # 0.868 by the dense ranking alone
+    # The region's first paragraph holds its evidence: zh 31/37 (0.838), en 15/37 (0.405), all 46/74 (0.622);
+    # English queries often find the right region through another of its paragraphs.
+    assert summary["zh"]["evidence"] >= 0.78
+    assert summary["en"]["evidence"] >= 0.34
+    assert summary["all"]["evidence"] >= 0.58
 
 
 def test_similar_finds_the_other_labelled_regions(demo_index):
-    """Query by example from each dev evidence paragraph: the query's other labelled regions come back first."""
-    from conftest import EVAL_DIR
+    """Query by example from each labelled evidence paragraph: the query's other labelled regions come back first."""
+    from conftest import DATA
 
     from simkit.evaluation.queries import evaluate_similar
 
-    queries = json.loads((EVAL_DIR / "queries_dev.json").read_text())
+    queries = json.loads((DATA / "queries.json").read_text(encoding="utf-8"))
     report = evaluate_similar(demo_index, queries, k=4)
-    assert report.sources >= 30
-    # With the paragraph's stored passage vector as the query: nDCG 0.835, first region relevant 0.69.
+    # Measured: 56 sources, nDCG 0.911, first region relevant 0.786 (44/56).
+    assert report.sources >= 50
     assert report.ndcg >= 0.88
-    assert report.top1_relevant >= 0.8
+    assert report.top1_relevant >= 0.75
 
 
 def test_handle_whose_version_was_pruned_keeps_evidence_and_says_to_reload(index_copy):

@@ -11,6 +11,7 @@ import difflib
 import html
 import io
 import re
+import sys
 import zipfile
 from pathlib import Path
 
@@ -458,3 +459,61 @@ def test_pdf_name_with_binary_content(tmp_path: Path, capfd: pytest.CaptureFixtu
     path = tmp_path / "report.pdf"
     path.write_bytes(bytes(range(256)) * 8)
     assert "not a PDF (no %PDF- header)" in one_line_error(path, capfd)
+
+
+# --------------------------------------------------------------------------- a missing part of the install
+
+
+def _without_lxml_html_clean(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``import trafilatura`` fail the way it does after ``pip install`` with pip < 23.3: justext imports
+    ``lxml.html.clean``, which raises a bare ImportError naming lxml_html_clean when that package is absent."""
+    import trafilatura  # noqa: F401  (loaded once for real, so every module it pulls in is restored afterwards)
+
+    for key in list(sys.modules):
+        if key.split(".")[0] in ("trafilatura", "justext", "lxml_html_clean") or key == "lxml.html.clean":
+            monkeypatch.delitem(sys.modules, key)
+    monkeypatch.setitem(sys.modules, "lxml_html_clean", None)  # None in sys.modules: the import fails
+
+
+def _html_page(tmp_path: Path) -> Path:
+    path = tmp_path / "page.html"
+    body = "".join(f"<p>{html.escape(x)}</p>" for x in raw_lines("shishi-2024")[:8])
+    path.write_text(f"<html><head><title>报告</title></head><body><div>{body}</div></body></html>", "utf-8")
+    return path
+
+
+def test_html_without_lxml_html_clean_is_a_one_line_error(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _html_page(tmp_path)
+    _without_lxml_html_clean(monkeypatch)
+    message = one_line_error(path, capfd)
+    assert message == "<file>: reading HTML needs lxml_html_clean; pip install 'lxml_html_clean'"
+
+
+def test_cli_parse_html_without_lxml_html_clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from simkit.cli import cli
+
+    path = _html_page(tmp_path)
+    _without_lxml_html_clean(monkeypatch)
+    result = CliRunner().invoke(cli, ["parse", str(path)], env={"SIMKIT_INDEX": str(tmp_path / "no-index")})
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+    assert result.output.strip().splitlines() == [
+        f"Error: {path}: reading HTML needs lxml_html_clean; pip install 'lxml_html_clean'"
+    ]
+
+
+def test_html_without_trafilatura_names_it(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _html_page(tmp_path)
+    monkeypatch.setitem(sys.modules, "trafilatura", None)
+    message = one_line_error(path, capfd)
+    assert message.startswith("<file>: reading HTML needs trafilatura") and "pip install" in message
+    # Text files need nothing from the HTML stack.
+    text = tmp_path / "report.txt"
+    text.write_text("\n".join(raw_lines("shishi-2024")), "utf-8")
+    assert parse_report(text).report.source_format == "text"

@@ -237,7 +237,11 @@ def _components(n: int, pairs: np.ndarray) -> np.ndarray:
 
 def _agglomerative(vectors: np.ndarray, pairs: np.ndarray, tau: float) -> np.ndarray:
     from scipy.sparse import coo_matrix
-    from sklearn.cluster import AgglomerativeClustering
+
+    try:
+        from sklearn.cluster import AgglomerativeClustering
+    except ImportError:  # an optional extra: the baselines only
+        raise QueryError("method 'agglomerative' needs scikit-learn; pip install 'simkit[baselines]'") from None
 
     n = len(vectors)
     if n < 2:
@@ -254,7 +258,10 @@ def _agglomerative(vectors: np.ndarray, pairs: np.ndarray, tau: float) -> np.nda
 
 
 def _hdbscan(vectors: np.ndarray) -> np.ndarray:
-    from sklearn.cluster import HDBSCAN
+    try:
+        from sklearn.cluster import HDBSCAN
+    except ImportError:  # an optional extra: the baselines only
+        raise QueryError("method 'hdbscan' needs scikit-learn; pip install 'simkit[baselines]'") from None
 
     if len(vectors) < 3:
         return np.full(len(vectors), -1, np.int64)

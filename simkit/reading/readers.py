@@ -251,7 +251,7 @@ def _read_markup_or_text(data: bytes, name: str, suffix: str, sniffed_html: bool
             ) from None
         raise
     if sniffed_html or (maybe_html and _HTML_TAG.search(text[:20000])):
-        body, title = _html_main_text(text)
+        body, title = _html_main_text(text, name)
         return body, "html", title
     return text, "text", None
 
@@ -280,9 +280,12 @@ def _declared_charset(data: bytes) -> str | None:
     return None if enc in ("ascii", "cp1252", "latin-1") or enc.startswith("iso8859") else enc
 
 
-def _html_main_text(html: str) -> tuple[str, str | None]:
+def _html_main_text(html: str, name: str) -> tuple[str, str | None]:
     """The main article text of an HTML page and its title, via trafilatura."""
-    import trafilatura
+    try:
+        import trafilatura
+    except ImportError as exc:  # a part of the install is missing: say which and how to add it
+        raise InputError(_html_import_error(name, exc)) from None
 
     # lxml refuses str input that still carries an XML encoding declaration.
     html = re.sub(r"^\s*<\?xml[^>]*\?>", "", html)
@@ -308,6 +311,14 @@ def _html_main_text(html: str) -> tuple[str, str | None]:
         else:
             lines.append(line)
     return "\n".join(lines), title or None
+
+
+def _html_import_error(name: str, exc: ImportError) -> str:
+    # lxml >= 5.2 raises a bare ImportError (no .name) naming lxml_html_clean when that package is missing.
+    if exc.name == "lxml_html_clean" or "lxml_html_clean" in str(exc):
+        return f"{name}: reading HTML needs lxml_html_clean; pip install 'lxml_html_clean'"
+    missing = exc.name or str(exc).splitlines()[0]
+    return f"{name}: reading HTML needs {missing}, which is not installed; reinstall simkit (pip install -e .)"
 
 
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
