@@ -142,7 +142,7 @@ def version_files_mb(index_dir: Path) -> dict[str, float]:
     from simkit.store.layout import current_version
 
     version = current_version(index_dir)
-    return {name: round(entry["bytes"] / 2**20, 2) for name, entry in version.manifest["files"].items()}
+    return {name: round(entry["bytes"] / 2**20, 2) for name, entry in version.manifest.files.items()}
 
 
 # --------------------------------------------------------------------------- measurements
@@ -309,8 +309,8 @@ def measure(index_dir: Path, queries: list[str], *, province: str, region: str, 
     result: dict[str, Any] = {"index_mb": dir_mb(index_dir), "files_mb": version_files_mb(index_dir)}
     result["open"] = open_times(index_dir, 3)
     with simkit.open_index(index_dir) as index:
-        result["units"] = int(index.manifest["counts"]["units"])
-        result["documents"] = int(index.manifest["counts"]["documents"])
+        result["units"] = int(index.manifest.counts["units"])
+        result["documents"] = int(index.manifest.counts["documents"])
         result["warm"] = warm_latency(index, queries, province)
         result["warm"]["embed_query_only"] = embed_query_latency(index, queries)
         result["warm"]["components"] = components(index, queries, province)
@@ -422,7 +422,7 @@ def generate_large(example_dir: Path, root: Path, *, units: int, per_report: int
 
     # build_index's write step, as is. Tokenizing is memoized per distinct text (every text is a copy of
     # one of the example's units): same tokens, ~1 ms of jieba per unit saved.
-    model = source.manifest["model"]
+    model = source.manifest.model
     resolved = resolve_model(model.get("path") or model["name"], need_weights=False)
     original_tokenize = lexical.tokenize
     cached = functools.lru_cache(maxsize=None)(original_tokenize)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from simkit.config import index_dir as resolve_index_dir
 from simkit.embedding.embedder import Embedder
@@ -33,6 +32,7 @@ from simkit.store.database import Store
 from simkit.store.latent import LatentIndex
 from simkit.store.layout import IndexVersion
 from simkit.store.lexical import LexicalIndex
+from simkit.store.manifest import Manifest
 from simkit.store.parts import IndexParts
 from simkit.store.sentences import SentenceIndex
 
@@ -74,7 +74,7 @@ class SimkitIndex:
         return self.parts.version
 
     @property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Manifest:
         return self.parts.manifest
 
     @property
@@ -174,8 +174,8 @@ class SimkitIndex:
     def info(self) -> IndexInfo:
         """Current version, model and counts."""
         manifest = self.manifest
-        return IndexInfo(str(self.root), self.version.name, manifest["model"], manifest["counts"],
-                         manifest["created_at"], self.store.documents())
+        return IndexInfo(str(self.root), self.version.name, manifest.model, manifest.counts,
+                         manifest.created_at, self.store.documents())
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -198,7 +198,7 @@ class SimkitIndex:
         except BaseException:
             parts.close()
             raise
-        same_model = parts.manifest["model"] == self.manifest["model"] and self.searcher.embedder_loaded
+        same_model = parts.manifest.model == self.manifest.model and self.searcher.embedder_loaded
         embedder = self.searcher.embedder if same_model else None  # keep the loaded query engine
         old = self.parts
         self._attach(parts, embedder)

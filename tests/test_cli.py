@@ -80,7 +80,7 @@ def test_bad_inputs_are_reported_and_good_files_still_indexed(runner, tmp_path, 
     assert any("empty.txt" in e for e in errors)
     assert any("missing.txt" in e for e in errors)
     assert "Traceback" not in result.output
-    assert current_version(index_dir).manifest["counts"]["documents"] == 1
+    assert current_version(index_dir).manifest.counts["documents"] == 1
     searched = runner.invoke(cli, ["search", "行政复议", "--index", str(index_dir), "--json"])
     assert [r["region"] for r in json.loads(searched.output)["regions"]] == ["厦门市"]
 

@@ -149,7 +149,7 @@ def test_shuffled_input_gives_identical_clusters_and_ids(demo_index, table):
 
 def test_index_clusters_are_those_stored_at_build_time(demo_index_dir, demo_index, clusters):
     version = demo_index.version.path
-    assert {CLUSTERS, CENTROIDS} <= set(demo_index.manifest["files"])
+    assert {CLUSTERS, CENTROIDS} <= set(demo_index.manifest.files)
     stored = json.loads((version / CLUSTERS).read_text(encoding="utf-8"))
     assert stored["format_version"] == 1
     assert {c.id for c in clusters.clusters} <= {c["id"] for c in stored["clusters"]}
@@ -260,7 +260,8 @@ def seeded(tmp_path_factory, demo_index_dir, embedder) -> Path:
 
 def _replace_files(version: Path, files: dict[str, bytes]) -> None:
     """Overwrite files of a published version, keeping its manifest's checksums right."""
-    from simkit.store.layout import MANIFEST, file_entry
+    from simkit.store.layout import file_entry
+    from simkit.store.manifest import MANIFEST
 
     manifest = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
     for name, data in files.items():

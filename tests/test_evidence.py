@@ -39,10 +39,10 @@ def test_plan_maps_sentences_back_to_units():
 
 def test_index_stores_sentence_vectors_with_checksums(demo_index_dir):
     version = current_version(demo_index_dir)
-    assert set(FILES) <= set(version.manifest["files"])
+    assert set(FILES) <= set(version.manifest.files)
     vectors = np.load(version.path / FILES[0], allow_pickle=False)
-    assert vectors.shape == (version.manifest["counts"]["sentences"], version.manifest["model"]["dimension"])
-    assert vectors.shape[0] > version.manifest["counts"]["units"]
+    assert vectors.shape == (version.manifest.counts["sentences"], version.manifest.model["dimension"])
+    assert vectors.shape[0] > version.manifest.counts["units"]
     assert np.allclose(np.linalg.norm(vectors.astype(np.float32), axis=1), 1.0, atol=1e-2)
 
 
@@ -52,13 +52,13 @@ def test_sentences_are_embedded_with_the_query_prompt(demo_index_dir, embedder):
     from simkit.store.sentences import SentenceIndex
 
     version = current_version(demo_index_dir)
-    assert version.manifest["sentence_prompt"] == "query"
+    assert version.manifest.sentence_prompt == "query"
     store = Store(version.path / "store.sqlite")
     try:
         unit = store.units_at([3])[3]
     finally:
         store.close()
-    sentences = SentenceIndex(version.path, version.manifest["counts"]["units"])
+    sentences = SentenceIndex(version.path, version.manifest.counts["units"])
     lo = int(sentences.offsets[3])
     start, end = (int(x) for x in sentences.spans[lo])
     stored = np.asarray(sentences.vectors[lo], dtype=np.float32)

@@ -64,7 +64,7 @@ def test_index_scores_are_the_dot_products_of_the_vectors(vectors):
 
 def test_the_index_stores_its_latent_terms_with_checksums(demo_index_dir):
     version = current_version(demo_index_dir)
-    manifest = version.manifest
+    manifest = version.manifest.to_dict()  # as written to manifest.json
     assert manifest["latent_terms"]["head_sha256"] == head_info()["head_sha256"]
     assert set(FILES) <= set(manifest["files"])
     latent = LatentIndex.load(version.path, manifest["counts"]["units"])

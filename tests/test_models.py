@@ -134,8 +134,8 @@ def test_any_local_sentence_transformers_model_works(embedder, examples_dir, tmp
                          model=str(embedder.model.path))
     assert result.model == embedder.model.path.name
     with open_index(tmp_path / "i") as index:
-        assert index.manifest["model"]["id"] == f"local:{embedder.model.path.name}"
-        assert index.manifest["model"]["query_prefix"] == "query: "  # from the model's own prompts
+        assert index.manifest.model["id"] == f"local:{embedder.model.path.name}"
+        assert index.manifest.model["query_prefix"] == "query: "  # from the model's own prompts
         found = index.search("一件事一次办", k=2, mode="dense")
         assert index.embedder.query_engine == "sentence-transformers"
         assert found.regions[0].region == "四平市"

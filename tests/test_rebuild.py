@@ -195,7 +195,7 @@ def test_touching_a_file_embeds_nothing(work, embedder):
     assert report.version == before == current_version(index).name
     assert report.units.embedded == 0
     assert report.documents.unchanged == 5
-    counts = current_version(index).manifest["counts"]
+    counts = current_version(index).manifest.counts
     assert report.units.total == report.units.reused == counts["units"] > 0
     assert report.sentences.total == report.sentences.reused == counts["sentences"] > 0
     assert report.latent_terms.total == report.latent_terms.reused == counts["units"]
@@ -217,7 +217,7 @@ def test_sentences_embedded_before_they_had_their_own_prompt_are_embedded_again(
     assert any("embedded with another prompt" in w for w in report.warnings)
     assert report.units.embedded == 0 and report.units.reused == report.units.total
     assert report.sentences.embedded == report.sentences.total > 0
-    assert current_version(index).manifest["sentence_prompt"] == "query"
+    assert current_version(index).manifest.sentence_prompt == "query"
     # And the next rebuild has nothing to do.
     assert rebuild_index([src], index, embedder=embedder).status == "unchanged"
 

@@ -107,8 +107,8 @@ def test_empty_query_is_rejected(demo_index):
 
 
 def test_units_fit_the_model_window(demo_index, embedder):
-    rows = demo_index.store.units_at(range(demo_index.manifest["counts"]["units"]))
-    assert len(rows) == demo_index.manifest["counts"]["units"]
+    rows = demo_index.store.units_at(range(demo_index.manifest.counts["units"]))
+    assert len(rows) == demo_index.manifest.counts["units"]
     assert max(embedder.count_tokens(embedding_text(u)) for u in rows.values()) <= 512
     assert min(len(u.text) for u in rows.values()) >= 15
 

@@ -163,7 +163,7 @@ def evaluate_similar(index: Any, queries: list[dict[str, Any]], *, k: int = 4, m
     """
     from simkit.search.engine import DEFAULT_MODE
 
-    rows = index.store.units_at(range(int(index.manifest["counts"]["vectors"])))
+    rows = index.store.units_at(range(int(index.manifest.counts["vectors"])))
     texts = [(normalize_for_match(u.text), u) for u in rows.values()]
     ndcgs: list[float] = []
     top1: list[bool] = []

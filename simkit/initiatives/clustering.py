@@ -44,6 +44,7 @@ import numpy as np
 from simkit.errors import IndexLoadError, QueryError
 from simkit.fileio import atomic_write
 from simkit.results import ClusterChanges
+from simkit.store.manifest import Manifest
 
 if TYPE_CHECKING:  # pragma: no cover
     from simkit.reading.records import Paragraph, ParsedReport
@@ -569,9 +570,8 @@ def model_key(model_id: str | None, fingerprint: str | None, dimension: int) -> 
 def _manifest_model(directory: Path) -> dict[str, Any] | None:
     """The model of a version directory's manifest, as :func:`model_key` (None if unreadable)."""
     try:
-        model = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))["model"]
-        return model_key(model.get("id"), model.get("fingerprint"), int(model["dimension"]))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return Manifest.read(directory).model_key
+    except (IndexLoadError, KeyError, TypeError, ValueError):
         return None
 
 

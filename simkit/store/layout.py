@@ -39,10 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from simkit.errors import IndexLoadError, LockedError
-from simkit.fileio import fsync_dir, sha256_file, write_json
+from simkit.fileio import fsync_dir, sha256_file
+from simkit.store.manifest import Manifest
 
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 STORE = "store.sqlite"
 PHRASES = "phrases.json"
@@ -64,7 +63,7 @@ class IndexVersion:
     root: Path
     name: str
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
 
 
 def file_entry(path: Path) -> dict[str, Any]:
@@ -270,21 +269,7 @@ def current_version(root: Path) -> IndexVersion:
 def load_version(root: Path, name: str) -> IndexVersion:
     """Read and check the manifest of the version ``name`` (a published or a staged one)."""
     path = root / VERSIONS / name
-    manifest_path = path / MANIFEST
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IndexLoadError(f"{manifest_path}: missing or unreadable manifest; {_remedy(root)}") from exc
-    if (not isinstance(manifest, dict) or not isinstance(manifest.get("model"), dict)
-            or not isinstance(manifest.get("files"), dict) or not isinstance(manifest.get("counts"), dict)
-            or not all(isinstance(e, dict) and {"sha256", "bytes"} <= set(e) for e in manifest["files"].values())):
-        raise IndexLoadError(f"{manifest_path}: manifest is incomplete or damaged; {_remedy(root)}")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexLoadError(
-            f"{manifest_path}: index format {manifest.get('format_version')} is not supported "
-            f"(this simkit reads format {FORMAT_VERSION}); rebuild the index"
-        )
-    return IndexVersion(root, name, path, manifest)
+    return IndexVersion(root, name, path, Manifest.read(path, remedy=_remedy(root)))
 
 
 def _remedy(root: Path) -> str:
@@ -298,7 +283,7 @@ def verify_files(version: IndexVersion, *, advise: bool = True) -> None:
     The error suggests a rollback or a rebuild unless ``advise`` is false (a version not yet published).
     """
     remedy = _remedy(version.root) if advise else "the version is damaged"
-    entries = [(version.path / name, entry) for name, entry in version.manifest.get("files", {}).items()]
+    entries = [(version.path / name, entry) for name, entry in version.manifest.files.items()]
     for file, entry in entries:
         if not file.is_file():
             raise IndexLoadError(f"{file}: missing from the index; {remedy}")
@@ -320,5 +305,3 @@ def verify_files(version: IndexVersion, *, advise: bool = True) -> None:
             )
 
 
-def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    write_json(path / MANIFEST, manifest)

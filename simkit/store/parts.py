@@ -18,6 +18,7 @@ from simkit.store.database import Store
 from simkit.store.latent import LatentIndex
 from simkit.store.layout import STORE, VECTORS, IndexVersion, current_name, current_version, load_version, verify_files
 from simkit.store.lexical import LexicalIndex
+from simkit.store.manifest import Manifest
 from simkit.store.sentences import SentenceIndex
 from simkit.store.vectors import load_vector_index
 
@@ -51,20 +52,20 @@ class IndexParts:
         try:
             vectors = load_vector_index(found.path / VECTORS)
             total = int(vectors.ntotal)
-            expected = manifest.get("counts", {}).get("vectors")
+            expected = manifest.counts.get("vectors")
             if total != expected:
                 raise IndexLoadError(f"{found.path / VECTORS}: holds {total} vectors but the manifest says "
                                      f"{expected}; rebuild the index")
             sentences = SentenceIndex(found.path, total) if SentenceIndex.present(found.path) else None
             latent = (LatentIndex.load(found.path, total)
-                      if manifest.get("latent_terms") and LatentIndex.present(found.path) else None)
+                      if manifest.latent_terms and LatentIndex.present(found.path) else None)
         except BaseException:
             store.close()
             raise
         return cls(root, found, store, vectors, sentences, latent)
 
     @property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Manifest:
         return self.version.manifest
 
     @property
