@@ -185,6 +185,15 @@ class MissingInitiative:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def summary(self) -> dict[str, Any]:
+        """The JSON of ``simkit matrix --missing --json``: :meth:`to_dict` with the initiative's fields
+        taken up one level, its member units left out (they repeat every member's text) and its
+        ``first_year`` added."""
+        data = self.to_dict()
+        initiative = data.pop("initiative")
+        del initiative["units"]
+        return {**initiative, "first_year": self.initiative.first_year, **data}
+
 
 @dataclass(frozen=True)
 class Recommendation:

@@ -1,0 +1,121 @@
+"""Options shared by several commands, as decorators (the way sqlite-utils and llm share theirs).
+
+An option used by one command only stays with that command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MODES = ("dense", "lexical", "hybrid")  # simkit.search.engine.MODES, without importing the engine
+ROLES = ("measure", "plan", "problem", "leadership", "overview")
+
+
+def _apply(func: F, options: list[Callable[[F], F]]) -> F:
+    """Apply options so that they are listed in ``--help`` in the order given."""
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def index_option(func: F) -> F:
+    """--index (or $SIMKIT_INDEX): the index directory a command reads or writes."""
+    return click.option(
+        "--index", "index_dir", envvar="SIMKIT_INDEX", type=click.Path(file_okay=False),
+        default=None, show_envvar=True,
+        help="Index directory [default: indexes/default].",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    """--json, for commands whose text output is lines rather than a table."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
+
+
+def output_options(func: F) -> F:
+    """--json / --csv; the default is a table for people. See :func:`simkit.cli.render.output_format`."""
+    return _apply(func, [
+        click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table."),
+        click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one row per paragraph."),
+    ])
+
+
+def mode_option(help: str) -> Callable[[F], F]:
+    """--mode, with the help text of the command using it."""
+    return click.option("--mode", type=click.Choice(MODES), default=None, help=help)
+
+
+def region_option(func: F) -> F:
+    """--region for commands that read report files: one region for every report given."""
+    return click.option("--region", default=None, help="Region of every report given (overrides detection).")(func)
+
+
+def out_option(help: str) -> Callable[[F], F]:
+    """--out FILE (required), with the help text of the command using it."""
+    return click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help=help)
+
+
+def filter_options(func: F) -> F:
+    """Filters applied inside the search, shared by search and similar; see :func:`filters_from`."""
+    return _apply(func, [
+        click.option("--province", multiple=True, help="Only reports of this province (福建 or 福建省); repeatable."),
+        click.option("--region", multiple=True, help="Only reports of this region (石狮市); repeatable."),
+        click.option("--exclude-region", multiple=True, help="Leave out this region; repeatable."),
+        click.option("--year", multiple=True, type=int, help="Only reports covering this year; repeatable."),
+        click.option("--since", type=int, default=None, help="Only reports covering this year or later."),
+        click.option("--until", type=int, default=None, help="Only reports covering this year or earlier."),
+        click.option("--adcode", default=None, help="Only regions whose admin code starts with this (3505)."),
+        click.option("--role", multiple=True, type=click.Choice(ROLES),
+                     help="Only paragraphs of this role (measure = work carried out); repeatable."),
+        click.option("--include-boilerplate", is_flag=True,
+                     help="Also match generic formula passages (套话), left out by default."),
+    ])
+
+
+def filters_from(values: dict[str, Any]) -> Any:
+    """The :class:`~simkit.search.filters.Filters` of the values of :func:`filter_options`."""
+    from simkit.search.filters import Filters
+
+    return Filters(provinces=values["province"], regions=values["region"],
+                   exclude_regions=values["exclude_region"], years=values["year"], since=values["since"],
+                   until=values["until"], adcode_prefix=values["adcode"], roles=values["role"],
+                   include_boilerplate=values["include_boilerplate"])
+
+
+def result_options(func: F) -> F:
+    """-k, --hits and --threshold, shared by the commands that rank regions."""
+    return _apply(func, [
+        click.option("-k", "k", default=None, type=click.IntRange(1),
+                     help="Number of regions [default: 5, or all above --threshold]."),
+        click.option("--hits", default=3, show_default=True, type=click.IntRange(1),
+                     help="Paragraphs shown per region."),
+        click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+                     help="Return every region whose best paragraph reaches this calibrated score "
+                          "(0-1; 0.99 ≈ stands out by 2.3 standard deviations) instead of a fixed -k."),
+    ])
+
+
+def regions_k(k: int | None, threshold: float | None) -> int | None:
+    """-k as given; 5 when neither -k nor --threshold is (with --threshold alone: every region above it)."""
+    return 5 if k is None and threshold is None else k
+
+
+def peer_options(func: F) -> F:
+    """--peers and --min-support, shared by the commands that learn from a region's closest peers."""
+    return _apply(func, [
+        click.option("--peers", default=10, show_default=True, type=click.IntRange(1),
+                     help="How many of the most similar regions count as peers."),
+        click.option("--min-support", default=2, show_default=True, type=click.IntRange(1),
+                     help="Peer regions that must have a measure or initiative for it to be listed."),
+    ])
+
+
+def min_regions_option(func: F) -> F:
+    """--min-regions, shared by the commands that list initiatives."""
+    return click.option("--min-regions", default=2, show_default=True, type=click.IntRange(1),
+                        help="Only initiatives found in at least this many regions.")(func)

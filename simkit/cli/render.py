@@ -1,0 +1,493 @@
+"""The one renderer: every command's result goes out through :func:`render` as text, JSON or CSV.
+
+* :func:`echo_json` is the one JSON writer. Its data comes from the result objects' ``to_dict()``
+  (:func:`json_data`), never from rows made up here; a view only puts them in an envelope.
+* :func:`echo_csv` is the one CSV writer.
+* :func:`print_table` is the one path to a rich table (and :func:`console` the one console,
+  which leaves a closed pipe with exit 141 like every other output).
+* A :class:`View` says how one kind of result looks in each format; the views of every command
+  are at the end of this module, so the command modules only parse options, call the library and
+  ``render(result, VIEW, fmt)``.
+
+rich, csv and the library's types are imported only when something is rendered.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import click
+
+from simkit.cli.errors import stop_writing, warn
+
+TEXT, JSON, CSV = "text", "json", "csv"
+
+
+def output_format(as_json: bool = False, as_csv: bool = False) -> str:
+    """The format asked for by --json / --csv (``text``: a table or lines for people)."""
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    return JSON if as_json else CSV if as_csv else TEXT
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def json_data(value: Any) -> Any:
+    """``value`` as JSON data: a result object becomes its ``to_dict()``, in lists and dicts too.
+
+    A dataclass without ``to_dict()`` (:class:`~simkit.pipeline.build.BuildResult`) is taken field by
+    field, as the ``to_dict()`` methods of the others do.
+    """
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {key: json_data(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_data(item) for item in value]
+    return value
+
+
+def echo_json(value: Any) -> None:
+    """The one JSON writer: :func:`json_data` of ``value``, indented, Chinese as it is."""
+    click.echo(json.dumps(json_data(value), ensure_ascii=False, indent=2))
+
+
+def echo_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """The one CSV writer: a header of ``columns``, then ``rows`` (None is an empty cell, as csv writes it)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    writer.writerows(rows)
+    click.echo(buffer.getvalue(), nl=False)
+
+
+def console(**kwargs: Any) -> Any:
+    """A rich console for tables, leaving a closed pipe the way every other command does (exit 141)."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            stop_writing()
+
+    return _Console(**kwargs)
+
+
+def print_table(renderable: Any, width: int = 120) -> None:
+    """The one path to a rich table (or a line in its place): the terminal's width, else ``width``."""
+    console(highlight=False, width=None if sys.stdout.isatty() else width).print(renderable)
+
+
+# --------------------------------------------------------------------------- render
+
+
+def _as_is(result: Any, **context: Any) -> Any:
+    return result
+
+
+@dataclasses.dataclass(frozen=True)
+class View:
+    """How one kind of result looks. Each function gets the result and the command's ``context``.
+
+    ``text`` writes it for people (a table or lines). ``columns`` (a header, or a function of the result
+    when the header depends on it) and ``rows`` make its CSV, if it has one. ``data`` picks what goes to
+    JSON (the result itself by default, or an envelope around it), which :func:`json_data` turns into
+    ``to_dict()`` data.
+    """
+
+    text: Callable[..., None]
+    columns: Sequence[str] | Callable[..., Sequence[str]] = ()
+    rows: Callable[..., Iterable[Sequence[Any]]] | None = None
+    data: Callable[..., Any] = _as_is
+
+
+def render(result: Any, view: View, fmt: str = TEXT, **context: Any) -> None:
+    """Write ``result`` in ``fmt`` (``text``, ``json`` or ``csv``; see :func:`output_format`)."""
+    if fmt == JSON:
+        echo_json(view.data(result, **context))
+    elif fmt == CSV:
+        if view.rows is None:
+            raise click.UsageError("this command has no CSV output")
+        columns = view.columns(result, **context) if callable(view.columns) else view.columns
+        echo_csv(columns, view.rows(result, **context))
+    else:
+        view.text(result, **context)
+
+
+# --------------------------------------------------------------------------- regions ranked (search, similar)
+
+
+def _search_rows(result: Any) -> Iterable[list[Any]]:
+    for rank, region in enumerate(result.regions, 1):
+        for hit in region.hits:
+            yield [rank, region.region, region.province, region.score, hit.paragraph_id, hit.document, hit.title,
+                   hit.year, hit.section, hit.role, hit.score, hit.similarity, hit.calibrated, hit.text]
+
+
+def _search_table(result: Any, width: int = 160) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    if not result.regions:
+        print_table("No matching regions.")
+        return
+    table = Table(show_lines=True, title=Text(f"[{result.mode}] {result.query[:60]}"), title_justify="left")
+    for column, kwargs in (("#", {"justify": "right"}), ("region", {}), ("score", {"justify": "right"}),
+                           ("year", {}), ("evidence", {"ratio": 1})):
+        table.add_column(column, **kwargs)
+    for rank, region in enumerate(result.regions, 1):
+        evidence = Text(overflow="fold")
+        for i, hit in enumerate(region.hits):
+            if i:
+                evidence.append("\n\n")
+            evidence.append(f"§ {hit.section or '(preamble)'}", style="dim")
+            if hit.role != "measure":
+                evidence.append(f"  [{hit.role}]", style="yellow")
+            evidence.append("\n")
+            evidence.append_text(_hit_text(hit, width))
+            evidence.append(f"\nid {hit.paragraph_id}  score {hit.score:.4g}"
+                            + (f"  calibrated {hit.calibrated:.2f}" if hit.calibrated is not None else ""),
+                            style="dim")
+        province = f"\n{region.province}" if region.province else ""
+        year = str(region.hits[0].year or "") if region.hits else ""
+        table.add_row(str(rank), Text(f"{region.region}{province}"), f"{region.score:.4g}", year, evidence)
+    print_table(table)
+
+
+def _hit_text(hit: Any, width: int) -> Any:
+    """A hit's text cut to ``width`` around its evidence sentence (underlined), query words in bold."""
+    from rich.text import Text
+
+    offset = 0
+    if len(hit.text) > width and hit.evidence and hit.evidence[1] > width - 1:
+        offset = max(0, hit.evidence[0] - 10)
+    body = hit.text[offset : offset + width - 1]
+    lead = "…" if offset else ""
+    text = Text(lead + body + ("…" if offset + len(body) < len(hit.text) else ""))
+
+    def mark(style: str, start: int, end: int) -> None:
+        start, end = max(start - offset, 0), min(end - offset, len(body))
+        if start < end:
+            text.stylize(style, start + len(lead), end + len(lead))
+
+    if hit.evidence:
+        mark("underline", *hit.evidence)
+    for start, end in hit.highlights:
+        mark("bold magenta", start, end)
+    return text
+
+
+SEARCH = View(
+    text=_search_table,
+    columns=("rank", "region", "province", "region_score", "paragraph_id", "document", "title", "year", "section",
+             "role", "score", "similarity", "calibrated", "text"),
+    rows=_search_rows,
+)
+"""A :class:`~simkit.search.engine.SearchResult`: regions ranked, their best paragraphs as evidence."""
+
+
+def _show_text(record: Any) -> None:
+    click.echo(f"{record.region} · {record.title or record.document} · {record.year or ''}")
+    click.echo(f"§ {record.section}")
+    click.echo(record.text)
+
+
+SHOW = View(text=_show_text)
+"""A :class:`~simkit.search.engine.ParagraphRecord`."""
+
+
+def _recommend_text(recommendations: list[Any], region: str) -> None:
+    if not recommendations:
+        click.echo(f"No measure of {region}'s peers is missing from its reports.")
+    for rank, rec in enumerate(recommendations, 1):
+        click.secho(f"{rank}. {rec.measure.text[:80]}", bold=True)
+        others = ", ".join(r for r in rec.supporting_regions if r != rec.region)
+        click.echo(f"   from {rec.region}; also reported by {others}")
+        click.echo(f"   id {rec.measure.paragraph_id}  "
+                   f"closest own paragraph: similarity {rec.closest_own_similarity:.3f}")
+
+
+RECOMMEND = View(text=_recommend_text,
+                 data=lambda recommendations, region: {"region": region, "recommendations": recommendations})
+"""A list of :class:`~simkit.initiatives.peers.Recommendation` for ``region``."""
+
+
+# --------------------------------------------------------------------------- initiatives (clusters, matrix)
+
+
+def _changes_text(changes: Any) -> None:
+    if changes.previous_version is None:
+        return
+    merged = "; ".join(f"{', '.join(m['from'])} → {m['into']}" for m in changes.merged)
+    click.echo(f"Since version {changes.previous_version}: {len(changes.kept)} kept, "
+               f"{len(changes.new)} new ({', '.join(changes.new[:10]) or '-'}), "
+               f"merged: {merged or '-'}, vanished: {', '.join(changes.vanished) or '-'}", err=True)
+
+
+def _clusters_table(result: Any) -> None:
+    _changes_text(result.changes)
+    if not result.clusters:
+        click.echo(f"No initiative found in {result.min_regions} or more regions.")
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(show_lines=True)
+    for column in ("id", "initiative", "regions (year)", "cohesion", "example"):
+        table.add_column(column, ratio=1 if column == "example" else None)
+    for c in result.clusters:
+        best = next((u for u in c.units if u.paragraph_id == c.representative), c.units[0])
+        regions = "\n".join(f"{r} {c.years.get(r) or ''}" + (" (plan)" if c.region_status.get(r) == "planned" else "")
+                            for r in c.regions)
+        example = best.text if len(best.text) <= 120 else best.text[:119] + "…"
+        table.add_row(c.id, Text(f"{c.label}\n{' · '.join(c.keywords)}"), regions, f"{c.cohesion:.3f}",
+                      Text(f"{example}\n{best.region} · {best.paragraph_id}", overflow="fold"))
+    print_table(table)
+
+
+def _clusters_rows(result: Any) -> Iterable[list[Any]]:
+    for c in result.clusters:
+        for u in c.units:
+            yield [c.id, c.label, " ".join(c.keywords), c.cohesion, u.region, u.year or "", u.role, u.paragraph_id,
+                   u.text]
+
+
+CLUSTERS = View(
+    text=_clusters_table,
+    columns=("cluster", "label", "keywords", "cohesion", "region", "year", "role", "paragraph_id", "text"),
+    rows=_clusters_rows,
+)
+"""A :class:`~simkit.initiatives.clustering.ClusterSet`, one CSV row per member unit."""
+
+
+def _matrix_cells(matrix: dict[str, Any]) -> Callable[[str, str], str]:
+    """A cell's text: the years the region's report covers the initiative, ``plan`` if only planned."""
+    cells = {(c["region"], c["initiative"]): c for c in matrix["cells"]}
+
+    def cell(region: str, initiative: str) -> str:
+        found = cells.get((region, initiative))
+        if found is None:
+            return ""
+        years = ";".join(str(y) for y in found["years"]) or "?"
+        return years + (" plan" if found["status"] == "planned" else "")
+
+    return cell
+
+
+def _matrix_rows(matrix: dict[str, Any]) -> Iterable[list[str]]:
+    cell = _matrix_cells(matrix)
+    for region in matrix["regions"]:
+        yield [region, *(cell(region, i["id"]) for i in matrix["initiatives"])]
+
+
+def _matrix_table(matrix: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title="region × initiative (year the region's report covers it; plan = only planned)")
+    table.add_column("region")
+    for i in matrix["initiatives"]:
+        table.add_column(f"{i['id']}\n{i['label'][:12]}", justify="center")
+    for row in _matrix_rows(matrix):
+        table.add_row(*row)
+    print_table(table, width=160)
+
+
+def _matrix_columns(matrix: dict[str, Any]) -> list[str]:
+    return ["region", *(f"{i['id']} {i['label']}" for i in matrix["initiatives"])]
+
+
+MATRIX = View(text=_matrix_table, columns=_matrix_columns, rows=_matrix_rows)
+"""The region × initiative table of :func:`~simkit.initiatives.views.region_matrix` (JSON data already)."""
+
+
+def missing_summary(missing: Any) -> dict[str, Any]:
+    """One initiative of ``simkit matrix --missing --json`` (:meth:`simkit.MissingInitiative.summary`)."""
+    return missing.summary()
+
+
+def _missing_text(missing: list[Any], region: str) -> None:
+    if not missing:
+        click.echo(f"No initiative of {region}'s peers is missing from its reports.")
+    for rank, m in enumerate(missing, 1):
+        click.secho(f"{rank}. {m.initiative.id} {m.initiative.label}", bold=True)
+        click.echo(f"   peers with it: {', '.join(m.peers)}; since {m.initiative.first_year or '?'}")
+
+
+def _missing_rows(missing: list[Any], region: str) -> Iterable[list[Any]]:
+    for m in missing:
+        i = m.initiative
+        yield [i.id, i.label, ";".join(m.peers), ";".join(i.regions), i.first_year or "", m.relevance]
+
+
+MISSING = View(
+    text=_missing_text,
+    columns=("id", "label", "peers", "regions", "first_year", "relevance"),
+    rows=_missing_rows,
+    data=lambda missing, region: {"region": region, "missing": [missing_summary(m) for m in missing]},
+)
+"""A list of :class:`~simkit.initiatives.clustering.MissingInitiative` for ``region``."""
+
+
+# --------------------------------------------------------------------------- index (build, rebuild, versions, info)
+
+
+def _build_text(result: Any, target: Any) -> None:
+    for warning in result.warnings:
+        warn(warning)
+    click.echo(f"Indexed {result.documents} reports, {result.units} paragraphs into {target} "
+               f"(version {result.version}, model {result.model}, {result.seconds['total']:.1f} s).")
+
+
+BUILD = View(text=_build_text)
+"""A :class:`~simkit.pipeline.build.BuildResult` (the index directory as ``target``)."""
+
+
+def rebuild_summary(report: dict[str, Any]) -> str:
+    """One line of what a rebuild did, from its report's data (``RebuildReport.to_dict()``, or the
+    ``last_rebuild`` of ``simkit info``)."""
+    docs, units = report.get("documents", {}), report.get("units", {})
+    text = (f"version {report.get('version')}; reports +{docs.get('added', 0)} added, ~{docs.get('changed', 0)} "
+            f"changed, -{docs.get('removed', 0)} removed, {docs.get('unchanged', 0)} unchanged"
+            + (f", {docs['kept']} kept" if docs.get("kept") else "")
+            + f"; units {units.get('embedded', 0)} embedded, {units.get('reused', 0)} reused"
+            + (f" (sentences {sentences.get('embedded', 0)} embedded, {sentences.get('reused', 0)} reused)"
+               if (sentences := report.get("sentences") or {}) else "")
+            + (f" (latent terms {latent.get('embedded', 0)} computed, {latent.get('reused', 0)} reused)"
+               if (latent := report.get("latent_terms") or {}).get("total") else "")
+            + f"; {report.get('seconds', {}).get('total', 0):.1f} s")
+    return text + (f"; {report['error']}" if report.get("error") else "")
+
+
+def _rebuild_text(report: Any, target: Any) -> None:
+    for warning in report.warnings:
+        warn(warning)
+    for skipped in report.skipped:
+        warn(f"skipped {skipped.reason}")
+    if report.status == "unchanged":
+        click.echo(f"Nothing changed; version {report.version} keeps serving {target}.")
+    else:
+        click.echo(f"Published {rebuild_summary(report.to_dict())}.")
+
+
+REBUILD = View(text=_rebuild_text)
+"""A :class:`~simkit.pipeline.rebuild.RebuildReport` (the index directory as ``target``)."""
+
+
+def _versions_text(versions: list[Any]) -> None:
+    for v in versions:
+        mark = "*" if v.current else " "
+        if v.problem:
+            click.echo(f"{mark} {v.name}  damaged: {v.problem}")
+        else:
+            click.echo(f"{mark} {v.name}  {v.created_at}  {v.model}  {v.documents} reports  {v.units} units")
+
+
+VERSIONS = View(text=_versions_text)
+"""A list of :class:`~simkit.pipeline.rebuild.VersionInfo`, oldest first."""
+
+
+def _info_text(data: dict[str, Any]) -> None:
+    click.echo(f"index    {data['index']}  (version {data['version']}, created {data['created_at']})")
+    click.echo(f"model    {data['model']['name']}  dim {data['model']['dimension']}")
+    counts = data["counts"]
+    click.echo(f"counts   {counts['documents']} reports, {counts['units']} indexed paragraphs "
+               f"({counts['paragraphs']} with headings and fragments)")
+    last = data["last_rebuild"]
+    if last:
+        click.echo(f"rebuild  {last.get('started_at')} {last.get('status')}: {rebuild_summary(last)}")
+    for doc in data["documents"]:
+        click.echo(f"  {doc['id']:<20} {doc['region'] or 'unknown':<10} {doc['year'] or '':<6} {doc['title'] or ''}")
+
+
+INFO = View(text=_info_text)
+"""``SimkitIndex.info()`` with the index's ``last_rebuild`` report added."""
+
+
+# --------------------------------------------------------------------------- reading (parse)
+
+
+def parsed_data(parsed: Any, judged: bool) -> dict[str, Any]:
+    """``simkit parse --json``: the report's and its paragraphs' ``to_dict()``, each paragraph with its
+    formula spans (offsets into the report's text), and whether boilerplate was judged against an index.
+
+    A stand-in for a proposed ``ParsedReport.to_dict()`` (document, paragraphs with formula_spans)."""
+    return {"document": parsed.report.to_dict(),
+            "boilerplate_judged": judged,
+            "paragraphs": [p.to_dict() | {"formula_spans": [list(span) for span in parsed.formula_spans_in(p)]}
+                           for p in parsed.paragraphs]}
+
+
+def _parse_text(parsed: Any, judged: bool, show_all: bool, width: int) -> None:
+    r = parsed.report
+
+    def shown(value: object) -> str:
+        return "—" if value is None else str(value)
+
+    click.echo(f"title     {r.title or '— (no title line in the file)'}")
+    click.echo(f"region    {r.region or 'unknown'}  province {shown(r.province)}  city {shown(r.city)}  "
+               f"adcode {shown(r.adcode)}  year {shown(r.year)}")
+    click.echo(f"issuer    {shown(r.issuer)}  to {shown(r.addressee)}  number {shown(r.doc_number)}  "
+               f"published {shown(r.published)}  format {r.source_format}")
+    if not judged:
+        click.echo("(boilerplate not judged: no index to compare with; pass --index)")
+    printed: list[str] = []
+    for p in parsed.paragraphs:
+        if p.kind in ("heading", "fragment") and not show_all:
+            continue
+        path = p.section.split(" > ") if p.section else []
+        common = 0
+        while common < min(len(path), len(printed)) and path[common] == printed[common]:
+            common += 1
+        for depth in range(common, len(path)):
+            click.echo("  " * depth + click.style(path[depth], bold=True))
+        printed = path
+        depth = len(path) + (1 if p.kind == "measure" else 0)
+        flag = "B" if p.boilerplate else "b" if parsed.formula_spans_in(p) else " "
+        preview = p.text if len(p.text) <= width else p.text[: width - 1] + "…"
+        click.echo(f"{'  ' * depth}[{p.kind[:4]} {p.role[:4]} {flag}] {preview}")
+
+
+PARSE = View(text=_parse_text, data=lambda parsed, judged, **_: parsed_data(parsed, judged))
+"""A :class:`~simkit.reading.records.ParsedReport` as an outline tree (``judged``: boilerplate was
+judged against an index; ``show_all``: headings and fragments too; ``width``: characters shown)."""
+
+
+# --------------------------------------------------------------------------- eval
+
+
+def _eval_text(reports: list[Any], k: int) -> None:
+    click.echo(f"{'mode':<8} {'bp':<3} {'group':<5} {'n':>3} {'nDCG@' + str(k):>8} {'R2@' + str(k):>7} "
+               f"{'top1':>6} {'evid':>6} {'hardneg':>7}")
+    for report in reports:
+        for name, row in report.summary.items():
+            top1 = "-" if row["single_top1"] is None else f"{row['single_top1']:.2f}"
+            click.echo(f"{report.mode:<8} {'on' if report.include_boilerplate else 'off':<3} {name:<5} "
+                       f"{row['queries']:>3} {row['ndcg']:>8.3f} {row['recall_grade2']:>7.3f} {top1:>6} "
+                       f"{row['evidence']:>6.3f} {row['hard_negative_violations']:>7}")
+
+
+def _eval_similar_text(reports: list[Any], k: int) -> None:
+    click.echo(f"{'mode':<8} {'sources':>7} {'nDCG@' + str(k):>8} {'top1':>6} {'evid':>6}")
+    for r in reports:
+        click.echo(f"{r.mode:<8} {r.sources:>7} {r.ndcg:>8.3f} {r.top1_relevant:>6.3f} {r.evidence:>6.3f}")
+
+
+def _one_or_all(reports: list[Any], compare: bool, **_: Any) -> Any:
+    return reports if compare else reports[0]
+
+
+EVAL = View(text=lambda reports, k, **_: _eval_text(reports, k), data=_one_or_all)
+"""The :class:`~simkit.evaluation.queries.EvalReport` of each setting (``compare``: a JSON list of them)."""
+
+EVAL_SIMILAR = View(text=lambda reports, k, **_: _eval_similar_text(reports, k), data=_one_or_all)
+"""The :class:`~simkit.evaluation.queries.SimilarReport` of each mode (``compare``: a JSON list of them)."""
