@@ -29,7 +29,7 @@ __all__ = [
     "InitiativeUnit",
     "MissingInitiative",
     "ParagraphRecord",
-    "RebuildReport",
+    "RebuildResult",
     "Recommendation",
     "RegionResult",
     "SearchResult",
@@ -49,7 +49,7 @@ _LAZY = {
     "build_index": "simkit.pipeline.build",
     "BuildResult": "simkit.pipeline.build",
     "rebuild_index": "simkit.pipeline.rebuild",
-    "RebuildReport": "simkit.pipeline.rebuild",
+    "RebuildResult": "simkit.pipeline.rebuild",
     "list_versions": "simkit.pipeline.rebuild",
     "rollback": "simkit.pipeline.rebuild",
     "VersionInfo": "simkit.pipeline.rebuild",
@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from simkit.embedding.embedder import Embedder
     from simkit.errors import SimkitError
     from simkit.pipeline.build import BuildResult, build_index
-    from simkit.pipeline.rebuild import RebuildReport, VersionInfo, list_versions, rebuild_index, rollback
+    from simkit.pipeline.rebuild import RebuildResult, VersionInfo, list_versions, rebuild_index, rollback
     from simkit.reading.parse import parse_report
     from simkit.results import (
         ClusterSet,

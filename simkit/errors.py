@@ -10,7 +10,7 @@ class SimkitError(Exception):
     """
 
     exit_code = 1
-    report: object = None  # a failed rebuild's report (simkit.pipeline.rebuild.RebuildReport), for `--json`
+    report: object = None  # a failed rebuild's report (simkit.pipeline.rebuild.RebuildResult), for `--json`
 
 
 class InputError(SimkitError):
@@ -40,7 +40,7 @@ class QueryError(SimkitError):
 class ValidationError(SimkitError):
     """A freshly built index version failed its checks; it was discarded and the previous one still serves.
 
-    ``report`` is the rebuild's report (a :class:`simkit.pipeline.rebuild.RebuildReport`) when a rebuild raised it.
+    ``report`` is the rebuild's report (a :class:`simkit.pipeline.rebuild.RebuildResult`) when a rebuild raised it.
     """
 
     exit_code = 4

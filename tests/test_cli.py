@@ -257,14 +257,14 @@ def test_output_into_a_closed_pipe_stops_quietly(examples_dir):
 
 def test_a_table_into_a_closed_pipe_exits_like_other_output():
     """rich's own handling would exit 1; tables (search, clusters, matrix) exit 141 like the rest."""
-    from simkit.cli import _console
+    from simkit.cli.render import console
 
     class ClosedPipe(io.StringIO):
         def write(self, text: str) -> int:
             raise BrokenPipeError(32, "Broken pipe")
 
     with pytest.raises(SystemExit) as stopped:
-        _console(file=ClosedPipe(), width=80).print("石狮市")
+        console(file=ClosedPipe(), width=80).print("石狮市")
     assert stopped.value.code == 141
 
 

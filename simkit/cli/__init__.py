@@ -20,7 +20,6 @@ import click
 
 from simkit.cli import evaluate, index, initiatives, models, reading, search
 from simkit.cli.errors import SimkitGroup
-from simkit.cli.render import console as _console  # noqa: F401  (the old name, used by tests)
 from simkit.config import configure_threads
 
 __all__ = ["cli", "main"]

@@ -353,7 +353,7 @@ BUILD = View(text=_build_text)
 
 
 def rebuild_summary(report: dict[str, Any]) -> str:
-    """One line of what a rebuild did, from its report's data (``RebuildReport.to_dict()``, or the
+    """One line of what a rebuild did, from its report's data (``RebuildResult.to_dict()``, or the
     ``last_rebuild`` of ``simkit info``)."""
     docs, units = report.get("documents", {}), report.get("units", {})
     text = (f"version {report.get('version')}; reports +{docs.get('added', 0)} added, ~{docs.get('changed', 0)} "
@@ -380,7 +380,7 @@ def _rebuild_text(report: Any, target: Any) -> None:
 
 
 REBUILD = View(text=_rebuild_text)
-"""A :class:`~simkit.pipeline.rebuild.RebuildReport` (the index directory as ``target``)."""
+"""A :class:`~simkit.pipeline.rebuild.RebuildResult` (the index directory as ``target``)."""
 
 
 def _versions_text(versions: list[Any]) -> None:
@@ -487,7 +487,7 @@ def _one_or_all(reports: list[Any], compare: bool, **_: Any) -> Any:
 
 
 EVAL = View(text=lambda reports, k, **_: _eval_text(reports, k), data=_one_or_all)
-"""The :class:`~simkit.evaluation.queries.EvalReport` of each setting (``compare``: a JSON list of them)."""
+"""The :class:`~simkit.evaluation.queries.EvalResult` of each setting (``compare``: a JSON list of them)."""
 
 EVAL_SIMILAR = View(text=lambda reports, k, **_: _eval_similar_text(reports, k), data=_one_or_all)
-"""The :class:`~simkit.evaluation.queries.SimilarReport` of each mode (``compare``: a JSON list of them)."""
+"""The :class:`~simkit.evaluation.queries.SimilarEvalResult` of each mode (``compare``: a JSON list of them)."""

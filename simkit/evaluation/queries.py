@@ -62,7 +62,7 @@ class QueryScore:
 
 
 @dataclass
-class EvalReport:
+class EvalResult:
     k: int
     mode: str = "hybrid"
     include_boilerplate: bool = False
@@ -122,11 +122,11 @@ def summarize(scores: list[QueryScore]) -> dict[str, Any]:
 
 
 def evaluate(index: Any, queries: list[dict[str, Any]], *, k: int = 5, mode: str | None = None,
-             include_boilerplate: bool = False) -> EvalReport:
+             include_boilerplate: bool = False) -> EvalResult:
     """Run every query through ``index.search`` (in ``mode``) and score it."""
     from simkit.search.engine import DEFAULT_MODE
 
-    report = EvalReport(k=k, mode=mode or DEFAULT_MODE, include_boilerplate=include_boilerplate)
+    report = EvalResult(k=k, mode=mode or DEFAULT_MODE, include_boilerplate=include_boilerplate)
     for query in queries:
         result = index.search(query["query"], k=k, mode=mode, include_boilerplate=include_boilerplate)
         report.queries.append(score_query(query, result, k))
@@ -137,7 +137,7 @@ def evaluate(index: Any, queries: list[dict[str, Any]], *, k: int = 5, mode: str
 
 
 @dataclass
-class SimilarReport:
+class SimilarEvalResult:
     """Query by example on a labeled set: each grade-2 evidence paragraph as the source."""
 
     k: int
@@ -152,7 +152,7 @@ class SimilarReport:
 
 
 def evaluate_similar(index: Any, queries: list[dict[str, Any]], *, k: int = 4, mode: str | None = None,
-                     include_boilerplate: bool = False) -> SimilarReport:
+                     include_boilerplate: bool = False) -> SimilarEvalResult:
     """Run ``index.similar`` from the first indexed paragraph holding each grade-2 region's evidence.
 
     Scores the other regions the query labels (the source's own region is excluded): region
@@ -188,5 +188,5 @@ def evaluate_similar(index: Any, queries: list[dict[str, Any]], *, k: int = 4, m
                     top_text = normalize_for_match(r.hits[0].text)
                     evidence_hits += any(normalize_for_match(e) in top_text for e in relevant[r.region]["evidence"])
     n = len(ndcgs) or 1
-    return SimilarReport(k, mode or DEFAULT_MODE, len(ndcgs), round(sum(ndcgs) / n, 4), round(sum(top1) / n, 4),
+    return SimilarEvalResult(k, mode or DEFAULT_MODE, len(ndcgs), round(sum(ndcgs) / n, 4), round(sum(top1) / n, 4),
                          round(evidence_hits / evidence_total, 4) if evidence_total else 0.0)

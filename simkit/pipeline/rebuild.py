@@ -109,7 +109,7 @@ class UnitCounts:
 
 
 @dataclass
-class RebuildReport:
+class RebuildResult:
     """What a rebuild did. ``status``: ``published``, ``unchanged`` (nothing to do) or ``failed``."""
 
     index_dir: str
@@ -199,7 +199,7 @@ def rebuild_index(
     embedder: Embedder | None = None,
     progress: ProgressFactory | None = None,
     checkpoint: Checkpoint | None = None,
-) -> RebuildReport:
+) -> RebuildResult:
     """Bring the index at ``index_dir`` up to date with ``sources`` (report files and folders).
 
     Returns the report; ``status`` is ``unchanged`` (and nothing is written but the report)
@@ -223,7 +223,7 @@ def rebuild_index(
     root = Path(index_dir)
     root.mkdir(parents=True, exist_ok=True)
     stages = _Stages(root, checkpoint)
-    report = RebuildReport(str(root), "failed", None, None, None,
+    report = RebuildResult(str(root), "failed", None, None, None,
                            started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     try:
         lock = IndexLock(root, "rebuild").acquire()
@@ -255,7 +255,7 @@ def rebuild_index(
     return report
 
 
-def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], report: RebuildReport, stages: _Stages, *,
+def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], report: RebuildResult, stages: _Stages, *,
                     model: str | None, embed_context: str | None, keep: int, keep_missing: bool, force: bool,
                     region: str | None, embedder: Embedder | None, progress: ProgressFactory | None) -> None:
     """The body of :func:`rebuild_index`, run under the index lock; fills ``report``."""
@@ -367,7 +367,7 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
              counts["documents"], counts["units"], report.units.embedded, report.units.reused)
 
 
-def _previous_version(root: Path, report: RebuildReport) -> IndexVersion | None:
+def _previous_version(root: Path, report: RebuildResult) -> IndexVersion | None:
     """The current version if it is intact; a damaged one is reported and rebuilt from scratch."""
     if current_name(root) is None:
         return None
@@ -397,7 +397,7 @@ def _same_space(previous: IndexVersion, model: ResolvedModel, context: str) -> b
             and previous.manifest.embed_context == context)
 
 
-def _compare(previous: IndexVersion | None, parsed: list[ParsedReport], report: RebuildReport, keep_missing: bool,
+def _compare(previous: IndexVersion | None, parsed: list[ParsedReport], report: RebuildResult, keep_missing: bool,
              *, reuse: bool, region: str | None = None) -> tuple[list[ParsedReport], set[str]]:
     """Classify reports against the previous version; returns the reports to index and the ids of those
     taken from the previous version as they were indexed (already fitted to the model's window).
@@ -650,7 +650,7 @@ def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.
         parts.close()
 
 
-def _save_report(root: Path, report: RebuildReport) -> None:
+def _save_report(root: Path, report: RebuildResult) -> None:
     """Write ``last_rebuild.json`` atomically."""
     atomic_write(root / LAST_REPORT, json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
 
