@@ -149,15 +149,8 @@ class Search:
     def search(self, text: str, k: int | None = 5, *, hits: int = 3, mode: str | None = None,
                filters: Filters | None = None, threshold: float | None = None,
                include_boilerplate: bool | None = None) -> SearchResult:
-        """The regions whose reports hold the paragraphs most similar to ``text``.
-
-        ``mode`` is ``dense`` (the multilingual model), ``lexical`` (BM25 over Chinese
-        words) or ``hybrid`` (both, fused by reciprocal rank; the default). ``filters``
-        restrict which paragraphs are searched (inside the search, so ``k`` regions come
-        back whenever ``k`` exist). Boilerplate is left out unless the filters (or
-        ``include_boilerplate``) say otherwise. With ``threshold`` (a calibrated score in
-        [0, 1]), every region whose best paragraph reaches it is returned, up to ``k`` if given.
-        """
+        """The regions whose reports hold the paragraphs most similar to ``text``
+        (the options as in :meth:`simkit.api.SimkitIndex.search`)."""
         if not text.strip():
             raise QueryError("empty query; give the text of a measure to search for")
         filters = self._filters(filters, include_boilerplate)
