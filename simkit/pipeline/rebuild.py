@@ -405,7 +405,7 @@ def _compare(previous: IndexVersion | None, parsed: list[ParsedReport], report: 
     A report is changed when its file's sha256 differs, or when ``region`` (``--region``) is
     given and it was indexed under another region. With ``reuse``, an unchanged report is
     taken from the previous version instead of being cut to the model's window again (which
-    tokenizes every unit, ~10 ms each).
+    tokenizes every unit, slowly; timed in docs/method/benchmarks.md).
     """
     from simkit.store.database import Store
 

@@ -20,37 +20,30 @@ statistics over the corpus, not by a list of sentences:
    **formula spans**, adjacent ones merged: shown as such, and available for
    down-weighting. Clauses rather than sentences, because one long sentence often wraps
    a concrete measure in formulas. Inside units whose section role is overview,
-   problems, leadership or plan — where formulas are the norm rather than the exception:
-   their clauses average 0.47–0.68 on common trigrams alone, measures' 0.34 — the cut is
-   0.4, and a clause there is also a span when it is a *template*: no digits, and it
-   closes with a phrase of 4–8 characters that closes digit-free clauses in at least
+   problems, leadership or plan — where formulas are the norm rather than the exception —
+   the cut is 0.4, and a clause there is also a span when it is a *template*: no digits,
+   and it closes with a phrase of 4–8 characters that closes digit-free clauses in at least
    60 % of the regions, whatever its middle ("为…提供坚强的法治保障", "…有待提升"). A
    《title》 scoring at least 0.9 (《法治政府建设实施纲要（2021—2025年）》) is a span of its
-   own even inside a concrete clause. On the dev labels (five regions) the spans hold 45
-   of 46 formula passages (common trigrams at 0.6, three formulaic roles: 37; with the
-   half weight for frequent trigrams and a 0.7 cut: 39; with titles: 40; with plans as a
-   formulaic role: 44; with templates: 45) and 3 of 55 labelled measure passages
-   (unchanged). Not a knife-edge: with a weight of 0.4–0.6 for frequent trigrams and a
-   cut of 0.7, 45 and 3; at 0.75, 44–45 and 2–3; at 0.6, 45 but 6–8 measures marked.
+   own even inside a concrete clause. What each of these rules and cuts changed on the
+   dev labels is measured in docs/method/boilerplate.md.
    One more form is a formula whatever its statistics: a **list of kinds** — a clause
    without numbers (digits, or words such as 三项) holding at least three 、-separated
    items in a row, of three or more characters, that share their head, the last two
    characters ("强化党内监督、人大监督、政协监督、民主监督、司法监督等…", "打造法治生态、
    创新生态、人才生态"). Such a list names the parts of
    a national formula, each region picking its own subset and wording, so trigrams shared
-   across five regions cannot see it. It was added for the one passage the statistics
-   missed; on the five example reports it marks two clauses, that one and an unlabelled
-   厦门 formula, and no labelled measure: 46 of 46 and 3 of 55. A list inside a 《title》 or
+   across regions cannot see it; the rule catches what the statistics miss
+   (measured in docs/method/boilerplate.md). A list inside a 《title》 or
    “quoted name” does not count, and a list with a number in its clause ("…4个建设工程")
    is concrete. For the stricter test below, a quoted name or 《title》 that is not itself
    made of universal trigrams also counts as concrete text.
 4. A unit (paragraph or measure) is **boilerplate** — left out of search by default —
    when at least 60 % of its characters lie in sentences scoring at least 0.5 on
    *universal* trigrams. Exclusion uses the stricter trigram set because hiding a real
-   measure costs more than showing a formula: on the dev set no unit holding a
-   labelled measure is flagged. A unit mixing a formula with a concrete measure
-   ("自觉接受人大监督和政协民主监督，办理人大代表建议66件…") keeps its formula span
-   marked but is itself not boilerplate.
+   measure costs more than showing a formula (what it flags: docs/method/boilerplate.md).
+   A unit mixing a formula with a concrete measure ("自觉接受人大监督和政协民主监督，
+   办理人大代表建议66件…") keeps its formula span marked but is itself not boilerplate.
 
 Needs at least three regions; with fewer, nothing is flagged. Frequent, common and
 universal trigrams and common closing phrases are persisted with the index

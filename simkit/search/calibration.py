@@ -1,10 +1,11 @@
 """Make e5's compressed cosine scores readable: how far a paragraph stands out for this query.
 
 Cosine similarities from e5 are squeezed into a narrow band whose position depends on
-the query (a Chinese query about these reports scores ~0.85 against a typical paragraph,
-an English one ~0.76), so a raw threshold means little and differs by language. simkit
-compares each hit with the query's own similarity to the index: μ and σ of the query's
-cosine to a fixed sample of up to 4,096 indexed paragraphs, and reports
+the query (an English query scores lower against a typical paragraph than a Chinese one;
+the observed bands are in docs/method/search.md), so a raw threshold means little and
+differs by language. simkit compares each hit with the query's own similarity to the
+index: μ and σ of the query's cosine to a fixed sample of up to 4,096 indexed paragraphs,
+and reports
 
     calibrated = Φ((cosine − μ) / σ)        (Φ: the standard normal CDF)
 

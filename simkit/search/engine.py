@@ -169,11 +169,10 @@ class Search:
         sentences); an index without them, or whose model embeds sentences as passages, embeds
         the text as a query. In lexical and hybrid mode the text is also matched by its words.
         The paragraph's stored passage vector is not reused: passage-to-passage cosines favour
-        long generic paragraphs ("hubs"). On the dev set (:func:`simkit.evaluation.queries.evaluate_similar`:
-        35 sources, 29 distinct paragraphs holding a grade-2 region's evidence, the query's other
-        labelled regions as relevant) region nDCG@4 went 0.835 -> 0.905 and the first region was
-        relevant for 0.69 -> 0.86 of sources (the text embedded as a query: 0.910 and 0.86, at
-        ~0.5 ms per character of embedding; the sentence mean needs no model).
+        long generic paragraphs ("hubs"). The sentence mean needs no model, where embedding the
+        text anew costs time per character. The alternatives are compared in
+        docs/method/search.md (query by example, measured with
+        :func:`simkit.evaluation.queries.evaluate_similar`); their cost in docs/method/benchmarks.md.
         """
         unit = self.parts.store.unit(paragraph_id)
         children = self.parts.store.children_of(unit.id)
@@ -226,7 +225,8 @@ class Search:
 
         Excluded regions are taken out of the rows of the same filter without them (cached), by
         reading only those regions' rows: ``similar`` excludes the source's own region, a different
-        one per call, and reading every admitted row again cost ~200 ms at 200,000 units.
+        one per call, and reading every admitted row again was slow on large indexes (timed in
+        docs/method/benchmarks.md).
         """
         if filters not in self._allowed_cache:
             if len(self._allowed_cache) >= 64:
@@ -437,7 +437,8 @@ class Search:
         """Character spans of the query's words in a hit.
 
         Lexical and hybrid searches use the BM25 tokenizer's terms; a dense search does not
-        load it (jieba costs ~1 s in a fresh process) and marks the query's shared substrings.
+        load it (slow in a fresh process; docs/method/benchmarks.md) and marks the query's shared
+        substrings.
         """
         if mode == "dense" and not self.parts.lexical_loaded:
             return shared_substrings(query_text, text)

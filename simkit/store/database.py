@@ -231,8 +231,8 @@ class Store:
         """
         # Reports first (CROSS JOIN keeps that order), then their paragraphs by index, sorted here: a
         # filter on report metadata (a region, a province) then reads only its reports' paragraphs,
-        # where SQLite would otherwise walk every paragraph in row order (200,000 units: 119 -> 36 ms
-        # for one region).
+        # where SQLite would otherwise walk every paragraph in row order (timed in
+        # docs/method/benchmarks.md).
         cursor = self._db.execute(
             "SELECT p.row FROM documents d CROSS JOIN paragraphs p ON p.document_id = d.id "
             f"WHERE p.row IS NOT NULL AND ({where})",

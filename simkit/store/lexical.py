@@ -3,7 +3,7 @@
 Text is normalized (NFKC, Latin lowercased), segmented with jieba and stripped of
 punctuation, whitespace and :data:`STOPWORDS`; each contiguous run of Chinese
 characters also contributes its character bigrams (the ``"words+bigrams"`` variant,
-the best of the variants measured on the dev set), so that a query for 一件事 finds
+the best of the variants measured in docs/method/search.md), so that a query for 一件事 finds
 一件事一次办 however jieba cuts either. BM25 scores come from bm25s.
 
 Row ``i`` of a :class:`LexicalIndex` is ``texts[i]`` at build time, the same row
@@ -19,10 +19,11 @@ numbering as the FAISS vectors. :meth:`LexicalIndex.save` writes flat files name
 
 Nothing is pickled: every array is loaded with ``allow_pickle=False``.
 
-jieba's dictionary (~1.5 s to build, ~1 s from its cache) is loaded on the first
-call that segments text, into a private ``jieba.Tokenizer`` whose cache lives in
-``$SIMKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/simkit``, else ``~/.cache/simkit``
-(the system temp dir if none of those is writable). jieba's log messages are
+jieba's dictionary (slow to build, quicker from its cache; timed in
+docs/method/benchmarks.md) is loaded on the first call that segments text, into a
+private ``jieba.Tokenizer`` whose cache lives in ``$SIMKIT_CACHE_DIR``, else
+``$XDG_CACHE_HOME/simkit``, else ``~/.cache/simkit`` (the system temp dir if none of
+those is writable). jieba's log messages are
 silenced; simkit never prints.
 """
 
@@ -253,8 +254,8 @@ class LexicalIndex:
         Reports are segmented with jieba when the index is built; a query is instead matched
         against the index's own vocabulary (each substring of 2–8 Chinese characters that is an
         indexed word, plus its bigrams, plus indexed Latin/digit tokens). That keeps jieba's
-        ~1 s dictionary load off the query path; on the dev set it ranked like jieba's own
-        segmentation of the query.
+        dictionary load off the query path and ranks like jieba's own segmentation of the
+        query (docs/method/search.md).
         """
         vocab = self._model.vocab_dict
         text = normalize(query)

@@ -87,7 +87,7 @@ class IndexParts:
 
     @property
     def lexical_loaded(self) -> bool:
-        """Whether the BM25 index has been read (reading it costs ~1 s in a fresh process)."""
+        """Whether the BM25 index has been read (slow in a fresh process, so a dense search avoids it)."""
         return self._lexical is not None
 
     def vectors_at(self, rows: Any) -> np.ndarray:

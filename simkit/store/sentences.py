@@ -11,16 +11,15 @@ units are ordered by the mean of their own cosine and their best sentence's (fus
 the lexical rank among the region's units in hybrid mode), and that sentence is returned as
 the hit's evidence span.
 
-On the dev set this lifted "the region's top unit holds the evidence" from 0.53 to
-0.67 (English 0.20 → 0.40) with sentences embedded as passages, and to 0.73 (English
-0.60) with the query prefix, without changing the region ranking; ranks counted among
-the region's own units raised it to 0.78. The manifest records the prompt
+What the sentence vectors, the query prefix and ranks counted among the region's own units
+each changed ("the region's top unit holds the evidence", region ranking) is measured in
+docs/method/evidence.md. The manifest records the prompt
 (``"sentence_prompt": "query"``; a version without it embedded its sentences as
 passages), and a rebuild re-embeds sentences whose prompt is not the model's.
 
 The same vectors give query by example its query: the mean of a stored paragraph's sentence
-vectors (:meth:`SentenceIndex.mean`, used by ``SimkitIndex.similar``) stands for the paragraph
-embedded as a query, without loading the model.
+vectors (:meth:`SentenceIndex.mean`, used by :meth:`simkit.search.engine.Search.similar`)
+stands for the paragraph embedded as a query, without loading the model.
 
 Files (all ``.npy``, loaded memory-mapped, no pickle), in the index version directory:
 
