@@ -4,7 +4,7 @@
         [--boilerplate ../shared/eval/boilerplate.json] [--methods besthit-leiden,knn-leiden,...]
         [--quantiles 0.9,0.95,0.98] [-k 30]
 
-Metrics are described in ``simkit/cluster_eval.py``. The ``agglomerative`` and ``hdbscan`` baselines need
+Metrics are described in ``simkit/evaluation/clusters.py``. The ``agglomerative`` and ``hdbscan`` baselines need
 scikit-learn: ``pip install 'simkit[baselines]'``.
 """
 
