@@ -23,16 +23,16 @@ import time
 import numpy as np
 
 from simkit.api import open_index
-from simkit.initiatives.clustering import (
+from simkit.initiatives.graph import (
     DEFAULT_K,
     DEFAULT_QUANTILE,
     EXACT_KNN_MAX,
-    UnitTable,
     best_hits,
     close_threshold,
     edges_above,
     knn,
 )
+from simkit.initiatives.units import UnitTable
 
 
 def rss_mb() -> float:
@@ -107,7 +107,7 @@ def main() -> None:
     pairs, weights = edges_above(sims, nbrs, tau, best_hits(sims, nbrs, table.regions))
     timings["graph"] = time.perf_counter() - t
     t = time.perf_counter()
-    from simkit.initiatives.clustering import _leiden
+    from simkit.initiatives.graph import _leiden
 
     labels = _leiden(len(table), pairs, (weights - tau) / (1 - tau) + 1e-3)
     timings["leiden"] = time.perf_counter() - t
@@ -129,7 +129,7 @@ def main() -> None:
         "threads": os.environ.get("SIMKIT_THREADS") or os.cpu_count(),
     }
     if args.labels:
-        from simkit.initiatives.clustering import label_groups
+        from simkit.initiatives.labels import label_groups
 
         groups: dict[int, list[int]] = {}
         for i, label in enumerate(labels.tolist()):
@@ -140,7 +140,7 @@ def main() -> None:
         result["seconds"]["labels"] = round(time.perf_counter() - t, 2)
         # The corpus repeats the seed texts (cached once tokenized); real reports do not, so also time
         # jieba on the distinct seed texts: labels cost about this much per unit.
-        from simkit.initiatives.clustering import _words
+        from simkit.initiatives.labels import _words
 
         t = time.perf_counter()
         for text in real.texts:

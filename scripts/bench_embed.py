@@ -27,7 +27,7 @@ sys.path.insert(0, str(PROJECT))
 
 
 def example_units() -> list[str]:
-    from simkit.pipeline.build import collect_files, parse_reports
+    from simkit.pipeline.sources import collect_files, parse_reports
 
     files, _ = collect_files([PROJECT / "examples" / "reports"])
     parsed, _, _ = parse_reports(files)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from simkit.api import open_index
 from simkit.evaluation.clusters import measure
-from simkit.initiatives.clustering import CLUSTER_ROLES, DEFAULT_K, METHODS, UnitTable, close_threshold
+from simkit.initiatives.graph import DEFAULT_K, METHODS, close_threshold
+from simkit.initiatives.units import CLUSTER_ROLES, UnitTable
 
 EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 

@@ -50,9 +50,9 @@ _LAZY = {
     "BuildResult": "simkit.pipeline.build",
     "rebuild_index": "simkit.pipeline.rebuild",
     "RebuildResult": "simkit.pipeline.rebuild",
-    "list_versions": "simkit.pipeline.rebuild",
-    "rollback": "simkit.pipeline.rebuild",
-    "VersionInfo": "simkit.pipeline.rebuild",
+    "list_versions": "simkit.pipeline.versions",
+    "rollback": "simkit.pipeline.versions",
+    "VersionInfo": "simkit.pipeline.versions",
     "open_index": "simkit.api",
     "SimkitIndex": "simkit.api",
     "Filters": "simkit.search.filters",
@@ -68,7 +68,8 @@ if TYPE_CHECKING:
     from simkit.embedding.embedder import Embedder
     from simkit.errors import SimkitError
     from simkit.pipeline.build import BuildResult, build_index
-    from simkit.pipeline.rebuild import RebuildResult, VersionInfo, list_versions, rebuild_index, rollback
+    from simkit.pipeline.rebuild import RebuildResult, rebuild_index
+    from simkit.pipeline.versions import VersionInfo, list_versions, rollback
     from simkit.reading.parse import parse_report
     from simkit.results import (
         ClusterSet,

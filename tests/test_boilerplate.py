@@ -9,7 +9,7 @@ import pytest
 from conftest import DATA
 
 from simkit.errors import IndexLoadError
-from simkit.pipeline.build import ingest_reports
+from simkit.pipeline.ingest import ingest_reports
 from simkit.reading.boilerplate import PhraseStats, flag_report, formula_spans, is_list_of_kinds, phrase_stats
 
 

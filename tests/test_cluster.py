@@ -16,14 +16,8 @@ from click.testing import CliRunner
 from conftest import DATA, EXAMPLES
 
 from simkit.errors import NotFoundError
-from simkit.initiatives.clustering import (
-    CENTROIDS,
-    CLUSTERS,
-    StoredClustering,
-    UnitTable,
-    _assign_ids,
-    cluster_table,
-)
+from simkit.initiatives.clustering import CENTROIDS, CLUSTERS, StoredClustering, _assign_ids, cluster_table
+from simkit.initiatives.units import UnitTable
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +39,7 @@ def _load(name: str) -> list[dict]:
 
 def test_labelled_initiatives_are_found_together_and_boilerplate_is_not_an_initiative(table):
     from simkit.evaluation.clusters import measure
-    from simkit.initiatives.clustering import DEFAULT_K, DEFAULT_METHOD, DEFAULT_QUANTILE
+    from simkit.initiatives.graph import DEFAULT_K, DEFAULT_METHOD, DEFAULT_QUANTILE
 
     result = measure(table, _load("clusters.json"), _load("boilerplate.json"), method=DEFAULT_METHOD,
                      k=DEFAULT_K, quantile=DEFAULT_QUANTILE)
@@ -62,7 +56,7 @@ def test_baselines_without_scikit_learn_say_which_extra_to_install(table, monkey
     import sys
 
     from simkit.errors import QueryError
-    from simkit.initiatives.clustering import group_units
+    from simkit.initiatives.graph import group_units
 
     monkeypatch.setitem(sys.modules, "sklearn", None)  # None in sys.modules: the import fails
     monkeypatch.setitem(sys.modules, "sklearn.cluster", None)
@@ -114,7 +108,7 @@ def test_json_contract(clusters):
 
 
 def test_labels_prefer_shared_programme_names_and_skip_generic_phrasing():
-    from simkit.initiatives.clustering import label_groups
+    from simkit.initiatives.labels import label_groups
 
     texts = [["深入推进“一件事一次办”改革，加强政务服务工作", "推行高频事项“一件事一次办”主题服务",
               "持续推进政务服务标准化建设"],
@@ -310,7 +304,8 @@ def test_rebuild_over_clusters_of_another_dimension_or_damaged_ones_succeeds(see
 
 @pytest.mark.slow
 def test_cluster_ids_are_never_reused_after_a_rollback(seeded, tmp_path, embedder):
-    from simkit.pipeline.rebuild import rebuild_index, rollback
+    from simkit.pipeline.rebuild import rebuild_index
+    from simkit.pipeline.versions import rollback
 
     index_dir = tmp_path / "index"
     shutil.copytree(seeded, index_dir)
@@ -486,7 +481,7 @@ def test_report_renders_in_headless_chromium(demo_index, tmp_path, clusters):
 
 def test_large_inputs_use_an_ivf_knn_graph_close_to_the_exact_one():
     """Above EXACT_KNN_MAX the kNN graph comes from IVF: same close edges as exact search, deterministic."""
-    from simkit.initiatives.clustering import best_hits, edges_above, knn
+    from simkit.initiatives.graph import best_hits, edges_above, knn
 
     rng = np.random.default_rng(7)
     centres = rng.normal(size=(150, 64)).astype(np.float32)

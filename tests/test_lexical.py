@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from simkit.errors import IndexLoadError
-from simkit.pipeline.build import collect_files, parse_reports
+from simkit.pipeline.sources import collect_files, parse_reports
 from simkit.store.lexical import FILES, STOPWORDS, LexicalIndex, tokenize
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "reports"

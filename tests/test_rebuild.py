@@ -24,7 +24,8 @@ from simkit.api import open_index
 from simkit.cli import cli
 from simkit.embedding.embedder import Embedder
 from simkit.errors import IndexLoadError, LockedError, ValidationError
-from simkit.pipeline.rebuild import rebuild_index, rollback
+from simkit.pipeline.rebuild import rebuild_index
+from simkit.pipeline.versions import rollback
 from simkit.reading.segment import embedding_text
 from simkit.store.database import Store
 from simkit.store.layout import (

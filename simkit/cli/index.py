@@ -90,7 +90,7 @@ def rebuild(sources: tuple[str, ...], index_dir: str | None, keep: int, keep_mis
 def versions(index_dir: str | None, as_json: bool) -> None:
     """List the index's versions, oldest first; * marks the current one."""
     from simkit.config import index_dir as resolve_index_dir
-    from simkit.pipeline.rebuild import list_versions
+    from simkit.pipeline.versions import list_versions
 
     render.render(list_versions(resolve_index_dir(index_dir)), render.VERSIONS, render.output_format(as_json))
 
@@ -101,7 +101,7 @@ def versions(index_dir: str | None, as_json: bool) -> None:
 def rollback(version: str | None, index_dir: str | None) -> None:
     """Serve an earlier VERSION again [default: the one before the current]; see `simkit versions`."""
     from simkit.config import index_dir as resolve_index_dir
-    from simkit.pipeline.rebuild import rollback as rollback_index
+    from simkit.pipeline.versions import rollback as rollback_index
 
     target = resolve_index_dir(index_dir)
     before, after = rollback_index(target, version)
@@ -113,7 +113,7 @@ def rollback(version: str | None, index_dir: str | None) -> None:
 @json_option
 def info(index_dir: str | None, as_json: bool) -> None:
     """Show the index's current version, model, counts and the last rebuild's report."""
-    from simkit.pipeline.rebuild import last_report
+    from simkit.pipeline.versions import last_report
 
     with simkit.open_index(index_dir) as index:
         data = index.info().to_dict()

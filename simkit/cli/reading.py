@@ -64,7 +64,7 @@ def ingest(paths: tuple[str, ...], out: str, region: str | None, skip_bad: bool)
     One line per paragraph, measure and parent paragraph, with the report's metadata.
     Without --skip-bad the first unreadable file stops the run and nothing is written.
     """
-    from simkit.pipeline.build import write_units_jsonl
+    from simkit.pipeline.ingest import write_units_jsonl
 
     result = write_units_jsonl(paths, Path(out), region=region, skip_bad=skip_bad)
     click.echo(f"Wrote {result.units} units of {result.documents} reports to {out}.")

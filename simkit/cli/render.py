@@ -393,7 +393,7 @@ def _versions_text(versions: list[Any]) -> None:
 
 
 VERSIONS = View(text=_versions_text)
-"""A list of :class:`~simkit.pipeline.rebuild.VersionInfo`, oldest first."""
+"""A list of :class:`~simkit.pipeline.versions.VersionInfo`, oldest first."""
 
 
 def _info_text(data: dict[str, Any]) -> None:

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from simkit.evaluation.queries import normalize_for_match
-from simkit.initiatives.clustering import UnitTable, group_units, knn
+from simkit.initiatives.graph import group_units, knn
+from simkit.initiatives.units import UnitTable
 
 
 def locate(table: UnitTable, region: str, evidence: list[str]) -> set[int]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from simkit.fileio import atomic_write
-from simkit.initiatives.clustering import UnitTable
+from simkit.initiatives.units import UnitTable
 from simkit.initiatives.views import Initiatives, by_region
 from simkit.results import ClusterSet, Initiative
 

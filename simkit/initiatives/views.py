@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from simkit.errors import NotFoundError, QueryError
-from simkit.initiatives.clustering import CARRIED_OUT, StoredClustering, stored_clustering
+from simkit.initiatives.clustering import StoredClustering, stored_clustering
 from simkit.initiatives.peers import Peers
+from simkit.initiatives.units import CARRIED_OUT
 from simkit.reading.regions import lookup
 from simkit.results import ClusterSet, Initiative, InitiativeUnit, MissingInitiative
 from simkit.store.parts import IndexParts

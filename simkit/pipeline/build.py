@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -16,11 +15,10 @@ from simkit import __version__
 from simkit.embedding.embedder import Embedder
 from simkit.embedding.models import ResolvedModel
 from simkit.embedding.sparse_head import head_info, pack
-from simkit.errors import BuildError, IndexLoadError, InputError
-from simkit.fileio import atomic_writer
+from simkit.errors import BuildError, IndexLoadError
 from simkit.initiatives.clustering import model_key, write_clusters
+from simkit.pipeline.sources import SkippedFile, collect_files, parse_reports
 from simkit.reading.boilerplate import PhraseStats, flag_reports
-from simkit.reading.parse import document_id_for, parse_report
 from simkit.reading.records import UNIT_KINDS, Paragraph, ParsedReport
 from simkit.reading.segment import embedding_text, split_long
 from simkit.store.database import write_store
@@ -48,15 +46,6 @@ ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
 
 @dataclass(frozen=True)
-class SkippedFile:
-    """A file that was not indexed, and why; ``document_id``: the id it was given (None: not a file)."""
-
-    file: str
-    reason: str
-    document_id: str | None = None
-
-
-@dataclass(frozen=True)
 class BuildResult:
     """What a build produced."""
 
@@ -74,124 +63,6 @@ class BuildResult:
         """The JSON contract of ``simkit build --json``."""
         return asdict(self)
 
-
-def collect_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[SkippedFile]]:
-    """Expand directories (recursively, hidden files excluded) into a sorted list of files."""
-    files: list[Path] = []
-    missing: list[SkippedFile] = []
-    seen: set[Path] = set()
-
-    def add(file: Path) -> None:
-        if file.resolve() not in seen:  # a file named twice (or inside a named folder) is read once
-            seen.add(file.resolve())
-            files.append(file)
-
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            for p in sorted(path.rglob("*")):
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts):
-                    add(p)
-        elif path.is_file():
-            add(path)
-        else:
-            missing.append(SkippedFile(str(path), f"{path}: no such file or directory; check the path"))
-    return files, missing
-
-
-def parse_reports(
-    files: Sequence[Path], *, region: str | None = None, skip_bad: bool = True
-) -> tuple[list[ParsedReport], list[SkippedFile], list[str]]:
-    """Parse every file; unreadable ones are returned as skipped (or, without ``skip_bad``, raised).
-
-    Ids are file stems, with ``-2``, ``-3``… for repeated stems in file order; an unreadable file
-    keeps its id too (recorded in its :class:`SkippedFile`), so that the ids of the others do
-    not shift when a file becomes unreadable.
-    """
-    parsed: list[ParsedReport] = []
-    skipped: list[SkippedFile] = []
-    warnings: list[str] = []
-    used_ids: set[str] = set()
-    for file in files:
-        doc_id = document_id_for(file)
-        suffix = 2
-        while doc_id in used_ids:
-            doc_id = f"{document_id_for(file)}-{suffix}"
-            suffix += 1
-        used_ids.add(doc_id)
-        try:
-            report = parse_report(file, document_id=doc_id, region=region)
-        except InputError as exc:
-            if not skip_bad:
-                raise
-            skipped.append(SkippedFile(str(file), str(exc), doc_id))
-            continue
-        if not report.units:
-            message = f"{file}: no paragraph long enough to index; is this a report?"
-            if not skip_bad:
-                raise InputError(message)
-            skipped.append(SkippedFile(str(file), message, doc_id))
-            continue
-        if report.report.region is None:
-            warnings.append(f"{file}: region not detected; indexed as 'unknown' (set it with --region)")
-        parsed.append(report)
-    return parsed, skipped, warnings
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    """What ``simkit ingest`` wrote."""
-
-    out: str
-    documents: int
-    units: int
-    skipped: list[SkippedFile] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-def ingest_reports(
-    paths: Iterable[str | os.PathLike[str]], *, region: str | None = None, skip_bad: bool = False
-) -> tuple[list[ParsedReport], list[SkippedFile], list[str]]:
-    """Read reports from files and folders and flag their boilerplate against each other.
-
-    Without ``skip_bad`` the first unreadable file raises :class:`InputError`.
-    """
-    files, missing = collect_files(paths)
-    if missing and not skip_bad:
-        raise InputError(missing[0].reason)
-    parsed, bad, warnings = parse_reports(files, region=region, skip_bad=skip_bad)
-    parsed, _ = flag_reports(parsed)
-    return parsed, missing + bad, warnings
-
-
-def unit_records(parsed: ParsedReport) -> list[dict[str, Any]]:
-    """JSON-ready records of a report's units and parent paragraphs, with report metadata."""
-    r = parsed.report
-    meta = {"document": r.id, "title": r.title, "region": r.region, "province": r.province, "city": r.city,
-            "adcode": r.adcode, "year": r.year, "issuer": r.issuer}
-    return [
-        {"id": p.id, **meta, "section": p.section, "kind": p.kind, "role": p.role, "parent_id": p.parent_id,
-         "boilerplate": p.boilerplate, "formula_spans": [list(span) for span in parsed.formula_spans_in(p)],
-         "start": p.start, "end": p.end, "text": p.text}
-        for p in parsed.paragraphs
-        if p.kind in ("paragraph", "measure", "parent")
-    ]
-
-
-def write_units_jsonl(
-    paths: Iterable[str | os.PathLike[str]], out: Path, *, region: str | None = None, skip_bad: bool = False
-) -> IngestResult:
-    """Write every unit of the given reports to ``out`` as JSON lines, atomically."""
-    parsed, skipped, warnings = ingest_reports(paths, region=region, skip_bad=skip_bad)
-    if not parsed:
-        raise BuildError(f"no readable report to ingest ({'; '.join(s.reason for s in skipped) or 'no files'})")
-    count = 0
-    with atomic_writer(out) as handle:
-        for report in parsed:
-            for record in unit_records(report):
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-                count += 1
-    return IngestResult(str(out), len(parsed), count, skipped, warnings)
 
 
 EMBED_CONTEXTS = ("section", "none")

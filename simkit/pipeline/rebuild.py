@@ -36,23 +36,16 @@ from simkit.embedding.cache import EmbeddingCache
 from simkit.embedding.embedder import Embedder
 from simkit.embedding.models import PROFILES, ResolvedModel, resolve_model
 from simkit.embedding.sparse_head import PACKED_WIDTH, head_info, pack
-from simkit.errors import BuildError, IndexLoadError, LockedError, NotFoundError, SimkitError, ValidationError
+from simkit.errors import BuildError, IndexLoadError, LockedError, SimkitError, ValidationError
 from simkit.fileio import atomic_write
-from simkit.pipeline.build import (
-    EMBED_CONTEXTS,
-    ProgressFactory,
-    SkippedFile,
-    collect_files,
-    fit_to_model,
-    parse_reports,
-    publish_or_discard,
-    stage_version,
-)
+from simkit.pipeline.build import EMBED_CONTEXTS, ProgressFactory, fit_to_model, publish_or_discard, stage_version
+from simkit.pipeline.sources import SkippedFile, collect_files, parse_reports
+from simkit.pipeline.validation import validate_version
+from simkit.pipeline.versions import LAST_REPORT
 from simkit.reading.boilerplate import flag_reports
 from simkit.reading.parse import document_id_for
 from simkit.reading.records import Paragraph, ParsedReport
 from simkit.reading.segment import embedding_text
-from simkit.search.engine import Search
 from simkit.store.latent import LatentIndex, latent_index
 from simkit.store.layout import (
     KEEP_VERSIONS,
@@ -64,13 +57,10 @@ from simkit.store.layout import (
     current_name,
     current_version,
     discard,
-    load_version,
     published_versions,
     recover,
-    set_current,
     verify_files,
 )
-from simkit.store.parts import IndexParts
 from simkit.store.sentences import SentenceIndex, SentencePlan
 
 log = logging.getLogger("simkit.pipeline.rebuild")
@@ -78,7 +68,6 @@ log = logging.getLogger("simkit.pipeline.rebuild")
 STAGES = ("ingest", "embed", "write-faiss", "validate", "swap")
 FAULT_PAUSE_ENV = "SIMKIT_FAULT_PAUSE"
 FAULT_MARKER_ENV = "SIMKIT_FAULT_MARKER"
-LAST_REPORT = "last_rebuild.json"
 EMBED_BATCH = 64
 
 
@@ -132,22 +121,6 @@ class RebuildResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON printed by ``simkit rebuild --json`` and saved as ``last_rebuild.json``."""
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    """One published version, as listed by ``simkit versions``."""
-
-    name: str
-    current: bool
-    created_at: str | None
-    model: str | None
-    documents: int | None
-    units: int | None
-    problem: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -603,108 +576,8 @@ def _previous_seeds(version: IndexVersion | None, context: str) -> tuple[Seed | 
             latent_texts if LatentIndex.present(version.path) else None)
 
 
-def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.ndarray, *,
-                     embedder: Embedder | None = None) -> None:
-    """Check a staged version before it is published; raises :class:`ValidationError`.
-
-    The manifest's counts must equal what was built, the FAISS index's size and the
-    store's rows; every file must match its checksum; stored vectors must be the ones
-    computed; and a smoke query through the normal search path must find a unit by its text.
-    ``embedder`` (the one that built the version) embeds the smoke query instead of a
-    second copy of the model.
-    """
-    where = root / "versions" / name
-    version = load_version(root, name)
-    verify_files(version, advise=False)
-    manifest_counts = version.manifest.counts
-    for key in ("documents", "paragraphs", "units", "vectors"):
-        if manifest_counts.get(key) != counts[key]:
-            raise ValidationError(f"{where}: manifest says {manifest_counts.get(key)} {key}, built {counts[key]}")
-    built = version.manifest.model
-    if embedder is not None and (embedder.model.profile.model_id, embedder.model.fingerprint) != (
-            built.get("id"), built.get("fingerprint")):
-        embedder = None  # not the version's model: the search loads the right one
-    parts = IndexParts.open(root, version=name, verify=False)
-    try:
-        search = Search(parts, embedder=embedder)
-        stored = parts.store.counts()
-        ntotal = parts.total
-        for key in ("documents", "paragraphs", "units"):
-            if stored[key] != counts[key]:
-                raise ValidationError(f"{where / STORE}: holds {stored[key]} {key}, the manifest says {counts[key]}")
-        if ntotal != counts["units"]:
-            raise ValidationError(f"{where / VECTORS}: holds {ntotal} vectors for {counts['units']} units")
-        if ntotal == 0:
-            raise ValidationError(f"{where}: the new version has no indexed unit")
-        rows = np.unique(np.linspace(0, ntotal - 1, num=min(ntotal, 16)).astype(np.int64))
-        if not np.allclose(parts.vectors_at(rows), vectors[rows], atol=1e-6):
-            raise ValidationError(f"{where / VECTORS}: stored vectors differ from the computed ones")
-        probe = parts.store.units_at([int(rows[len(rows) // 2])])
-        unit = next(iter(probe.values()), None)
-        if unit is None:
-            raise ValidationError(f"{where / STORE}: no unit stored at vector row {int(rows[len(rows) // 2])}")
-        result = search.search(unit.text, k=5, hits=3, include_boilerplate=True)
-        if not any(hit.text == unit.text for region in result.regions for hit in region.hits):
-            raise ValidationError(f"{where}: smoke query did not find unit {unit.id} by its own text")
-    finally:
-        parts.close()
-
-
 def _save_report(root: Path, report: RebuildResult) -> None:
     """Write ``last_rebuild.json`` atomically."""
     atomic_write(root / LAST_REPORT, json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
 
 
-def last_report(root: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The report of the last rebuild of the index at ``root`` (None if it never had one)."""
-    try:
-        data = json.loads((Path(root) / LAST_REPORT).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def list_versions(root: str | os.PathLike[str]) -> list[VersionInfo]:
-    """The published versions, oldest first, read from their manifests (not verified)."""
-    root = Path(root)
-    if not root.is_dir() or current_name(root) is None:
-        current_version(root)  # raises the usual "no index here" error
-    current = current_name(root)
-    found = []
-    for name in published_versions(root):
-        try:
-            manifest = load_version(root, name).manifest
-        except IndexLoadError as exc:
-            found.append(VersionInfo(name, name == current, None, None, None, None, str(exc)))
-            continue
-        counts = manifest.counts
-        found.append(VersionInfo(name, name == current, manifest.created_at, manifest.model.get("name"),
-                                 counts.get("documents"), counts.get("units")))
-    return found
-
-
-def rollback(index_dir: str | os.PathLike[str], version: str | None = None) -> tuple[str | None, str]:
-    """Point the index back to ``version`` (default: the newest version older than the current one).
-
-    The target is verified (manifest and checksums) before the switch. Returns (from, to).
-    """
-    root = Path(index_dir)
-    if current_name(root) is None:
-        current_version(root)  # not an index: the usual "build one" error, and no lock file left behind
-    with IndexLock(root, "rollback"):
-        recover(root)
-        names = published_versions(root)
-        current = current_name(root)
-        if version is None:
-            older = [n for n in names if current is None or n < current]
-            if not older:
-                raise NotFoundError(f"{root}: no version older than {current} to roll back to; "
-                                    "see `simkit versions`")
-            version = older[-1]
-        elif version not in names:
-            raise NotFoundError(f"{root}: no version {version!r}; see `simkit versions --index {root}`")
-        target = load_version(root, version)
-        verify_files(target)
-        set_current(root, version)
-    log.info("CURRENT now points to %s (was %s)", version, current)
-    return current, version

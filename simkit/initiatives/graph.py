@@ -1,0 +1,201 @@
+"""The similarity graph of units and its communities: kNN in blocks, best hits per region, Leiden.
+
+The method and why: :mod:`simkit.initiatives.clustering` and docs/method/initiatives.md. The
+agglomerative and HDBSCAN baselines (measured by ``scripts/eval_clusters.py``) need the
+``baselines`` extra (scikit-learn).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import numpy as np
+
+from simkit.errors import QueryError
+from simkit.initiatives.units import UnitTable
+
+METHODS = ("besthit-leiden", "knn-leiden", "knn-components", "agglomerative", "hdbscan")
+DEFAULT_METHOD = "besthit-leiden"
+DEFAULT_K = 30
+DEFAULT_QUANTILE = 0.9
+
+
+def close_threshold(vectors: np.ndarray, regions: Sequence[str], quantile: float = DEFAULT_QUANTILE,
+                    sample: int = 2000, seed: int = 0) -> float:
+    """The cosine above which two units of different regions count as the same kind of measure.
+
+    The ``quantile`` of cosines between a seeded random sample of units of different regions.
+    """
+    n = len(regions)
+    if n < 2:
+        return 1.0
+    pick = np.sort(np.random.default_rng(seed).choice(n, size=min(sample, n), replace=False))
+    block = vectors[pick]
+    sims = block @ block.T
+    names = np.asarray(regions, dtype=object)[pick]
+    other = names[:, None] != names[None, :]
+    values = sims[np.triu(other, 1)]
+    return float(np.quantile(values, quantile)) if values.size else 1.0
+
+
+EXACT_KNN_MAX = 50_000  # above this many units the kNN graph comes from an IVF index (see knn)
+
+
+def knn(vectors: np.ndarray, k: int, block: int = 4096, *,
+        exact_max: int = EXACT_KNN_MAX) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` nearest other rows by inner product, searched in blocks.
+
+    Exact (``IndexFlatIP``) up to ``exact_max`` rows: O(n²·d) time (timed in
+    docs/method/initiatives.md, Scale). Above it, an inverted-file index (``IndexIVFFlat``,
+    4·√n lists trained with FAISS's fixed k-means seed on an evenly spaced sample, 32 lists
+    probed), which finds nearly all the close neighbours the graph keeps for a fraction of the
+    time (``scripts/bench_cluster.py`` reports both). Rows a list search misses come back as -1
+    and are dropped by the graph.
+    """
+    import faiss
+
+    n, d = vectors.shape
+    k = min(k, n - 1)
+    if k < 1:
+        return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if n <= exact_max:
+        index = faiss.IndexFlatIP(d)
+    else:
+        lists = max(1, min(int(4 * np.sqrt(n)), n // 39))  # FAISS wants ≥ 39 training points per list
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, lists, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors[:: max(1, n // (lists * 39))])
+        index.nprobe = min(32, lists)
+    index.add(vectors)
+    sims = np.empty((n, k), np.float32)
+    nbrs = np.empty((n, k), np.int64)
+    for start in range(0, n, block):
+        s, i = index.search(vectors[start:start + block], k + 1)
+        for r in range(len(i)):  # drop the row itself wherever it ranks (duplicates may tie with it)
+            own = np.where(i[r] == start + r)[0]
+            keep = np.delete(np.arange(k + 1), own[0] if len(own) else k)
+            sims[start + r], nbrs[start + r] = s[r, keep], i[r, keep]
+    return sims, nbrs
+
+
+def best_hits(sims: np.ndarray, nbrs: np.ndarray, regions: Sequence[str]) -> np.ndarray:
+    """Mask of each row's best neighbour per other region (neighbours sorted by decreasing cosine)."""
+    n, k = nbrs.shape
+    codes = np.unique(np.asarray(regions, dtype=object), return_inverse=True)[1].astype(np.int64)
+    other = codes[nbrs] != codes[:, None]
+    key = np.arange(n)[:, None] * (codes.max() + 1) + codes[nbrs]
+    flat = np.where(other.ravel())[0]
+    _, first = np.unique(key.ravel()[flat], return_index=True)  # first = best: rows are sorted by cosine
+    mask = np.zeros(n * k, dtype=bool)
+    mask[flat[first]] = True
+    return mask.reshape(n, k)
+
+
+def edges_above(sims: np.ndarray, nbrs: np.ndarray, tau: float,
+                mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Undirected kNN edges with cosine ≥ ``tau`` (among ``mask``), deduplicated and sorted: (pairs, cosines)."""
+    n, k = nbrs.shape
+    src = np.repeat(np.arange(n), k)
+    dst = nbrs.ravel()
+    w = sims.ravel()
+    keep = (w >= tau) & (dst >= 0) & (dst != src)
+    if mask is not None:
+        keep &= mask.ravel()
+    a, b, w = np.minimum(src, dst)[keep], np.maximum(src, dst)[keep], w[keep]
+    if not len(a):
+        return np.zeros((0, 2), np.int64), np.zeros(0, np.float32)
+    order = np.lexsort((b, a))
+    pairs = np.stack([a[order], b[order]], axis=1)
+    w = w[order]
+    first = np.ones(len(pairs), dtype=bool)
+    first[1:] = np.any(pairs[1:] != pairs[:-1], axis=1)
+    return pairs[first], w[first]
+
+
+def _leiden(n: int, pairs: np.ndarray, weights: np.ndarray, seed: int = 0) -> np.ndarray:
+    import igraph
+
+    graph = igraph.Graph(n=n, edges=pairs.tolist())
+    previous = random.getstate()
+    igraph.set_random_number_generator(random.Random(seed))
+    try:
+        part = graph.community_leiden(objective_function="modularity", weights=weights.tolist(),
+                                      n_iterations=-1)
+    finally:
+        igraph.set_random_number_generator(random)
+        random.setstate(previous)
+    return np.asarray(part.membership, dtype=np.int64)
+
+
+def _components(n: int, pairs: np.ndarray) -> np.ndarray:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if len(pairs) else \
+        coo_matrix((n, n))
+    return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
+def _agglomerative(vectors: np.ndarray, pairs: np.ndarray, tau: float) -> np.ndarray:
+    from scipy.sparse import coo_matrix
+
+    try:
+        from sklearn.cluster import AgglomerativeClustering
+    except ImportError:  # an optional extra: the baselines only
+        raise QueryError("method 'agglomerative' needs scikit-learn; pip install 'simkit[baselines]'") from None
+
+    n = len(vectors)
+    if n < 2:
+        return np.zeros(n, np.int64)
+    connectivity = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)).tocsr() if len(
+        pairs) else None
+    model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
+                                    distance_threshold=1.0 - tau, connectivity=connectivity)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "the number of connected components … is > 1": expected
+        return model.fit_predict(vectors).astype(np.int64)
+
+
+def _hdbscan(vectors: np.ndarray) -> np.ndarray:
+    try:
+        from sklearn.cluster import HDBSCAN
+    except ImportError:  # an optional extra: the baselines only
+        raise QueryError("method 'hdbscan' needs scikit-learn; pip install 'simkit[baselines]'") from None
+
+    if len(vectors) < 3:
+        return np.full(len(vectors), -1, np.int64)
+    return HDBSCAN(min_cluster_size=2, min_samples=1, metric="cosine", copy=True).fit_predict(
+        vectors.astype(np.float64)).astype(np.int64)
+
+
+def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFAULT_K,
+                quantile: float = DEFAULT_QUANTILE, seed: int = 0) -> tuple[list[list[int]], float]:
+    """Groups of ≥ 2 units (indices into ``table``), in a canonical order, and the threshold used."""
+    if method not in METHODS:
+        raise QueryError(f"unknown clustering method {method!r}; use one of {', '.join(METHODS)}")
+    n = len(table)
+    tau = close_threshold(table.vectors, table.regions, quantile, seed=seed)
+    if n < 2:
+        return [], tau
+    sims, nbrs = knn(table.vectors, k)
+    mask = best_hits(sims, nbrs, table.regions) if method == "besthit-leiden" else None
+    pairs, weights = edges_above(sims, nbrs, tau, mask)
+    if method in ("besthit-leiden", "knn-leiden"):
+        shifted = (weights - tau) / max(1e-6, 1.0 - tau) + 1e-3
+        labels = _leiden(n, pairs, shifted, seed)
+    elif method == "knn-components":
+        labels = _components(n, pairs)
+    elif method == "agglomerative":
+        labels = _agglomerative(table.vectors, edges_above(sims, nbrs, -1.0)[0], tau)
+    else:
+        labels = _hdbscan(table.vectors)
+    groups: dict[int, list[int]] = {}
+    for i, label in enumerate(labels.tolist()):
+        if label >= 0:
+            groups.setdefault(label, []).append(i)
+    kept = [sorted(g) for g in groups.values() if len(g) >= 2]
+    kept.sort(key=lambda g: (-len(g), g[0]))
+    return kept, tau

@@ -1,0 +1,72 @@
+"""``simkit ingest``: every unit of some reports as JSON lines, without embedding anything."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simkit.errors import BuildError, InputError
+from simkit.fileio import atomic_writer
+from simkit.pipeline.sources import SkippedFile, collect_files, parse_reports
+from simkit.reading.boilerplate import flag_reports
+from simkit.reading.records import ParsedReport
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What ``simkit ingest`` wrote."""
+
+    out: str
+    documents: int
+    units: int
+    skipped: list[SkippedFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def ingest_reports(
+    paths: Iterable[str | os.PathLike[str]], *, region: str | None = None, skip_bad: bool = False
+) -> tuple[list[ParsedReport], list[SkippedFile], list[str]]:
+    """Read reports from files and folders and flag their boilerplate against each other.
+
+    Without ``skip_bad`` the first unreadable file raises :class:`InputError`.
+    """
+    files, missing = collect_files(paths)
+    if missing and not skip_bad:
+        raise InputError(missing[0].reason)
+    parsed, bad, warnings = parse_reports(files, region=region, skip_bad=skip_bad)
+    parsed, _ = flag_reports(parsed)
+    return parsed, missing + bad, warnings
+
+
+def unit_records(parsed: ParsedReport) -> list[dict[str, Any]]:
+    """JSON-ready records of a report's units and parent paragraphs, with report metadata."""
+    r = parsed.report
+    meta = {"document": r.id, "title": r.title, "region": r.region, "province": r.province, "city": r.city,
+            "adcode": r.adcode, "year": r.year, "issuer": r.issuer}
+    return [
+        {"id": p.id, **meta, "section": p.section, "kind": p.kind, "role": p.role, "parent_id": p.parent_id,
+         "boilerplate": p.boilerplate, "formula_spans": [list(span) for span in parsed.formula_spans_in(p)],
+         "start": p.start, "end": p.end, "text": p.text}
+        for p in parsed.paragraphs
+        if p.kind in ("paragraph", "measure", "parent")
+    ]
+
+
+def write_units_jsonl(
+    paths: Iterable[str | os.PathLike[str]], out: Path, *, region: str | None = None, skip_bad: bool = False
+) -> IngestResult:
+    """Write every unit of the given reports to ``out`` as JSON lines, atomically."""
+    parsed, skipped, warnings = ingest_reports(paths, region=region, skip_bad=skip_bad)
+    if not parsed:
+        raise BuildError(f"no readable report to ingest ({'; '.join(s.reason for s in skipped) or 'no files'})")
+    count = 0
+    with atomic_writer(out) as handle:
+        for report in parsed:
+            for record in unit_records(report):
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                count += 1
+    return IngestResult(str(out), len(parsed), count, skipped, warnings)
