@@ -12,6 +12,7 @@ import html
 import io
 import re
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -19,7 +20,14 @@ import pytest
 
 from simkit.errors import InputError
 from simkit.reading.parse import parse_report, read_text
-from simkit.reading.readers import MAX_RUN_CHARS, MAX_TEXT_CHARS, SUPPORTED_SUFFIXES, read_document, sniff_format
+from simkit.reading.readers import (
+    MAX_RUN_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_UNPACKED_BYTES,
+    SUPPORTED_SUFFIXES,
+    read_document,
+    sniff_format,
+)
 from simkit.reading.records import ParsedReport
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "reports"
@@ -453,6 +461,73 @@ def test_docx_without_its_parts(tmp_path: Path, capfd: pytest.CaptureFixture[str
     path = tmp_path / "report.docx"
     path.write_bytes(_zip({"word/document.xml": "<not-really/>"}))
     assert "damaged Word file" in one_line_error(path, capfd)
+
+
+def _docx_bomb(unpacked: int) -> bytes:
+    """A real .docx whose document.xml is padded with paragraphs to ``unpacked`` bytes (about 1000:1 deflated)."""
+    source = zipfile.ZipFile(io.BytesIO(make_docx("shishi-2024")))
+    paragraph = "<w:p><w:r><w:t>法治政府建设持续推进。</w:t></w:r></w:p>".encode()
+    chunk = paragraph * (4 * 2**20 // len(paragraph))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename != "word/document.xml":
+                bomb.writestr(info.filename, data)
+                continue
+            head, tail = data.split(b"<w:body>", 1)
+            with bomb.open("word/document.xml", "w", force_zip64=True) as member:
+                member.write(head + b"<w:body>")
+                for _ in range(unpacked // len(chunk)):
+                    member.write(chunk)
+                member.write(tail)
+    return out.getvalue()
+
+
+def test_docx_zip_bomb_is_refused_before_parsing(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Probe 3: a small .docx that unpacks to gigabytes was parsed in full (67 s, 3.9 GB) before being
+    refused as too much text; its declared sizes are now checked first."""
+    path = tmp_path / "bomb.docx"
+    path.write_bytes(_docx_bomb(2 * MAX_UNPACKED_BYTES))
+    assert path.stat().st_size < 2**20  # under 1 MB on disk
+    started = time.perf_counter()
+    message = one_line_error(path, capfd)
+    assert time.perf_counter() - started < 10  # parsing it took minutes
+    limit = MAX_UNPACKED_BYTES // 2**20
+    assert re.match(rf"<file>: Word file unpacks to 25\d MiB, over the limit of {limit} MiB \(a ZIP bomb\?\); ",
+                    message)
+
+
+def _nested_page(depth: int, tag: str = "div") -> tuple[str, list[str]]:
+    """A page whose first half of the report sits 100 elements deep and the rest ``depth`` deep."""
+    lines = [f"第{i}条 本市持续推进法治政府建设，完善行政执法程序，第{i}项措施落实到位。" for i in range(60)]
+    paragraphs = [f"<p>{line}</p>" for line in lines]
+    inner = f"<{tag}>" * (depth - 100) + "".join(paragraphs[30:]) + f"</{tag}>" * (depth - 100)
+    body = f"<{tag}>" * 100 + "".join(paragraphs[:30]) + inner + f"</{tag}>" * 100
+    return f"<!DOCTYPE html><html><head><title>报告</title></head><body>{body}</body></html>", lines
+
+
+@pytest.mark.parametrize(("depth", "tag"), [(300, "div"), (1000, "div"), (3000, "div"), (3000, "span")])
+def test_deeply_nested_html_is_read_in_full(tmp_path: Path, depth: int, tag: str) -> None:
+    """Probes 4 and 5: past ~255 nested elements lxml's default parser stopped, and the text deeper
+    down was dropped without a word (or the page refused as "no text found"). Pages nested up to 2,048
+    deep are parsed whole; deeper ones are flattened first."""
+    page, lines = _nested_page(depth, tag)
+    path = tmp_path / "deep.html"
+    path.write_text(page, "utf-8")
+    raw = read_document(path)
+    assert raw.source_format == "html"
+    assert [line for line in raw.text.split("\n") if line.strip()] == lines
+
+
+def test_html_too_deep_even_when_flattened_says_so(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Probe 5: a page nested past lxml's limit in elements that are not flattened is refused, not read in part."""
+    page, _ = _nested_page(3000, "ul")
+    path = tmp_path / "deep.html"
+    path.write_text(page, "utf-8")
+    message = one_line_error(path, capfd)
+    assert message == ("<file>: HTML page nested more than 2,048 elements deep, whose text cannot all be read; "
+                       "save the page's text as .txt")
 
 
 def test_pdf_name_with_binary_content(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,12 @@ Supported formats and how they are read:
 - ``.pdf``: the text layer, page by page, through pypdf. A PDF without one
   (a scan) is an error that suggests OCR.
 - ``.docx``: body paragraphs and table rows in document order, through
-  python-docx.
+  python-docx, once the archive is known to unpack to at most
+  :data:`MAX_UNPACKED_BYTES` (a ZIP bomb is refused before it is parsed).
+
+Only regular files are read: a FIFO, a device (``/dev/zero``) or a socket is
+refused before anything is read from it, and at most :data:`MAX_FILE_BYTES`
+(plus one) bytes are ever read, even from a file that grows meanwhile.
 
 **The bytes decide, not the extension.** The real type is sniffed from magic
 bytes: ``%PDF-`` → PDF, a ZIP archive holding ``word/document.xml`` → DOCX,
@@ -38,20 +43,25 @@ import codecs
 import hashlib
 import io
 import logging
+import os
 import re
+import stat
 import warnings
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from simkit.errors import InputError
 
 __all__ = [
     "MAX_FILE_BYTES",
+    "MAX_HTML_DEPTH",
     "MAX_RUN_CHARS",
     "MAX_TEXT_CHARS",
+    "MAX_UNPACKED_BYTES",
     "SUPPORTED_SUFFIXES",
     "RawDocument",
     "decode_bytes",
@@ -63,6 +73,10 @@ __all__ = [
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 #: Files larger than this are not read at all (PDFs with many images included).
 MAX_FILE_BYTES = 100 * 1024 * 1024
+#: A .docx (a ZIP archive) whose parts unpack to more than this is refused before it is parsed: a few MB
+#: of compressed XML can otherwise unpack to gigabytes (a "ZIP bomb") that python-docx would parse whole.
+#: Real reports unpack to a few MB, embedded pictures included; this bounds the time and memory of one file.
+MAX_UNPACKED_BYTES = 128 * 1024 * 1024
 #: Reports have 10-200 KB of text; more than this many characters is not one report.
 MAX_TEXT_CHARS = 2_000_000
 #: Longest stretch of text allowed without a line break or sentence punctuation.
@@ -133,23 +147,61 @@ def read_document(path: str | Path) -> RawDocument:
 
 
 def _read_bytes(p: Path, name: str) -> bytes:
-    if not p.exists():
-        raise InputError(f"{name}: no such file; check the path")
-    if p.is_dir():
-        raise InputError(f"{name}: is a directory, not a report file; pass the report files inside it")
+    """The bytes of a regular file of at most :data:`MAX_FILE_BYTES`; anything else is an :class:`InputError`.
+
+    The file is opened without blocking (a FIFO would otherwise wait for a writer) and checked
+    again once open, so that a path swapped for a device meanwhile is refused too.
+    """
     try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError(
-                f"{name}: too large for a report ({size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES // 2**20} MiB); "
-                "split it or remove it"
-            )
-        data = p.read_bytes()
+        info = os.stat(p)
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputError(f"{name}: no such file; check the path") from None
+    except OSError as exc:
+        raise InputError(
+            f"{name}: cannot be read ({exc.strerror or exc}); check its permissions and its folder's"
+        ) from exc
+    _check_regular(info, name)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        descriptor = os.open(p, flags)
+        with os.fdopen(descriptor, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            _check_regular(info, name)
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"{name}: cannot be read ({exc.strerror or exc}); check its permissions") from exc
+    if len(data) > MAX_FILE_BYTES:
+        size = max(info.st_size, len(data))
+        raise InputError(
+            f"{name}: too large for a report ({size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES // 2**20} MiB); "
+            "split it or remove it"
+        )
     if not data:
         raise InputError(f"{name}: empty file; re-export the report or remove it")
     return data
+
+
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_regular(info: os.stat_result, name: str) -> None:
+    """Refuse a directory, a device, a FIFO or a socket (whose reading may block or never end)."""
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{name}: is a directory, not a report file; pass the report files inside it")
+    if not stat.S_ISREG(mode):
+        what = next((label for test, label in _NOT_REGULAR if test(mode)), "an unknown kind of file")
+        raise InputError(f"{name}: not a regular file ({what}), not read; pass a report file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise InputError(
+            f"{name}: too large for a report ({info.st_size / 1e6:.1f} MB; the limit is "
+            f"{MAX_FILE_BYTES // 2**20} MiB); split it or remove it"
+        )
 
 
 def _unsupported(name: str, what: str) -> InputError:
@@ -289,9 +341,10 @@ def _html_main_text(html: str, name: str) -> tuple[str, str | None]:
 
     # lxml refuses str input that still carries an XML encoding declaration.
     html = re.sub(r"^\s*<\?xml[^>]*\?>", "", html)
+    tree = _html_tree(html, name)
     with _quiet("trafilatura", "htmldate", "courlan", "justext", "readability"):
         text = trafilatura.extract(
-            html,
+            tree,
             favor_recall=True,
             include_comments=False,
             include_tables=True,
@@ -301,8 +354,8 @@ def _html_main_text(html: str, name: str) -> tuple[str, str | None]:
         )
         if not text or not text.strip():
             # No article found: fall back to all visible text; the cleaner drops page furniture.
-            text = trafilatura.baseline(html)[1]
-        meta = trafilatura.extract_metadata(html)
+            text = trafilatura.baseline(tree)[1]
+        meta = trafilatura.extract_metadata(tree)
     title = meta.title.strip() if meta is not None and meta.title else None
     lines: list[str] = []
     for line in (text or "").split("\n"):
@@ -311,6 +364,47 @@ def _html_main_text(html: str, name: str) -> tuple[str, str | None]:
         else:
             lines.append(line)
     return "\n".join(lines), title or None
+
+
+#: lxml's limit on element nesting with ``huge_tree`` (libxml2's XML_PARSE_HUGE); 256 without it.
+MAX_HTML_DEPTH = 2048
+# Container and inline tags removed from a page nested deeper than MAX_HTML_DEPTH (blocks become line breaks).
+_BLOCK_TAGS = re.compile(r"</?(?:div|section|article|main|center|aside|header|footer|nav|blockquote)\b[^>]*>",
+                         re.IGNORECASE)
+_INLINE_TAGS = re.compile(r"</?(?:span|font|a|b|i|u|em|strong|small|big|sub|sup|label|abbr|ins|del|s)\b[^>]*>",
+                          re.IGNORECASE)
+
+
+def _html_tree(html: str, name: str) -> Any:
+    """The page parsed by lxml with ``huge_tree`` (elements nested up to :data:`MAX_HTML_DEPTH` deep).
+
+    trafilatura's own parser stops at 256 levels and silently drops everything deeper, so the tree
+    is parsed here and handed to it. A page nested deeper still is flattened (container tags become
+    line breaks, inline tags go) and parsed again; if even that is too deep, the page is refused
+    rather than read in part.
+    """
+    from lxml import html as lxml_html
+
+    def parse(markup: str) -> tuple[Any, bool]:
+        parser = lxml_html.HTMLParser(huge_tree=True, collect_ids=False, default_doctype=False, encoding="utf-8",
+                                      remove_comments=True, remove_pis=True)
+        try:
+            tree = lxml_html.fromstring(markup.encode("utf-8", "surrogatepass"), parser=parser)
+        except Exception as exc:  # lxml raises ParserError on a page without any element
+            raise InputError(f"{name}: no text found in the HTML page ({_brief(exc)}); re-export the report or "
+                             "remove it") from exc
+        too_deep = any("Excessive depth" in entry.message for entry in parser.error_log)
+        return tree, too_deep
+
+    tree, too_deep = parse(html)
+    if too_deep:
+        tree, too_deep = parse(_INLINE_TAGS.sub("", _BLOCK_TAGS.sub("<br>", html)))
+    if too_deep:
+        raise InputError(
+            f"{name}: HTML page nested more than {MAX_HTML_DEPTH:,} elements deep, whose text cannot all be "
+            "read; save the page's text as .txt"
+        )
+    return tree
 
 
 def _html_import_error(name: str, exc: ImportError) -> str:
@@ -525,6 +619,7 @@ def _read_docx(data: bytes, name: str) -> tuple[str, str | None]:
     import docx
     from docx.table import Table
 
+    _check_unpacked(data, name)
     try:
         with _quiet("docx"):
             document = docx.Document(io.BytesIO(data))
@@ -538,6 +633,47 @@ def _read_docx(data: bytes, name: str) -> tuple[str, str | None]:
     except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors… on damaged files
         raise InputError(f"{name}: damaged Word file ({_brief(exc)}); save it again as .docx or as .txt") from exc
     return "\n".join(lines), title
+
+
+_UNPACK_CHUNK = 1024 * 1024
+
+
+def _check_unpacked(data: bytes, name: str) -> None:
+    """Refuse a ZIP archive whose members unpack to more than :data:`MAX_UNPACKED_BYTES`.
+
+    The sizes the archive declares are checked first (nothing is unpacked when they are too
+    large); then every member is unpacked in 1 MiB chunks, counted and dropped, so that an
+    archive that understates its sizes is stopped at the limit as well (and damaged members,
+    whose checksums fail, are found before python-docx reads them).
+    """
+    limit = MAX_UNPACKED_BYTES
+
+    def too_large(size: int, declared: bool) -> InputError:
+        amount = f"{size / 2**20:,.0f} MiB" if declared else f"more than {limit // 2**20} MiB"
+        return InputError(
+            f"{name}: Word file unpacks to {amount}, over the limit of {limit // 2**20} MiB (a ZIP bomb?); "
+            "save it again as .docx without large pictures, or as .txt"
+        )
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+            declared = sum(member.file_size for member in members)
+            if declared > limit:
+                raise too_large(declared, True)
+            unpacked = 0
+            for member in members:
+                if member.is_dir():
+                    continue
+                with archive.open(member) as stream:
+                    while chunk := stream.read(_UNPACK_CHUNK):
+                        unpacked += len(chunk)
+                        if unpacked > limit:
+                            raise too_large(unpacked, False)
+    except InputError:
+        raise
+    except Exception as exc:  # BadZipFile (bad checksum), RuntimeError (encrypted), NotImplementedError, zlib.error…
+        raise InputError(f"{name}: damaged Word file ({_brief(exc)}); save it again as .docx or as .txt") from exc
 
 
 def _table_rows(table: object) -> Iterator[str]:
