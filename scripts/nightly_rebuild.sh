@@ -13,7 +13,8 @@
 #
 # Exit status: 0 when a new version was published or nothing changed; otherwise simkit's code
 # (4: the new version failed validation and the previous one still serves; 5: another rebuild
-# is running; 1: an error, see the log).
+# is running; 1: an error, or a source folder that could not be read, whose reports were kept;
+# see the log).
 set -uo pipefail
 
 index="${SIMKIT_INDEX:-indexes/default}"

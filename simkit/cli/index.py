@@ -8,7 +8,7 @@ import click
 
 import simkit
 from simkit.cli import render
-from simkit.cli.errors import EXIT_ERROR, EXIT_NOTHING_CHANGED, error
+from simkit.cli.errors import EXIT_ERROR, EXIT_NOTHING_CHANGED, error, fail
 from simkit.cli.options import index_option, json_option, region_option
 from simkit.cli.progress import announce_model, log_to_stderr, progress_factory
 from simkit.store.layout import KEEP_VERSIONS
@@ -46,6 +46,9 @@ def build(paths: tuple[str, ...], index_dir: str | None, model: str | None, regi
 @click.option("--keep", default=KEEP_VERSIONS, show_default=True, type=click.IntRange(1),
               help="Versions to keep (the current one included); older ones are removed after the swap.")
 @click.option("--keep-missing", is_flag=True, help="Keep reports that are no longer among SOURCES.")
+@click.option("--skip-bad", is_flag=True,
+              help="Exit as usual when a source folder cannot be read or a source is missing (its reports are "
+                   "kept and it is listed under skipped) instead of with code 1.")
 @click.option("--force", is_flag=True,
               help="Re-read every report and publish a new version even if nothing changed (after an upgrade).")
 @click.option("--model", default=None, envvar="SIMKIT_MODEL",
@@ -56,14 +59,15 @@ def build(paths: tuple[str, ...], index_dir: str | None, model: str | None, regi
 @click.option("-q", "--quiet", is_flag=True, help="No progress or log lines.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each stage to stderr even when it is not a terminal.")
 @json_option
-def rebuild(sources: tuple[str, ...], index_dir: str | None, keep: int, keep_missing: bool, force: bool,
-            model: str | None, region: str | None, embed_context: str | None, quiet: bool, verbose: bool,
-            as_json: bool) -> None:
+def rebuild(sources: tuple[str, ...], index_dir: str | None, keep: int, keep_missing: bool, skip_bad: bool,
+            force: bool, model: str | None, region: str | None, embed_context: str | None, quiet: bool,
+            verbose: bool, as_json: bool) -> None:
     """Bring the index up to date with SOURCES (report files and folders), embedding only what changed.
 
     The new version is built beside the current one, validated and swapped in atomically.
     Exit codes: 0 published, 3 nothing changed, 4 validation failed (the previous version
-    still serves), 5 another rebuild is running, 1 other errors.
+    still serves), 5 another rebuild is running, 1 other errors, or a source folder that
+    cannot be read or a missing source (its reports are kept; not with --skip-bad).
     """
     from simkit.config import index_dir as resolve_index_dir
 
@@ -80,6 +84,10 @@ def rebuild(sources: tuple[str, ...], index_dir: str | None, keep: int, keep_mis
             render.echo_json(failed)
         raise
     render.render(report, render.REBUILD, fmt, target=target)
+    unlisted = [skipped.file for skipped in report.skipped if skipped.unlisted]
+    if unlisted and not skip_bad:  # the reports there were kept, but new or changed ones were not seen
+        fail(f"{', '.join(unlisted)}: cannot be read; the reports indexed from there were kept as they were; "
+             "fix the permissions or the path, or pass --skip-bad to exit as usual")
     if report.status == "unchanged":
         sys.exit(EXIT_NOTHING_CHANGED)
 

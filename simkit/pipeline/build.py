@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from simkit.embedding.models import ResolvedModel
 from simkit.embedding.sparse_head import head_info, pack
 from simkit.errors import BuildError, IndexLoadError
 from simkit.initiatives.clustering import model_key, write_clusters
-from simkit.pipeline.sources import SkippedFile, collect_files, parse_reports
+from simkit.pipeline.sources import ReportPaths, SkippedFile, collect_files, parse_reports
 from simkit.reading.boilerplate import PhraseStats, flag_reports
 from simkit.reading.records import UNIT_KINDS, Paragraph, ParsedReport
 from simkit.reading.segment import embedding_text, split_long
@@ -84,7 +84,7 @@ def fit_to_model(parsed: ParsedReport, embedder: Embedder, embed_context: str = 
 
 
 def build_index(
-    paths: Iterable[str | os.PathLike[str]],
+    paths: ReportPaths,
     index_dir: str | os.PathLike[str],
     model: str | None = None,
     *,
@@ -94,9 +94,10 @@ def build_index(
 ) -> BuildResult:
     """Build a new version of the index at ``index_dir`` from report files and folders.
 
-    Unreadable files are skipped and listed in the result; the good ones are
-    indexed. If no file is usable, :class:`BuildError` is raised and the index
-    already at ``index_dir`` (if any) is left untouched.
+    ``paths`` is a list of paths, or a single ``str`` or path-like. Unreadable files and folders
+    that cannot be listed are skipped and listed in the result; the good ones are indexed. If no
+    file is usable, :class:`BuildError` is raised and the index already at ``index_dir`` (if any)
+    is left untouched.
     """
     if embed_context not in EMBED_CONTEXTS:
         raise BuildError(f"unknown embed context {embed_context!r}; use one of {', '.join(EMBED_CONTEXTS)}")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from simkit.errors import BuildError, InputError
 from simkit.fileio import atomic_writer
-from simkit.pipeline.sources import SkippedFile, collect_files, parse_reports
+from simkit.pipeline.sources import ReportPaths, SkippedFile, collect_files, parse_reports
 from simkit.reading.boilerplate import flag_reports
 from simkit.reading.records import ParsedReport
 
@@ -28,11 +26,12 @@ class IngestResult:
 
 
 def ingest_reports(
-    paths: Iterable[str | os.PathLike[str]], *, region: str | None = None, skip_bad: bool = False
+    paths: ReportPaths, *, region: str | None = None, skip_bad: bool = False
 ) -> tuple[list[ParsedReport], list[SkippedFile], list[str]]:
     """Read reports from files and folders and flag their boilerplate against each other.
 
-    Without ``skip_bad`` the first unreadable file raises :class:`InputError`.
+    Without ``skip_bad`` the first unreadable file, missing path or folder that cannot be listed
+    raises :class:`InputError`; with it they are returned as skipped.
     """
     files, missing = collect_files(paths)
     if missing and not skip_bad:
@@ -57,7 +56,7 @@ def unit_records(parsed: ParsedReport) -> list[dict[str, Any]]:
 
 
 def write_units_jsonl(
-    paths: Iterable[str | os.PathLike[str]], out: Path, *, region: str | None = None, skip_bad: bool = False
+    paths: ReportPaths, out: Path, *, region: str | None = None, skip_bad: bool = False
 ) -> IngestResult:
     """Write every unit of the given reports to ``out`` as JSON lines, atomically."""
     parsed, skipped, warnings = ingest_reports(paths, region=region, skip_bad=skip_bad)

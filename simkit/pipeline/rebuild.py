@@ -25,7 +25,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from simkit.embedding.sparse_head import PACKED_WIDTH, head_info, pack
 from simkit.errors import BuildError, IndexLoadError, LockedError, SimkitError, ValidationError
 from simkit.fileio import atomic_write
 from simkit.pipeline.build import EMBED_CONTEXTS, ProgressFactory, fit_to_model, publish_or_discard, stage_version
-from simkit.pipeline.sources import SkippedFile, collect_files, parse_reports
+from simkit.pipeline.sources import ReportPaths, SkippedFile, collect_files, parse_reports
 from simkit.pipeline.validation import validate_version
 from simkit.pipeline.versions import LAST_REPORT
 from simkit.reading.boilerplate import flag_reports
@@ -160,7 +160,7 @@ class _Stages:
 
 
 def rebuild_index(
-    sources: Iterable[str | os.PathLike[str]],
+    sources: ReportPaths,
     index_dir: str | os.PathLike[str],
     *,
     model: str | None = None,
@@ -174,6 +174,12 @@ def rebuild_index(
     checkpoint: Checkpoint | None = None,
 ) -> RebuildResult:
     """Bring the index at ``index_dir`` up to date with ``sources`` (report files and folders).
+
+    ``sources`` is a list of paths, or a single ``str`` or path-like. A report whose file cannot
+    be read, or that lies in a folder that cannot be listed or searched (or under a source path
+    that does not exist), keeps its indexed content and the file or folder is listed under
+    ``skipped`` (``kind``: ``file``, ``folder`` or ``missing``); only reports whose folder was
+    read and no longer holds them are removed (kept too with ``keep_missing``).
 
     Returns the report; ``status`` is ``unchanged`` (and nothing is written but the report)
     when no report was added, changed or removed, the model and embedding context are
@@ -228,7 +234,7 @@ def rebuild_index(
     return report
 
 
-def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], report: RebuildResult, stages: _Stages, *,
+def _rebuild_locked(root: Path, sources: ReportPaths, report: RebuildResult, stages: _Stages, *,
                     model: str | None, embed_context: str | None, keep: int, keep_missing: bool, force: bool,
                     region: str | None, embedder: Embedder | None, progress: ProgressFactory | None) -> None:
     """The body of :func:`rebuild_index`, run under the index lock; fills ``report``."""
@@ -240,7 +246,9 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
 
     # ------------------------------------------------------------ ingest
     files, skipped = collect_files(sources)
-    parsed, bad, warnings = parse_reports(files, region=region)
+    # Reports indexed from a source that cannot be listed now are kept, under their ids.
+    unlisted = _unlisted_reports(previous, [s for s in skipped if s.unlisted])
+    parsed, bad, warnings = parse_reports(files, region=region, reserved=unlisted)
     report.skipped = skipped + bad
     report.warnings.extend(warnings)
     stages("ingest")
@@ -251,7 +259,7 @@ def _rebuild_locked(root: Path, sources: Iterable[str | os.PathLike[str]], repor
     report.model = resolved.profile.name
     same_space = previous is not None and _same_space(previous, resolved, context)
     reports, fitted = _compare(previous, parsed, report, keep_missing, reuse=same_space and not force,
-                               region=region)
+                               region=region, unlisted=unlisted)
     if not reports:
         reasons = "; ".join(s.reason for s in report.skipped) or "no files given"
         raise BuildError(f"no readable report to index ({reasons}); the current version is unchanged")
@@ -370,15 +378,41 @@ def _same_space(previous: IndexVersion, model: ResolvedModel, context: str) -> b
             and previous.manifest.embed_context == context)
 
 
+def _unlisted_reports(previous: IndexVersion | None, sources: Sequence[SkippedFile]) -> set[str]:
+    """The ids of the previous version's reports whose file lies in (or is) one of ``sources``: folders
+    that cannot be listed or searched and paths given that do not exist, whose files are unknown."""
+    if previous is None or not sources:
+        return set()
+    from simkit.store.database import Store
+
+    store = Store(previous.path / STORE)
+    try:
+        documents = store.documents()
+    finally:
+        store.close()
+    return {str(d["id"]) for d in documents if any(_within(str(d["path"]), s.file) for s in sources)}
+
+
+def _within(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies under it, as given or made absolute (symbolic links not followed)."""
+    for inner, outer in ((Path(path), Path(folder)), (Path(os.path.abspath(path)), Path(os.path.abspath(folder)))):
+        if inner == outer or outer in inner.parents:
+            return True
+    return False
+
+
 def _compare(previous: IndexVersion | None, parsed: list[ParsedReport], report: RebuildResult, keep_missing: bool,
-             *, reuse: bool, region: str | None = None) -> tuple[list[ParsedReport], set[str]]:
+             *, reuse: bool, region: str | None = None,
+             unlisted: set[str] | frozenset[str] = frozenset()) -> tuple[list[ParsedReport], set[str]]:
     """Classify reports against the previous version; returns the reports to index and the ids of those
     taken from the previous version as they were indexed (already fitted to the model's window).
 
     A report is changed when its file's sha256 differs, or when ``region`` (``--region``) is
     given and it was indexed under another region. With ``reuse``, an unchanged report is
     taken from the previous version instead of being cut to the model's window again (which
-    tokenizes every unit, slowly; timed in docs/method/benchmarks.md).
+    tokenizes every unit, slowly; timed in docs/method/benchmarks.md). A report that is not among
+    the files read is kept when its file could not be read (``report.skipped``) or lies in a
+    folder that could not be listed (``unlisted``), or with ``keep_missing``; else it is removed.
     """
     from simkit.store.database import Store
 
@@ -407,7 +441,8 @@ def _compare(previous: IndexVersion | None, parsed: list[ParsedReport], report: 
                     fitted.add(doc_id)
             reports.append(r)
         # The id parse_reports gave an unreadable file (stem, -2, -3…); a path that does not exist has none.
-        unreadable = {s.document_id or document_id_for(s.file) for s in report.skipped}
+        unreadable = {s.document_id or document_id_for(s.file) for s in report.skipped if s.kind != "folder"}
+        unreadable |= unlisted
         for doc_id in sorted(set(old) - {r.report.id for r in parsed}):
             if store is not None and (keep_missing or doc_id in unreadable):
                 reports.append(store.report(doc_id))
