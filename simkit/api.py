@@ -13,7 +13,7 @@ from pathlib import Path
 from simkit import arguments
 from simkit.config import index_dir as resolve_index_dir
 from simkit.embedding.embedder import Embedder
-from simkit.errors import IndexLoadError
+from simkit.errors import IndexLoadError, NotFoundError
 from simkit.initiatives.clustering import StoredClustering
 from simkit.initiatives.peers import PeerProfiles, Peers
 from simkit.initiatives.views import Initiatives
@@ -32,7 +32,7 @@ from simkit.search.engine import Search, check_model
 from simkit.search.filters import Filters
 from simkit.store.database import Store
 from simkit.store.latent import LatentIndex
-from simkit.store.layout import IndexVersion
+from simkit.store.layout import IndexVersion, current_name, current_version, published_versions
 from simkit.store.lexical import LexicalIndex
 from simkit.store.manifest import Manifest
 from simkit.store.parts import IndexParts
@@ -63,6 +63,10 @@ class SimkitIndex:
         version = arguments.optional_text("version", version)
         if embedder is not None:
             arguments.instance("embedder", embedder, Embedder)
+        if version is not None and version not in published_versions(self.root):
+            if current_name(self.root) is None:
+                current_version(self.root)  # not an index: the usual "no index here" error
+            raise NotFoundError(f"{self.root}: no version {version!r}; see `simkit versions --index {self.root}`")
         self._closed = False
         parts = IndexParts.open(self.root, version=version, verify=verify)
         try:

@@ -82,7 +82,7 @@ def text(name: str, value: Any) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise QueryError(f"{name}: holds a lone surrogate {value[exc.start]!r} at character {exc.start} "
-                         "(undecodable input?); pass valid Unicode text") from None
+                         "(bytes that were not UTF-8?); pass valid Unicode text") from None
     return value
 
 
