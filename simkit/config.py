@@ -7,10 +7,32 @@ from pathlib import Path
 
 DEFAULT_INDEX_DIR = Path("indexes") / "default"
 
+MAX_QUERY_CHARS = 8000
+"""The longest query text searched, in characters. Embedding time grows with the length (the model
+reads a long query in consecutive windows), so an unbounded query could run for minutes. 8,000
+keeps the longest section of the example reports (4,069 characters) and the longest whole example
+report (6,325) searchable with ``--from-file``; docs/errors.md has the figures."""
+
+MAX_QUERY_CHARS_ENV = "SIMKIT_MAX_QUERY_CHARS"
+
 
 def index_dir(value: str | os.PathLike[str] | None = None) -> Path:
     """The index directory to use: the argument, ``$SIMKIT_INDEX`` or ``indexes/default``."""
     return Path(value or os.environ.get("SIMKIT_INDEX") or DEFAULT_INDEX_DIR)
+
+
+def max_query_chars() -> int:
+    """The query length limit: ``$SIMKIT_MAX_QUERY_CHARS`` or :data:`MAX_QUERY_CHARS`.
+
+    Raises ValueError (turned into a QueryError by the search) when the variable is not a whole number above 0.
+    """
+    configured = os.environ.get(MAX_QUERY_CHARS_ENV, "").strip()
+    if not configured:
+        return MAX_QUERY_CHARS
+    if not (configured.isascii() and configured.isdigit()) or int(configured) < 1:
+        raise ValueError(f"{MAX_QUERY_CHARS_ENV}={configured!r}: give a whole number of characters above 0 "
+                         f"(default {MAX_QUERY_CHARS}), or unset it")
+    return int(configured)
 
 
 def thread_count() -> int:

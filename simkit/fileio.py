@@ -1,10 +1,14 @@
-"""Small file helpers shared by the writers: checksums, JSON, atomic replacement of a file, directory fsync."""
+"""Small file helpers shared by the writers: checksums, JSON, atomic replacement of a file (never of a device or
+FIFO), output to a path or a stream, directory fsync."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,25 +38,79 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def write_target(path: str | os.PathLike[str]) -> tuple[Path, bool]:
+    """Where writing ``path`` lands, and whether it may be replaced atomically there.
+
+    Symbolic links are followed link by link to the file they name, which is replaced and the links
+    kept. Only an absent path or a regular file is replaced (False for a device such as /dev/null, a
+    FIFO, a socket or a directory: those are written through, or fail, as ``open`` does). A link into
+    /proc (``/dev/stdout``, ``/dev/fd/1``) stands for a descriptor the caller opened, such as a shell
+    redirection, and is written through as well.
+    """
+    current = Path(os.path.abspath(path))
+    for _ in range(40):  # the kernel's own limit on links followed
+        current = Path(os.path.realpath(current.parent)) / current.name
+        if current.parts[1:2] == ("proc",):
+            return current, False
+        if not current.is_symlink():
+            break
+        current = Path(os.path.abspath(current.parent / os.readlink(current)))
+    else:
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path))
+    try:
+        mode = current.stat().st_mode
+    except FileNotFoundError:
+        return current, True
+    return current, stat.S_ISREG(mode)
+
+
 @contextmanager
 def atomic_writer(path: Path) -> Iterator[TextIO]:
     """A UTF-8 text handle whose content replaces ``path`` only when the block ends without error.
 
-    Writes a temporary file beside ``path`` (creating its folder), fsyncs it, renames it over
-    ``path`` and fsyncs the folder: readers see the old file or the new one, never a part.
+    Writes a temporary file beside the target (creating its folder), fsyncs it, renames it over the
+    target and fsyncs the folder: readers see the old file or the new one, never a part. The target
+    is ``path``, or the file a symbolic link ``path`` names (the link stays; a replaced file keeps its
+    permission bits). Anything else, a device (/dev/null), a FIFO or ``/dev/stdout``, is never
+    replaced: it is opened and written through, appending as a shell's ``>>`` does; an ``OSError``
+    then names ``path`` (``/dev/full``: no space left on device). See :func:`write_target`.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    target, atomic = write_target(path)
+    if not atomic:
+        try:
+            with open(path, "a", encoding="utf-8") as handle:
+                yield handle
+        except OSError as exc:
+            if exc.filename is None:  # a write or flush failing names no file; this is the one written
+                raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+            raise
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         with tmp.open("w", encoding="utf-8") as handle:
             yield handle
             handle.flush()
+            with contextlib.suppress(FileNotFoundError):
+                os.fchmod(handle.fileno(), stat.S_IMODE(target.stat().st_mode))
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    fsync_dir(target.parent)
+
+
+@contextmanager
+def output_writer(out: str | os.PathLike[str] | TextIO) -> Iterator[TextIO]:
+    """A text handle on an output: a stream (``sys.stdout``) as it is, flushed at the end and left open;
+    a path through :func:`atomic_writer`."""
+    if isinstance(out, str | os.PathLike):
+        with atomic_writer(Path(out)) as handle:
+            yield handle
+    else:
+        yield out
+        out.flush()
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 import simkit
 from simkit.cli import render
-from simkit.cli.options import index_option, min_regions_option, out_option, output_options, peer_options
+from simkit.cli.options import (
+    index_option,
+    min_regions_option,
+    out_option,
+    output_options,
+    output_to,
+    peer_options,
+    written_through,
+)
 
 
 @click.command()
@@ -60,8 +66,8 @@ def report(index_dir: str | None, min_regions: int, out: str) -> None:
     from simkit.initiatives.html_report import write_report
 
     with simkit.open_index(index_dir) as index:
-        path = write_report(index.initiatives, Path(out), min_regions=min_regions)
-    click.echo(f"Wrote {path}")
+        write_report(index.initiatives, output_to(out), min_regions=min_regions)
+    click.echo(f"Wrote {'the page to stdout' if out == '-' else out}", err=written_through(out))
 
 
 COMMANDS = [clusters, matrix, report]

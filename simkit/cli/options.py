@@ -56,8 +56,32 @@ def region_option(func: F) -> F:
 
 
 def out_option(help: str) -> Callable[[F], F]:
-    """--out FILE (required), with the help text of the command using it."""
-    return click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help=help)
+    """--out FILE (required), with the help text of the command using it; ``-`` is stdout (see :func:`output_to`).
+
+    A regular file (or one a symbolic link names) is replaced atomically; a device, FIFO or
+    /dev/stdout is written through, never replaced (:func:`simkit.fileio.atomic_writer`).
+    """
+    return click.option("--out", "out", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+                        help=help + " A file is replaced whole; a device or FIFO is written through; - is stdout.")
+
+
+def output_to(out: str) -> Any:
+    """What a library writer is given for --out: the path, or the stdout stream for ``-``."""
+    import sys
+    from pathlib import Path
+
+    return sys.stdout if out == "-" else Path(out)
+
+
+def written_through(out: str) -> bool:
+    """Whether --out is stdout, a device, a FIFO or /dev/stdout rather than a file: a command's summary line
+    then goes to stderr, so that it never mixes with the data (``--out /dev/stdout > units.jsonl``)."""
+    from simkit.fileio import write_target
+
+    try:
+        return out == "-" or not write_target(out)[1]
+    except OSError:  # a link loop: writing fails and says so
+        return False
 
 
 def filter_options(func: F) -> F:

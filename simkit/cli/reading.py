@@ -9,7 +9,7 @@ import click
 
 import simkit
 from simkit.cli import render
-from simkit.cli.options import json_option, out_option, region_option
+from simkit.cli.options import json_option, out_option, output_to, region_option, written_through
 
 
 def _phrase_stats(index_dir: str | None) -> Any:
@@ -66,8 +66,9 @@ def ingest(paths: tuple[str, ...], out: str, region: str | None, skip_bad: bool)
     """
     from simkit.pipeline.ingest import write_units_jsonl
 
-    result = write_units_jsonl(paths, Path(out), region=region, skip_bad=skip_bad)
-    click.echo(f"Wrote {result.units} units of {result.documents} reports to {out}.")
+    result = write_units_jsonl(paths, output_to(out), region=region, skip_bad=skip_bad)
+    click.echo(f"Wrote {result.units} units of {result.documents} reports to {'stdout' if out == '-' else out}.",
+               err=written_through(out))
     for skipped in result.skipped:
         click.echo(f"Skipped: {skipped.reason}", err=True)
 

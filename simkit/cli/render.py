@@ -4,7 +4,11 @@
   (:func:`json_data`), never from rows made up here; a view only puts them in an envelope.
 * :func:`echo_csv` is the one CSV writer.
 * :func:`print_table` is the one path to a rich table (and :func:`console` the one console,
-  which leaves a closed pipe with exit 141 like every other output).
+  which leaves a closed pipe with exit 141 like every other output). Its console reads no rich
+  markup: report text such as ``[bold]x[/]`` is shown as written, never interpreted.
+* :func:`clean` is the one sanitizer of text output: every value that comes from a report or the
+  index passes through it before it reaches a terminal (:func:`echo_line` for lines). JSON and CSV
+  keep the data as stored.
 * A :class:`View` says how one kind of result looks in each format; the views of every command
   are at the end of this module, so the command modules only parse options, call the library and
   ``render(result, VIEW, fmt)``.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -32,6 +37,54 @@ def output_format(as_json: bool = False, as_csv: bool = False) -> str:
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
     return JSON if as_json else CSV if as_csv else TEXT
+
+
+# --------------------------------------------------------------------------- text for a terminal
+
+# What a terminal would act on instead of showing: escape sequences (CSI such as colours and cursor
+# moves, OSC such as window titles and hyperlinks up to BEL or ST, DCS/SOS/PM/APC strings, other
+# two-character escapes and a lone ESC), the 8-bit CSI, and every other C0 or C1 control character
+# except tab and newline (carriage return, backspace and bell included).
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
+    r"|\x1b[PX^_][^\x1b]*\x1b\\"
+    r"|\x1b[ -/]*[0-~]?"
+    r"|\x9b[0-?]*[ -/]*[@-~]"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
+def clean(value: Any) -> str:
+    """``str(value)`` made safe to show in a terminal: escape sequences and control characters (but tab
+    and newline) removed.
+
+    Rich markup needs no escaping: :func:`print_table`'s console does not read markup, and click
+    prints text as it is. (Clean before making a rich ``Text``, which drops some controls itself.)
+    """
+    return _CONTROL.sub("", str(value))
+
+
+def _clean_spans(text: str, spans: Iterable[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
+    """:func:`clean` of ``text``, and ``spans`` (character offsets into ``text``) moved to match it."""
+    removed = [(m.start(), m.end()) for m in _CONTROL.finditer(text)]
+    if not removed:
+        return text, list(spans)
+
+    def moved(offset: int) -> int:
+        shift = 0
+        for start, end in removed:
+            if start >= offset:
+                break
+            shift += min(end, offset) - start
+        return offset - shift
+
+    return clean(text), [(moved(start), moved(end)) for start, end in spans]
+
+
+def echo_line(text: str, **style: Any) -> None:
+    """One line of text output, :func:`clean`, then styled (``bold=True``, ``err=True``, …) by click."""
+    click.secho(clean(text), **style)
 
 
 # --------------------------------------------------------------------------- writers
@@ -84,8 +137,11 @@ def console(**kwargs: Any) -> Any:
 
 
 def print_table(renderable: Any, width: int = 120) -> None:
-    """The one path to a rich table (or a line in its place): the terminal's width, else ``width``."""
-    console(highlight=False, width=None if sys.stdout.isatty() else width).print(renderable)
+    """The one path to a rich table (or a line in its place): the terminal's width, else ``width``.
+
+    Markup is off: a cell given as a str is shown as written (its values must have been :func:`clean`).
+    """
+    console(highlight=False, markup=False, width=None if sys.stdout.isatty() else width).print(renderable)
 
 
 # --------------------------------------------------------------------------- render
@@ -141,7 +197,7 @@ def _search_table(result: Any, width: int = 160) -> None:
     if not result.regions:
         print_table("No matching regions.")
         return
-    table = Table(show_lines=True, title=Text(f"[{result.mode}] {result.query[:60]}"), title_justify="left")
+    table = Table(show_lines=True, title=Text(clean(f"[{result.mode}] {result.query[:60]}")), title_justify="left")
     for column, kwargs in (("#", {"justify": "right"}), ("region", {}), ("score", {"justify": "right"}),
                            ("year", {}), ("evidence", {"ratio": 1})):
         table.add_column(column, **kwargs)
@@ -150,39 +206,43 @@ def _search_table(result: Any, width: int = 160) -> None:
         for i, hit in enumerate(region.hits):
             if i:
                 evidence.append("\n\n")
-            evidence.append(f"§ {hit.section or '(preamble)'}", style="dim")
+            evidence.append(clean(f"§ {hit.section or '(preamble)'}"), style="dim")
             if hit.role != "measure":
-                evidence.append(f"  [{hit.role}]", style="yellow")
+                evidence.append(clean(f"  [{hit.role}]"), style="yellow")
             evidence.append("\n")
             evidence.append_text(_hit_text(hit, width))
-            evidence.append(f"\nid {hit.paragraph_id}  score {hit.score:.4g}"
-                            + (f"  calibrated {hit.calibrated:.2f}" if hit.calibrated is not None else ""),
+            evidence.append(clean(f"\nid {hit.paragraph_id}  score {hit.score:.4g}"
+                                  + (f"  calibrated {hit.calibrated:.2f}" if hit.calibrated is not None else "")),
                             style="dim")
         province = f"\n{region.province}" if region.province else ""
         year = str(region.hits[0].year or "") if region.hits else ""
-        table.add_row(str(rank), Text(f"{region.region}{province}"), f"{region.score:.4g}", year, evidence)
+        table.add_row(str(rank), Text(clean(f"{region.region}{province}")), f"{region.score:.4g}", clean(year),
+                      evidence)
     print_table(table)
 
 
 def _hit_text(hit: Any, width: int) -> Any:
-    """A hit's text cut to ``width`` around its evidence sentence (underlined), query words in bold."""
+    """A hit's text (:func:`clean`) cut to ``width`` around its evidence sentence (underlined), query words in bold."""
     from rich.text import Text
 
+    spans = [hit.evidence] if hit.evidence else []
+    full, spans = _clean_spans(hit.text, [*spans, *hit.highlights])
+    evidence, highlights = (spans[0], spans[1:]) if hit.evidence else (None, spans)
     offset = 0
-    if len(hit.text) > width and hit.evidence and hit.evidence[1] > width - 1:
-        offset = max(0, hit.evidence[0] - 10)
-    body = hit.text[offset : offset + width - 1]
+    if len(full) > width and evidence and evidence[1] > width - 1:
+        offset = max(0, evidence[0] - 10)
+    body = full[offset : offset + width - 1]
     lead = "…" if offset else ""
-    text = Text(lead + body + ("…" if offset + len(body) < len(hit.text) else ""))
+    text = Text(lead + body + ("…" if offset + len(body) < len(full) else ""))
 
     def mark(style: str, start: int, end: int) -> None:
         start, end = max(start - offset, 0), min(end - offset, len(body))
         if start < end:
             text.stylize(style, start + len(lead), end + len(lead))
 
-    if hit.evidence:
-        mark("underline", *hit.evidence)
-    for start, end in hit.highlights:
+    if evidence:
+        mark("underline", *evidence)
+    for start, end in highlights:
         mark("bold magenta", start, end)
     return text
 
@@ -197,9 +257,9 @@ SEARCH = View(
 
 
 def _show_text(record: Any) -> None:
-    click.echo(f"{record.region} · {record.title or record.document} · {record.year or ''}")
-    click.echo(f"§ {record.section}")
-    click.echo(record.text)
+    echo_line(f"{record.region} · {record.title or record.document} · {record.year or ''}")
+    echo_line(f"§ {record.section}")
+    echo_line(record.text)
 
 
 SHOW = View(text=_show_text)
@@ -208,13 +268,13 @@ SHOW = View(text=_show_text)
 
 def _recommend_text(recommendations: list[Any], region: str) -> None:
     if not recommendations:
-        click.echo(f"No measure of {region}'s peers is missing from its reports.")
+        echo_line(f"No measure of {region}'s peers is missing from its reports.")
     for rank, rec in enumerate(recommendations, 1):
-        click.secho(f"{rank}. {rec.measure.text[:80]}", bold=True)
+        echo_line(f"{rank}. {clean(rec.measure.text)[:80]}", bold=True)
         others = ", ".join(r for r in rec.supporting_regions if r != rec.region)
-        click.echo(f"   from {rec.region}; also reported by {others}")
-        click.echo(f"   id {rec.measure.paragraph_id}  "
-                   f"closest own paragraph: similarity {rec.closest_own_similarity:.3f}")
+        echo_line(f"   from {rec.region}; also reported by {others}")
+        echo_line(f"   id {rec.measure.paragraph_id}  "
+                  f"closest own paragraph: similarity {rec.closest_own_similarity:.3f}")
 
 
 RECOMMEND = View(text=_recommend_text,
@@ -229,15 +289,15 @@ def _changes_text(changes: Any) -> None:
     if changes.previous_version is None:
         return
     merged = "; ".join(f"{', '.join(m['from'])} → {m['into']}" for m in changes.merged)
-    click.echo(f"Since version {changes.previous_version}: {len(changes.kept)} kept, "
-               f"{len(changes.new)} new ({', '.join(changes.new[:10]) or '-'}), "
-               f"merged: {merged or '-'}, vanished: {', '.join(changes.vanished) or '-'}", err=True)
+    echo_line(f"Since version {changes.previous_version}: {len(changes.kept)} kept, "
+              f"{len(changes.new)} new ({', '.join(changes.new[:10]) or '-'}), "
+              f"merged: {merged or '-'}, vanished: {', '.join(changes.vanished) or '-'}", err=True)
 
 
 def _clusters_table(result: Any) -> None:
     _changes_text(result.changes)
     if not result.clusters:
-        click.echo(f"No initiative found in {result.min_regions} or more regions.")
+        echo_line(f"No initiative found in {result.min_regions} or more regions.")
         return
     from rich.table import Table
     from rich.text import Text
@@ -249,9 +309,11 @@ def _clusters_table(result: Any) -> None:
         best = next((u for u in c.units if u.paragraph_id == c.representative), c.units[0])
         regions = "\n".join(f"{r} {c.years.get(r) or ''}" + (" (plan)" if c.region_status.get(r) == "planned" else "")
                             for r in c.regions)
-        example = best.text if len(best.text) <= 120 else best.text[:119] + "…"
-        table.add_row(c.id, Text(f"{c.label}\n{' · '.join(c.keywords)}"), regions, f"{c.cohesion:.3f}",
-                      Text(f"{example}\n{best.region} · {best.paragraph_id}", overflow="fold"))
+        text = clean(best.text)
+        example = text if len(text) <= 120 else text[:119] + "…"
+        table.add_row(clean(c.id), Text(clean(f"{c.label}\n{' · '.join(c.keywords)}")), clean(regions),
+                      f"{c.cohesion:.3f}",
+                      Text(clean(f"{example}\n{best.region} · {best.paragraph_id}"), overflow="fold"))
     print_table(table)
 
 
@@ -296,9 +358,9 @@ def _matrix_table(matrix: dict[str, Any]) -> None:
     table = Table(title="region × initiative (year the region's report covers it; plan = only planned)")
     table.add_column("region")
     for i in matrix["initiatives"]:
-        table.add_column(f"{i['id']}\n{i['label'][:12]}", justify="center")
+        table.add_column(clean(f"{i['id']}\n{clean(i['label'])[:12]}"), justify="center")
     for row in _matrix_rows(matrix):
-        table.add_row(*row)
+        table.add_row(*(clean(cell) for cell in row))
     print_table(table, width=160)
 
 
@@ -317,10 +379,10 @@ def missing_summary(missing: Any) -> dict[str, Any]:
 
 def _missing_text(missing: list[Any], region: str) -> None:
     if not missing:
-        click.echo(f"No initiative of {region}'s peers is missing from its reports.")
+        echo_line(f"No initiative of {region}'s peers is missing from its reports.")
     for rank, m in enumerate(missing, 1):
-        click.secho(f"{rank}. {m.initiative.id} {m.initiative.label}", bold=True)
-        click.echo(f"   peers with it: {', '.join(m.peers)}; since {m.initiative.first_year or '?'}")
+        echo_line(f"{rank}. {m.initiative.id} {m.initiative.label}", bold=True)
+        echo_line(f"   peers with it: {', '.join(m.peers)}; since {m.initiative.first_year or '?'}")
 
 
 def _missing_rows(missing: list[Any], region: str) -> Iterable[list[Any]]:
@@ -343,9 +405,9 @@ MISSING = View(
 
 def _build_text(result: Any, target: Any) -> None:
     for warning in result.warnings:
-        warn(warning)
-    click.echo(f"Indexed {result.documents} reports, {result.units} paragraphs into {target} "
-               f"(version {result.version}, model {result.model}, {result.seconds['total']:.1f} s).")
+        warn(clean(warning))
+    echo_line(f"Indexed {result.documents} reports, {result.units} paragraphs into {target} "
+              f"(version {result.version}, model {result.model}, {result.seconds['total']:.1f} s).")
 
 
 BUILD = View(text=_build_text)
@@ -370,13 +432,13 @@ def rebuild_summary(report: dict[str, Any]) -> str:
 
 def _rebuild_text(report: Any, target: Any) -> None:
     for warning in report.warnings:
-        warn(warning)
+        warn(clean(warning))
     for skipped in report.skipped:
-        warn(f"skipped {skipped.reason}")
+        warn(clean(f"skipped {skipped.reason}"))
     if report.status == "unchanged":
-        click.echo(f"Nothing changed; version {report.version} keeps serving {target}.")
+        echo_line(f"Nothing changed; version {report.version} keeps serving {target}.")
     else:
-        click.echo(f"Published {rebuild_summary(report.to_dict())}.")
+        echo_line(f"Published {rebuild_summary(report.to_dict())}.")
 
 
 REBUILD = View(text=_rebuild_text)
@@ -387,9 +449,9 @@ def _versions_text(versions: list[Any]) -> None:
     for v in versions:
         mark = "*" if v.current else " "
         if v.problem:
-            click.echo(f"{mark} {v.name}  damaged: {v.problem}")
+            echo_line(f"{mark} {v.name}  damaged: {v.problem}")
         else:
-            click.echo(f"{mark} {v.name}  {v.created_at}  {v.model}  {v.documents} reports  {v.units} units")
+            echo_line(f"{mark} {v.name}  {v.created_at}  {v.model}  {v.documents} reports  {v.units} units")
 
 
 VERSIONS = View(text=_versions_text)
@@ -397,16 +459,16 @@ VERSIONS = View(text=_versions_text)
 
 
 def _info_text(data: dict[str, Any]) -> None:
-    click.echo(f"index    {data['index']}  (version {data['version']}, created {data['created_at']})")
-    click.echo(f"model    {data['model']['name']}  dim {data['model']['dimension']}")
+    echo_line(f"index    {data['index']}  (version {data['version']}, created {data['created_at']})")
+    echo_line(f"model    {data['model']['name']}  dim {data['model']['dimension']}")
     counts = data["counts"]
-    click.echo(f"counts   {counts['documents']} reports, {counts['units']} indexed paragraphs "
-               f"({counts['paragraphs']} with headings and fragments)")
+    echo_line(f"counts   {counts['documents']} reports, {counts['units']} indexed paragraphs "
+              f"({counts['paragraphs']} with headings and fragments)")
     last = data["last_rebuild"]
     if last:
-        click.echo(f"rebuild  {last.get('started_at')} {last.get('status')}: {rebuild_summary(last)}")
+        echo_line(f"rebuild  {last.get('started_at')} {last.get('status')}: {rebuild_summary(last)}")
     for doc in data["documents"]:
-        click.echo(f"  {doc['id']:<20} {doc['region'] or 'unknown':<10} {doc['year'] or '':<6} {doc['title'] or ''}")
+        echo_line(f"  {doc['id']:<20} {doc['region'] or 'unknown':<10} {doc['year'] or '':<6} {doc['title'] or ''}")
 
 
 INFO = View(text=_info_text)
@@ -433,13 +495,13 @@ def _parse_text(parsed: Any, judged: bool, show_all: bool, width: int) -> None:
     def shown(value: object) -> str:
         return "—" if value is None else str(value)
 
-    click.echo(f"title     {r.title or '— (no title line in the file)'}")
-    click.echo(f"region    {r.region or 'unknown'}  province {shown(r.province)}  city {shown(r.city)}  "
-               f"adcode {shown(r.adcode)}  year {shown(r.year)}")
-    click.echo(f"issuer    {shown(r.issuer)}  to {shown(r.addressee)}  number {shown(r.doc_number)}  "
-               f"published {shown(r.published)}  format {r.source_format}")
+    echo_line(f"title     {r.title or '— (no title line in the file)'}")
+    echo_line(f"region    {r.region or 'unknown'}  province {shown(r.province)}  city {shown(r.city)}  "
+              f"adcode {shown(r.adcode)}  year {shown(r.year)}")
+    echo_line(f"issuer    {shown(r.issuer)}  to {shown(r.addressee)}  number {shown(r.doc_number)}  "
+              f"published {shown(r.published)}  format {r.source_format}")
     if not judged:
-        click.echo("(boilerplate not judged: no index to compare with; pass --index)")
+        echo_line("(boilerplate not judged: no index to compare with; pass --index)")
     printed: list[str] = []
     for p in parsed.paragraphs:
         if p.kind in ("heading", "fragment") and not show_all:
@@ -449,12 +511,13 @@ def _parse_text(parsed: Any, judged: bool, show_all: bool, width: int) -> None:
         while common < min(len(path), len(printed)) and path[common] == printed[common]:
             common += 1
         for depth in range(common, len(path)):
-            click.echo("  " * depth + click.style(path[depth], bold=True))
+            click.echo("  " * depth + click.style(clean(path[depth]), bold=True))
         printed = path
         depth = len(path) + (1 if p.kind == "measure" else 0)
         flag = "B" if p.boilerplate else "b" if parsed.formula_spans_in(p) else " "
-        preview = p.text if len(p.text) <= width else p.text[: width - 1] + "…"
-        click.echo(f"{'  ' * depth}[{p.kind[:4]} {p.role[:4]} {flag}] {preview}")
+        text = clean(p.text)
+        preview = text if len(text) <= width else text[: width - 1] + "…"
+        echo_line(f"{'  ' * depth}[{p.kind[:4]} {p.role[:4]} {flag}] {preview}")
 
 
 PARSE = View(text=_parse_text, data=lambda parsed, judged, **_: parsed_data(parsed, judged))
@@ -466,20 +529,20 @@ judged against an index; ``show_all``: headings and fragments too; ``width``: ch
 
 
 def _eval_text(reports: list[Any], k: int) -> None:
-    click.echo(f"{'mode':<8} {'bp':<3} {'group':<5} {'n':>3} {'nDCG@' + str(k):>8} {'R2@' + str(k):>7} "
-               f"{'top1':>6} {'evid':>6} {'hardneg':>7}")
+    echo_line(f"{'mode':<8} {'bp':<3} {'group':<5} {'n':>3} {'nDCG@' + str(k):>8} {'R2@' + str(k):>7} "
+              f"{'top1':>6} {'evid':>6} {'hardneg':>7}")
     for report in reports:
         for name, row in report.summary.items():
             top1 = "-" if row["single_top1"] is None else f"{row['single_top1']:.2f}"
-            click.echo(f"{report.mode:<8} {'on' if report.include_boilerplate else 'off':<3} {name:<5} "
-                       f"{row['queries']:>3} {row['ndcg']:>8.3f} {row['recall_grade2']:>7.3f} {top1:>6} "
-                       f"{row['evidence']:>6.3f} {row['hard_negative_violations']:>7}")
+            echo_line(f"{report.mode:<8} {'on' if report.include_boilerplate else 'off':<3} {name:<5} "
+                      f"{row['queries']:>3} {row['ndcg']:>8.3f} {row['recall_grade2']:>7.3f} {top1:>6} "
+                      f"{row['evidence']:>6.3f} {row['hard_negative_violations']:>7}")
 
 
 def _eval_similar_text(reports: list[Any], k: int) -> None:
-    click.echo(f"{'mode':<8} {'sources':>7} {'nDCG@' + str(k):>8} {'top1':>6} {'evid':>6}")
+    echo_line(f"{'mode':<8} {'sources':>7} {'nDCG@' + str(k):>8} {'top1':>6} {'evid':>6}")
     for r in reports:
-        click.echo(f"{r.mode:<8} {r.sources:>7} {r.ndcg:>8.3f} {r.top1_relevant:>6.3f} {r.evidence:>6.3f}")
+        echo_line(f"{r.mode:<8} {r.sources:>7} {r.ndcg:>8.3f} {r.top1_relevant:>6.3f} {r.evidence:>6.3f}")
 
 
 def _one_or_all(reports: list[Any], compare: bool, **_: Any) -> Any:

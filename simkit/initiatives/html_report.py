@@ -12,11 +12,11 @@ from __future__ import annotations
 import html
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
-from simkit.fileio import atomic_write
+from simkit.fileio import output_writer
 from simkit.initiatives.units import UnitTable
 from simkit.initiatives.views import Initiatives, by_region
 from simkit.results import ClusterSet, Initiative
@@ -250,7 +250,10 @@ def render_report(initiatives: Initiatives, min_regions: int = 2, max_points: in
             f'</main></body></html>\n')
 
 
-def write_report(initiatives: Initiatives, out: Path, min_regions: int = 2) -> Path:
-    """Write the page to ``out`` atomically; returns the path."""
-    atomic_write(out, render_report(initiatives, min_regions))
+def write_report(initiatives: Initiatives, out: Path | TextIO, min_regions: int = 2) -> Path | TextIO:
+    """Write the page to ``out`` and return ``out``: a path, replaced atomically when it is a file (written
+    through when it is a device or FIFO; :func:`simkit.fileio.atomic_writer`), or an open text stream."""
+    page = render_report(initiatives, min_regions)
+    with output_writer(out) as handle:
+        handle.write(page)
     return out

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from simkit import arguments
 from simkit.errors import NotFoundError
 from simkit.reading.regions import lookup
 from simkit.results import Hit, Recommendation
@@ -85,7 +86,16 @@ class Peers:
 
 def recommend_for_region(parts: IndexParts, profiles: PeerProfiles, region: str, k: int = 10, *, peers: int = 10,
                          min_support: int = 2, close_quantile: float = 0.98) -> list[Recommendation]:
-    """Measures that ``region``'s closest peers reported and ``region`` has not, best first."""
+    """Measures that ``region``'s closest peers reported and ``region`` has not, best first.
+
+    ``k``, ``peers`` and ``min_support`` are whole numbers of at least 1 and ``close_quantile`` is in
+    (0, 1]; anything else raises :class:`~simkit.errors.QueryError`.
+    """
+    region = arguments.text("region", region)
+    k = arguments.whole_number("k", k)
+    peers = arguments.whole_number("peers", peers)
+    min_support = arguments.whole_number("min_support", min_support)
+    close_quantile = arguments.fraction("close_quantile", close_quantile, above_zero=True)
     by_region = profiles.rows
     if region not in by_region:
         info = lookup(region)  # 四平 → 四平市, 泉港区 → 泉州市泉港区

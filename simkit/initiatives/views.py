@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from simkit.errors import NotFoundError, QueryError
+from simkit import arguments
+from simkit.errors import NotFoundError
 from simkit.initiatives.clustering import StoredClustering, stored_clustering
 from simkit.initiatives.peers import Peers
 from simkit.initiatives.units import CARRIED_OUT
@@ -41,14 +42,15 @@ class Initiatives:
 
     def clusters(self, min_regions: int = 2) -> ClusterSet:
         """The initiatives spanning at least ``min_regions`` regions, largest first (shared: do not modify)."""
-        if min_regions < 1:
-            raise QueryError(f"min_regions must be at least 1 (got {min_regions})")
+        min_regions = arguments.whole_number("min_regions", min_regions)
         if min_regions not in self._sets:
             self._sets[min_regions] = _initiatives(self.parts, self.clustering, min_regions)
         return self._sets[min_regions]
 
     def of_region(self, region: str, min_regions: int = 2) -> list[Initiative]:
         """The initiatives a region takes part in."""
+        region = arguments.text("region", region)
+        min_regions = arguments.whole_number("min_regions", min_regions)
         regions = sorted({str(d["region"] or "unknown") for d in self.parts.store.documents()})
         region = _resolve_region(self.parts, region, regions)
         return [i for i in self.clusters(min_regions).clusters if region in i.regions]
@@ -60,6 +62,10 @@ class Initiatives:
         Peers are the regions whose carried-out measures are, on average, closest to the region's
         (as for recommendations). Ranked by supporting peers, then by closeness to the region's profile.
         """
+        region = arguments.text("region", region)
+        peers = arguments.whole_number("peers", peers)
+        min_support = arguments.whole_number("min_support", min_support)
+        min_regions = arguments.whole_number("min_regions", min_regions)
         profiles = self.peers.profiles
         region = _resolve_region(self.parts, region, list(profiles.rows))
         own = profiles.matrix[profiles.rows[region]]

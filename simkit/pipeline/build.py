@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from simkit import __version__
+from simkit import __version__, arguments
 from simkit.embedding.embedder import Embedder
 from simkit.embedding.models import ResolvedModel
 from simkit.embedding.sparse_head import head_info, pack
@@ -99,6 +99,10 @@ def build_index(
     file is usable, :class:`BuildError` is raised and the index already at ``index_dir`` (if any)
     is left untouched.
     """
+    paths = arguments.paths("paths", paths)
+    index_dir = arguments.path("index_dir", index_dir)
+    model = arguments.optional_text("model", model)
+    region = arguments.optional_text("region", region)
     if embed_context not in EMBED_CONTEXTS:
         raise BuildError(f"unknown embed context {embed_context!r}; use one of {', '.join(EMBED_CONTEXTS)}")
     seconds: dict[str, float] = {}

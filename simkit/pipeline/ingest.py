@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from simkit.errors import BuildError, InputError
-from simkit.fileio import atomic_writer
+from simkit.fileio import output_writer
 from simkit.pipeline.sources import ReportPaths, SkippedFile, collect_files, parse_reports
 from simkit.reading.boilerplate import flag_reports
 from simkit.reading.records import ParsedReport
@@ -56,16 +57,22 @@ def unit_records(parsed: ParsedReport) -> list[dict[str, Any]]:
 
 
 def write_units_jsonl(
-    paths: ReportPaths, out: Path, *, region: str | None = None, skip_bad: bool = False
+    paths: ReportPaths, out: Path | TextIO, *, region: str | None = None, skip_bad: bool = False
 ) -> IngestResult:
-    """Write every unit of the given reports to ``out`` as JSON lines, atomically."""
+    """Write every unit of the given reports to ``out`` as JSON lines.
+
+    ``out`` is a path, replaced atomically when it is a file (written through when it is a device
+    or FIFO, see :func:`simkit.fileio.atomic_writer`), or an open text stream (``sys.stdout``).
+    Nothing is written unless some report could be read.
+    """
     parsed, skipped, warnings = ingest_reports(paths, region=region, skip_bad=skip_bad)
     if not parsed:
         raise BuildError(f"no readable report to ingest ({'; '.join(s.reason for s in skipped) or 'no files'})")
     count = 0
-    with atomic_writer(out) as handle:
+    with output_writer(out) as handle:
         for report in parsed:
             for record in unit_records(report):
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
                 count += 1
-    return IngestResult(str(out), len(parsed), count, skipped, warnings)
+    return IngestResult(str(out) if isinstance(out, str | os.PathLike) else "-", len(parsed), count, skipped,
+                        warnings)

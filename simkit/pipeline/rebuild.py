@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from simkit import arguments
 from simkit.embedding.cache import EmbeddingCache
 from simkit.embedding.embedder import Embedder
 from simkit.embedding.models import PROFILES, ResolvedModel, resolve_model
@@ -197,6 +198,16 @@ def rebuild_index(
     long-running process reuse a loaded model. ``checkpoint(stage)`` is called at each of
     :data:`STAGES` (for tests).
     """
+    sources = arguments.paths("sources", sources)
+    index_dir = arguments.path("index_dir", index_dir)
+    model = arguments.optional_text("model", model)
+    embed_context = arguments.optional_text("embed_context", embed_context)
+    keep = arguments.whole_number("keep", keep, minimum=None)  # below 1: the BuildError just below
+    keep_missing = arguments.flag("keep_missing", keep_missing)
+    force = arguments.flag("force", force)
+    region = arguments.optional_text("region", region)
+    if embedder is not None:
+        arguments.instance("embedder", embedder, Embedder)
     if keep < 1:
         raise BuildError(f"--keep must be at least 1 (got {keep}): the current version is always kept")
     root = Path(index_dir)

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from simkit import arguments
 from simkit.errors import IndexLoadError, NotFoundError
 from simkit.store.layout import (
     IndexLock,
@@ -53,7 +54,7 @@ def last_report(root: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 def list_versions(root: str | os.PathLike[str]) -> list[VersionInfo]:
     """The published versions, oldest first, read from their manifests (not verified)."""
-    root = Path(root)
+    root = arguments.path("root", root)
     if not root.is_dir() or current_name(root) is None:
         current_version(root)  # raises the usual "no index here" error
     current = current_name(root)
@@ -75,7 +76,8 @@ def rollback(index_dir: str | os.PathLike[str], version: str | None = None) -> t
 
     The target is verified (manifest and checksums) before the switch. Returns (from, to).
     """
-    root = Path(index_dir)
+    root = arguments.path("index_dir", index_dir)
+    version = arguments.optional_text("version", version)
     if current_name(root) is None:
         current_version(root)  # not an index: the usual "build one" error, and no lock file left behind
     with IndexLock(root, "rollback"):

@@ -34,6 +34,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simkit import arguments
 from simkit.errors import InputError
 from simkit.reading.readers import normalize_newlines, read_document
 from simkit.reading.records import ParsedReport, Report
@@ -566,6 +567,9 @@ def parse_report(
     then its canonical name). An undetected region is ``None`` and left to the
     caller to report.
     """
+    path = arguments.path("path", path)
+    document_id = arguments.optional_text("document_id", document_id)
+    region = arguments.optional_text("region", region)
     raw = read_document(path)
     text, meta = _clean(raw.text)
     if not text:

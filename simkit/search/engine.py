@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from simkit import arguments
 from simkit.embedding.embedder import Embedder
 from simkit.embedding.models import PROFILES, resolve_model
 from simkit.embedding.sparse_head import LatentVector, head_info
@@ -87,6 +88,12 @@ def embedder_for(parts: IndexParts, requested: str | None = None) -> Embedder:
     return Embedder(model)
 
 
+def _result_arguments(k: Any, hits: Any, threshold: Any) -> tuple[int | None, int, float | None]:
+    """``k`` (None: every region above ``threshold``), ``hits`` and ``threshold``, checked."""
+    return (arguments.optional_whole_number("k", k), arguments.whole_number("hits", hits),
+            arguments.optional_fraction("threshold", threshold))
+
+
 class Search:
     """Dense, lexical and hybrid search over one index version, grouped by region.
 
@@ -151,8 +158,8 @@ class Search:
                include_boilerplate: bool | None = None) -> SearchResult:
         """The regions whose reports hold the paragraphs most similar to ``text``
         (the options as in :meth:`simkit.api.SimkitIndex.search`)."""
-        if not text.strip():
-            raise QueryError("empty query; give the text of a measure to search for")
+        text = arguments.query_text(text)
+        k, hits, threshold = _result_arguments(k, hits, threshold)
         filters = self._filters(filters, include_boilerplate)
         mode = self._mode(mode)
         query = self.embedder.embed_query(text) if mode != "lexical" or threshold is not None else None
@@ -174,6 +181,11 @@ class Search:
         docs/method/search.md (query by example, measured with
         :func:`simkit.evaluation.queries.evaluate_similar`); their cost in docs/method/benchmarks.md.
         """
+        paragraph_id = arguments.text("paragraph_id", paragraph_id)
+        k, hits, threshold = _result_arguments(k, hits, threshold)
+        exclude_same_region = arguments.flag("exclude_same_region", exclude_same_region)
+        filters = self._filters(filters, include_boilerplate)
+        mode = self._mode(mode)
         unit = self.parts.store.unit(paragraph_id)
         children = self.parts.store.children_of(unit.id)
         # A paragraph cut into measures stands for all of them (each within the model's window).
@@ -181,7 +193,6 @@ class Search:
         if not indexed:
             raise QueryError(f"{paragraph_id}: is a {unit.kind}, not an indexed paragraph; "
                              "pick an id shown by `simkit search --json`")
-        mode = self._mode(mode)
         query = None
         if mode != "lexical" or threshold is not None:
             if self.sentences is not None and self.parts.manifest.sentence_prompt == "query":
@@ -189,7 +200,6 @@ class Search:
             if query is None:
                 query = np.mean([self.embedder.embed_query(u.text) for u in indexed], axis=0)
                 query /= np.linalg.norm(query) or 1.0
-        filters = self._filters(filters, include_boilerplate)
         if exclude_same_region:
             filters = replace(filters, exclude_regions=(*filters.exclude_regions, region_of(unit)))
         own = {unit.id, *(c.id for c in children)}
@@ -199,7 +209,7 @@ class Search:
 
     def paragraph(self, paragraph_id: str) -> ParagraphRecord:
         """A stored paragraph by id, with its report's metadata."""
-        unit = self.parts.store.unit(paragraph_id)
+        unit = self.parts.store.unit(arguments.text("paragraph_id", paragraph_id))
         return ParagraphRecord(unit.id, unit.document_id, region_of(unit), unit.province, unit.year,
                                unit.title, unit.section, unit.text, unit.start, unit.end, unit.kind, unit.role,
                                unit.parent_id, unit.boilerplate)
@@ -208,14 +218,15 @@ class Search:
     # ------------------------------------------------------------------ internals
 
     def _mode(self, mode: str | None) -> str:
-        mode = mode or DEFAULT_MODE
-        if mode not in MODES:
+        mode = DEFAULT_MODE if mode is None or mode == "" else mode
+        if not isinstance(mode, str) or mode not in MODES:
             raise QueryError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
         return mode
 
     @staticmethod
     def _filters(filters: Filters | None, include_boilerplate: bool | None) -> Filters:
-        filters = filters or Filters()
+        filters = Filters() if filters is None else arguments.instance("filters", filters, Filters)
+        include_boilerplate = arguments.optional_flag("include_boilerplate", include_boilerplate)
         if include_boilerplate is not None:
             filters = replace(filters, include_boilerplate=include_boilerplate)
         return filters

@@ -23,9 +23,11 @@ __all__ = ["Filters", "allowed_rows", "unknown_names"]
 UNKNOWN_REGION = "unknown"  # how a report without a detected region is named in results
 
 
-def _names(value: Iterable[str] | str | None) -> tuple[str, ...]:
+def _names(value: Iterable[str] | str | None, what: str) -> tuple[str, ...]:
     if value is None:
         return ()
+    if not isinstance(value, str) and (not isinstance(value, Iterable) or isinstance(value, bytes | bytearray)):
+        raise QueryError(f"{what} filter {value!r}: give a name or a list of names")
     items = [value] if isinstance(value, str) else list(value)
     cleaned = (re.sub(r"\s+", "", str(item)) for item in items)
     return tuple(dict.fromkeys(item for item in cleaned if item))
@@ -34,8 +36,8 @@ def _names(value: Iterable[str] | str | None) -> tuple[str, ...]:
 def _years(value: Iterable[int] | int | None) -> tuple[int, ...]:
     if value is None:
         return ()
-    items = [value] if isinstance(value, (int, str)) else list(value)
     try:
+        items = [value] if isinstance(value, (int, str)) else list(value)
         return tuple(sorted({int(item) for item in items}))
     except (TypeError, ValueError) as exc:
         raise QueryError(f"year filter {value!r}: give years as numbers such as 2023") from exc
@@ -93,14 +95,14 @@ class Filters:
 
     def __post_init__(self) -> None:
         fix = object.__setattr__
-        fix(self, "provinces", _names(self.provinces))
-        fix(self, "regions", _names(self.regions))
-        fix(self, "exclude_regions", _names(self.exclude_regions))
+        fix(self, "provinces", _names(self.provinces, "provinces"))
+        fix(self, "regions", _names(self.regions, "regions"))
+        fix(self, "exclude_regions", _names(self.exclude_regions, "exclude_regions"))
         fix(self, "years", _years(self.years))
         fix(self, "since", _year(self.since, "since"))
         fix(self, "until", _year(self.until, "until"))
         fix(self, "adcode_prefix", _adcode(self.adcode_prefix))
-        roles = tuple(dict.fromkeys(role.strip().lower() for role in _names(self.roles)))
+        roles = tuple(dict.fromkeys(role.strip().lower() for role in _names(self.roles, "roles")))
         unknown = [role for role in roles if role not in ROLES]
         if unknown:
             raise QueryError(f"--role {', '.join(unknown)}: unknown role; use one of {', '.join(ROLES)}")
