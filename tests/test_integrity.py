@@ -558,7 +558,8 @@ handle.close()
 @pytest.mark.slow
 def test_a_reader_of_another_user_keeps_its_version(embedder, tmp_path):
     """Probe 17, as a non-root reader (nobody): it can take the shared lock on a version it may only read,
-    and a rebuild as root with --keep 1 leaves that version in place until the reader closes it."""
+    and a rebuild as root with --keep 1 leaves that version in place until the reader closes it. A version
+    without a lock file (an older simkit's) stays readable by a reader who cannot create one."""
     if os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists():
         pytest.skip("needs root and setpriv to run the reader as another user")
     shared = Path(tempfile.mkdtemp(prefix="simkit-h16-"))  # pytest's tmp_path is private to root
@@ -590,6 +591,16 @@ def test_a_reader_of_another_user_keeps_its_version(embedder, tmp_path):
             reader.wait()
         report = rebuild_index([src], index, embedder=embedder, force=True, keep=1)
         assert held in report.pruned
+        # A version of an older simkit has no readers.lock, and this reader may not create one: it still reads.
+        (current_version(index).path / "readers.lock").unlink()
+        done = subprocess.run(
+            ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             sys.executable, "-c", HOLDING_READER, str(index), QUERY],
+            input="go\n", capture_output=True, text=True, timeout=120,
+            env=_reader_env() | {"HOME": str(shared / "home"), "SIMKIT_CACHE_DIR": str(shared / "home" / "jieba")})
+        assert done.returncode == 0, done.stderr
+        assert int(done.stdout.split()[-1]) > 0
+        assert not (current_version(index).path / "readers.lock").exists()
     finally:
         shutil.rmtree(shared, ignore_errors=True)
 
