@@ -50,6 +50,13 @@ class ValidationError(SimkitError):
         self.report = report
 
 
+class WriteError(SimkitError):
+    """A file of the index could not be written (disk full, no permission); nothing was published.
+
+    The message names the file; the version that was serving before still serves.
+    """
+
+
 class LockedError(SimkitError):
     """Another process is rebuilding (or re-pointing) this index right now."""
 

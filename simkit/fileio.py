@@ -1,5 +1,5 @@
 """Small file helpers shared by the writers: checksums, JSON, atomic replacement of a file (never of a device or
-FIFO), output to a path or a stream, directory fsync."""
+FIFO), output to a path or a stream, directory fsync, and errors that name the file a write failed on."""
 
 from __future__ import annotations
 
@@ -64,6 +64,49 @@ def write_target(path: str | os.PathLike[str]) -> tuple[Path, bool]:
     return current, stat.S_ISREG(mode)
 
 
+# Below this many free bytes a failed write is put down to a full disk (FAISS and SQLite do not say why).
+_NEARLY_FULL = 1 << 20
+
+
+def write_failure(path: Path, exc: BaseException, *, rename: bool = False) -> OSError:
+    """An :class:`OSError` naming ``path`` for a write that failed with ``exc``.
+
+    ``write()`` errors carry no file name, numpy's say only "N requested and M written", and
+    FAISS (``RuntimeError``) and SQLite (``sqlite3.OperationalError``) raise their own types: each
+    becomes an ``OSError`` with ``filename`` set to ``path`` (unless ``exc`` names a file already)
+    and ``errno`` ENOSPC when the file system holding ``path`` is (nearly) full. With ``rename``, the
+    error names ``path`` even if ``exc`` named another file (the temporary file of an atomic write).
+    """
+    if isinstance(exc, OSError) and exc.filename is not None and exc.errno is not None and not rename:
+        return exc
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code is None and _nearly_full(path):
+        code = errno.ENOSPC
+    reason = (os.strerror(code) if code is not None
+              else (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200])
+    return OSError(code if code is not None else errno.EIO, reason, str(path))
+
+
+def _nearly_full(path: Path) -> bool:
+    """Whether the file system holding ``path`` (or its nearest existing parent) has almost no space left."""
+    for candidate in (path, *path.parents):
+        try:
+            stats = os.statvfs(candidate)
+        except OSError:
+            continue
+        return stats.f_bavail * stats.f_frsize < _NEARLY_FULL
+    return False
+
+
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Re-raise an :class:`OSError` of the block as one naming ``path`` (see :func:`write_failure`)."""
+    try:
+        yield
+    except OSError as exc:
+        raise write_failure(path, exc) from exc
+
+
 @contextmanager
 def atomic_writer(path: Path) -> Iterator[TextIO]:
     """A UTF-8 text handle whose content replaces ``path`` only when the block ends without error.
@@ -73,7 +116,8 @@ def atomic_writer(path: Path) -> Iterator[TextIO]:
     is ``path``, or the file a symbolic link ``path`` names (the link stays; a replaced file keeps its
     permission bits). Anything else, a device (/dev/null), a FIFO or ``/dev/stdout``, is never
     replaced: it is opened and written through, appending as a shell's ``>>`` does; an ``OSError``
-    then names ``path`` (``/dev/full``: no space left on device). See :func:`write_target`.
+    then names ``path`` (``/dev/full``: no space left on device). See :func:`write_target`. If the atomic
+    write fails, the temporary file is removed and an ``OSError`` naming ``path`` is raised.
     """
     target, atomic = write_target(path)
     if not atomic:
@@ -95,6 +139,9 @@ def atomic_writer(path: Path) -> Iterator[TextIO]:
                 os.fchmod(handle.fileno(), stat.S_IMODE(target.stat().st_mode))
             os.fsync(handle.fileno())
         os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_failure(path, exc, rename=True) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

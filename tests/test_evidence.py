@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from simkit.cli import cli
 from simkit.evaluation.queries import normalize_for_match
 from simkit.store.layout import current_version
+from simkit.store.manifest import Manifest
 from simkit.store.sentences import FILES, SentencePlan, split_sentences
 
 
@@ -104,7 +105,7 @@ def test_index_without_sentence_vectors_still_answers(index_copy):
     for name in FILES:
         (version.path / name).unlink()
         del manifest["files"][name]
-    (version.path / "manifest.json").write_text(json.dumps(manifest))
+    Manifest.from_dict(manifest).write(version.path)  # with its checksum, as simkit writes it
     from simkit.api import open_index
 
     with open_index(index_copy) as index:

@@ -11,6 +11,7 @@ from simkit.api import open_index
 from simkit.errors import BuildError, IndexLoadError
 from simkit.pipeline.build import build_index
 from simkit.store.layout import current_version
+from simkit.store.manifest import Manifest
 
 
 def test_manifest_records_how_the_index_was_built(demo_index_dir):
@@ -66,7 +67,7 @@ def test_changed_model_fingerprint_is_refused(index_copy):
     manifest_path = version.path / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["model"]["fingerprint"] = "0000000000000000"
-    manifest_path.write_text(json.dumps(manifest))
+    Manifest.from_dict(manifest).write(version.path)  # with its checksum, as simkit writes it
     index = open_index(index_copy)
     with pytest.raises(IndexLoadError, match="rebuild the index"):
         index.search("行政复议")
@@ -117,5 +118,5 @@ def test_index_path_with_uri_characters(index_copy, tmp_path):
 def test_damaged_manifest_is_a_clear_error(index_copy):
     manifest_path = current_version(index_copy).path / "manifest.json"
     manifest_path.write_text("[]")
-    with pytest.raises(IndexLoadError, match="manifest is incomplete or damaged"):
+    with pytest.raises(IndexLoadError, match="manifest.json: checksum mismatch"):
         open_index(index_copy)

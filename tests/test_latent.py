@@ -15,6 +15,7 @@ from simkit.pipeline.rebuild import rebuild_index
 from simkit.search.fusion import RRF_K
 from simkit.store.latent import FILES, LATENT_ROWS, LatentIndex
 from simkit.store.layout import current_version
+from simkit.store.manifest import Manifest
 
 TEXTS = [
     "推行乡镇综合行政执法改革，一支队伍管执法",
@@ -117,7 +118,7 @@ def _strip_latent_terms(index_dir):
         (version.path / name).unlink()
         del manifest["files"][name]
     del manifest["latent_terms"]
-    (version.path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    Manifest.from_dict(manifest).write(version.path)  # with its checksum, as simkit writes it
 
 
 def test_an_index_without_latent_terms_ranks_english_queries_by_the_model_alone(index_copy):
@@ -134,7 +135,7 @@ def test_latent_terms_of_another_head_are_not_used(index_copy):
     version = current_version(index_copy)
     manifest = json.loads((version.path / "manifest.json").read_text(encoding="utf-8"))
     manifest["latent_terms"]["head_sha256"] = "0" * 64
-    (version.path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    Manifest.from_dict(manifest).write(version.path)  # with its checksum, as simkit writes it
     with open_index(index_copy) as index:
         assert index.latent is None
         assert index.search("free legal advisers for every village", k=3).rankings == ["dense"]

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from simkit.api import open_index
 from simkit.cli import cli
 from simkit.embedding.embedder import Embedder
-from simkit.errors import IndexLoadError, LockedError, ValidationError
+from simkit.errors import IndexLoadError, LockedError, ValidationError, WriteError
 from simkit.pipeline.rebuild import rebuild_index
 from simkit.pipeline.versions import rollback
 from simkit.reading.segment import embedding_text
@@ -39,6 +39,7 @@ from simkit.store.layout import (
     published_versions,
     recover,
 )
+from simkit.store.manifest import Manifest
 from simkit.store.vectors import build_vector_index, load_vector_index, save_vector_index
 
 QUERY = "在乡镇推行一支队伍管执法的综合执法改革"
@@ -211,7 +212,7 @@ def test_sentences_embedded_before_they_had_their_own_prompt_are_embedded_again(
     version = current_version(index)
     manifest = json.loads((version.path / "manifest.json").read_text(encoding="utf-8"))
     assert manifest.pop("sentence_prompt") == "query"
-    (version.path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    Manifest.from_dict(manifest).write(version.path)  # with its checksum, as simkit writes it
     shutil.rmtree(index / CACHE_DIR)  # nothing cached: the previous version is the only source
     report = rebuild_index([src], index, embedder=embedder)
     assert report.status == "published"
@@ -524,7 +525,7 @@ def test_failed_publish_discards_the_staged_version(work, embedder):
         if stage == "validate":  # the pointer file cannot be written: publish fails before the rename
             blocker.mkdir()
 
-    with pytest.raises(OSError):
+    with pytest.raises(WriteError, match="cannot be written"):
         rebuild_index([src], index, embedder=embedder, checkpoint=block)
     blocker.rmdir()
     assert current_version(index).name == before

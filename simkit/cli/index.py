@@ -8,7 +8,7 @@ import click
 
 import simkit
 from simkit.cli import render
-from simkit.cli.errors import EXIT_ERROR, EXIT_NOTHING_CHANGED, error, fail
+from simkit.cli.errors import EXIT_ERROR, EXIT_NOTHING_CHANGED, error, fail, warn
 from simkit.cli.options import index_option, json_option, region_option
 from simkit.cli.progress import announce_model, log_to_stderr, progress_factory
 from simkit.store.layout import KEEP_VERSIONS
@@ -99,8 +99,13 @@ def versions(index_dir: str | None, as_json: bool) -> None:
     """List the index's versions, oldest first; * marks the current one."""
     from simkit.config import index_dir as resolve_index_dir
     from simkit.pipeline.versions import list_versions
+    from simkit.store.layout import pointer_problem
 
-    render.render(list_versions(resolve_index_dir(index_dir)), render.VERSIONS, render.output_format(as_json))
+    root = resolve_index_dir(index_dir)
+    render.render(list_versions(root), render.VERSIONS, render.output_format(as_json))
+    problem = pointer_problem(root)
+    if problem:  # listing is part of the repair, so the list comes first and this is only a warning
+        warn(problem)
 
 
 @click.command()
@@ -113,7 +118,8 @@ def rollback(version: str | None, index_dir: str | None) -> None:
 
     target = resolve_index_dir(index_dir)
     before, after = rollback_index(target, version)
-    click.echo(f"{target}: now serving version {after} (was {before}).")
+    was = f"was {before}" if before else "CURRENT was missing or damaged"
+    click.echo(f"{target}: now serving version {after} ({was}).")
 
 
 @click.command()

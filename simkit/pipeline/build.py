@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,8 @@ from simkit import __version__, arguments
 from simkit.embedding.embedder import Embedder
 from simkit.embedding.models import ResolvedModel
 from simkit.embedding.sparse_head import head_info, pack
-from simkit.errors import BuildError, IndexLoadError
+from simkit.errors import BuildError, IndexLoadError, WriteError
+from simkit.fileio import write_failure
 from simkit.initiatives.clustering import model_key, write_clusters
 from simkit.pipeline.sources import ReportPaths, SkippedFile, collect_files, parse_reports
 from simkit.reading.boilerplate import PhraseStats, flag_reports
@@ -30,6 +33,7 @@ from simkit.store.layout import (
     VECTORS,
     Checkpoint,
     IndexLock,
+    current_name,
     current_version,
     discard,
     file_entry,
@@ -38,7 +42,7 @@ from simkit.store.layout import (
     recover,
 )
 from simkit.store.lexical import LexicalIndex
-from simkit.store.manifest import Manifest
+from simkit.store.manifest import EMBED_CONTEXTS, Manifest
 from simkit.store.sentences import SentencePlan
 from simkit.store.vectors import build_vector_index, describe, save_vector_index
 
@@ -64,8 +68,6 @@ class BuildResult:
         return asdict(self)
 
 
-
-EMBED_CONTEXTS = ("section", "none")
 def fit_to_model(parsed: ParsedReport, embedder: Embedder, embed_context: str = "section") -> ParsedReport:
     """Split units whose embedded text exceeds the model's token window, so nothing is truncated."""
     limit = embedder.profile.max_tokens
@@ -115,9 +117,40 @@ def build_index(
         raise BuildError(f"no readable report to index ({reasons})")
     seconds["ingest"] = time.perf_counter() - started
     root = Path(index_dir)
-    with IndexLock(root, "build"):  # before the embedding: a second writer fails at once
+    with writing_index(root), IndexLock(root, "build"):  # before the embedding: a second writer fails at once
         recover(root)
         return _build_locked(root, parsed, skipped, warnings, model, embed_context, progress, seconds, started)
+
+
+@contextmanager
+def writing_index(root: Path) -> Iterator[None]:
+    """Turn an :class:`OSError` on a file of the index at ``root`` (disk full, no permission) into a
+    :class:`WriteError` naming the file and saying which version serves; other errors pass."""
+    before = current_name(root)
+    try:
+        yield
+    except OSError as exc:
+        where = Path(exc.filename) if exc.filename is not None else None
+        if where is None or not (where == root or root in where.parents):
+            raise
+        raise write_error(exc, root, before) from exc
+
+
+def write_error(exc: OSError, root: Path, before: str | None = None) -> WriteError:
+    """The one-line :class:`WriteError` for ``exc``, a failed write of a file of the index at ``root``;
+    ``before`` is the version that served when the writer started."""
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    reason = "no space left on the device" if full else (exc.strerror or str(exc))
+    advice = "free some space" if full else "check the path and its permissions"
+    serving = current_name(root)
+    if serving is None:
+        state = "nothing was published"
+    elif serving == before:
+        state = f"version {serving} still serves"
+    else:  # the version was published; what failed came after (the rebuild's report)
+        state = f"version {serving} was published and serves"
+    return WriteError(f"{exc.filename or root}: cannot be written ({reason}); {advice} and run the command again; "
+                      f"{state}")
 
 
 def _build_locked(root: Path, parsed: list[ParsedReport], skipped: list[SkippedFile], warnings: list[str],
@@ -214,18 +247,26 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         vector_index = build_vector_index(vectors)
         save_vector_index(vector_index, tmp / VECTORS, checkpoint, split=split_faiss_write)
         write_store(tmp / STORE, parsed, {unit.id: row for row, unit in enumerate(units)})
-        phrases.save(tmp / PHRASES)
-        extra_files = LexicalIndex.build([u.text for u in units]).save(tmp)
+        with _naming_written(tmp):
+            phrases.save(tmp / PHRASES)
+        lexical = LexicalIndex.build([u.text for u in units])
+        with _naming_written(tmp):
+            extra_files = lexical.save(tmp)
         if sentences is not None:
             plan, sentence_vectors = sentences
-            extra_files += plan.save(tmp, sentence_vectors)
+            with _naming_written(tmp):
+                extra_files += plan.save(tmp, sentence_vectors)
         if latent is not None:
             if latent.units != len(units):
                 raise ValueError(f"{latent.units} latent-term vectors for {len(units)} units")
-            extra_files += latent.save(tmp)
-        extra_files += write_clusters(tmp, parsed, units, vectors, version=name, previous_dir=_current_dir(root),
-                                      model=model_key(model.profile.model_id, model.fingerprint, vectors.shape[1]),
-                                      root=root, warnings=warnings)
+            with _naming_written(tmp):
+                extra_files += latent.save(tmp)
+        with _naming_written(tmp):
+            extra_files += write_clusters(tmp, parsed, units, vectors, version=name,
+                                          previous_dir=_current_dir(root),
+                                          model=model_key(model.profile.model_id, model.fingerprint,
+                                                          vectors.shape[1]),
+                                          root=root, warnings=warnings)
         counts = {
             "documents": len(parsed),
             "paragraphs": sum(len(p.paragraphs) for p in parsed),
@@ -237,11 +278,39 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         prompt = (sentence_prompt or model.profile.sentence_prompt) if sentences is not None else None
         manifest = _manifest(model, vector_index, counts, tmp, extra_files=extra_files, embed_context=embed_context,
                              sentence_prompt=prompt, latent_terms=head_info() if latent is not None else None)
-        manifest.write(tmp)
+        with _naming_written(tmp):
+            manifest.write(tmp)
     except BaseException:
         discard(tmp)
         raise
     return name, tmp, counts
+
+
+@contextmanager
+def _naming_written(directory: Path) -> Iterator[None]:
+    """Make an :class:`OSError` of the block that names no file (a failed ``write()``, numpy's "N requested
+    and M written") name the file it was writing: the one in ``directory`` modified last."""
+    started = time.time_ns()
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise write_failure(_written_last(directory, started), exc) from exc
+
+
+def _written_last(directory: Path, since: int) -> Path:
+    """The file in ``directory`` modified last (at or after ``since``, in ns); ``directory`` if none was."""
+    newest, found = since - 1, directory
+    for path in directory.iterdir():
+        if path.is_file():
+            try:
+                modified = path.stat().st_mtime_ns
+            except OSError:
+                continue
+            if modified >= newest:
+                newest, found = modified, path
+    return found
 
 
 def _current_dir(root: Path) -> Path | None:

@@ -39,7 +39,14 @@ from simkit.embedding.models import PROFILES, ResolvedModel, resolve_model
 from simkit.embedding.sparse_head import PACKED_WIDTH, head_info, pack
 from simkit.errors import BuildError, IndexLoadError, LockedError, SimkitError, ValidationError
 from simkit.fileio import atomic_write
-from simkit.pipeline.build import EMBED_CONTEXTS, ProgressFactory, fit_to_model, publish_or_discard, stage_version
+from simkit.pipeline.build import (
+    EMBED_CONTEXTS,
+    ProgressFactory,
+    fit_to_model,
+    publish_or_discard,
+    stage_version,
+    writing_index,
+)
 from simkit.pipeline.sources import ReportPaths, SkippedFile, collect_files, parse_reports
 from simkit.pipeline.validation import validate_version
 from simkit.pipeline.versions import LAST_REPORT
@@ -49,19 +56,20 @@ from simkit.reading.records import Paragraph, ParsedReport
 from simkit.reading.segment import embedding_text
 from simkit.store.latent import LatentIndex, latent_index
 from simkit.store.layout import (
+    CURRENT,
     KEEP_VERSIONS,
     STORE,
     VECTORS,
     Checkpoint,
     IndexLock,
     IndexVersion,
-    current_name,
     current_version,
     discard,
     published_versions,
     recover,
     verify_files,
 )
+from simkit.store.parts import IndexParts
 from simkit.store.sentences import SentenceIndex, SentencePlan
 
 log = logging.getLogger("simkit.pipeline.rebuild")
@@ -211,20 +219,22 @@ def rebuild_index(
     if keep < 1:
         raise BuildError(f"--keep must be at least 1 (got {keep}): the current version is always kept")
     root = Path(index_dir)
-    root.mkdir(parents=True, exist_ok=True)
     stages = _Stages(root, checkpoint)
     report = RebuildResult(str(root), "failed", None, None, None,
                            started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     try:
-        lock = IndexLock(root, "rebuild").acquire()
+        with writing_index(root):
+            root.mkdir(parents=True, exist_ok=True)
+            lock = IndexLock(root, "rebuild").acquire()
     except LockedError as exc:  # another rebuild runs: its report (last_rebuild.json) is not ours to replace
         report.error = str(exc)
         exc.report = report
         raise
     try:
-        _rebuild_locked(root, sources, report, stages, model=model, embed_context=embed_context, keep=keep,
-                        keep_missing=keep_missing, force=force, region=region, embedder=embedder,
-                        progress=progress)
+        with writing_index(root):  # disk full: one line naming the file (WriteError), nothing half-written left
+            _rebuild_locked(root, sources, report, stages, model=model, embed_context=embed_context, keep=keep,
+                            keep_missing=keep_missing, force=force, region=region, embedder=embedder,
+                            progress=progress)
     except Exception as exc:
         if isinstance(exc, ValidationError):  # its report is already saved
             raise
@@ -317,15 +327,17 @@ def _rebuild_locked(root: Path, sources: ReportPaths, report: RebuildResult, sta
     unit_seed, sentence_seed, latent_seed = _previous_seeds(previous if same_space else None, context)
     if not sentences_current:
         sentence_seed = None
-    vectors = _vectors_for(root, texts, embedder, unit_seed, report.units, stages, progress, "embedding")
+    vectors = _vectors_for(root, texts, embedder, unit_seed, report.units, stages, progress, "embedding",
+                           warnings=report.warnings)
     plan = SentencePlan.of([unit.text for unit in units])
     sentence_vectors = _vectors_for(root, plan.texts, embedder, sentence_seed, report.sentences,
-                                    stages, progress, "sentences", sentences=True)
+                                    stages, progress, "sentences", sentences=True, warnings=report.warnings)
     latent = None
     if head is not None:
         latent = latent_index(_vectors_for(root, [unit.text for unit in units], embedder,
                                            latent_seed if latent_current else None,
-                                           report.latent_terms, stages, progress, "latent terms", latent=True))
+                                           report.latent_terms, stages, progress, "latent terms", latent=True,
+                                           warnings=report.warnings))
     stages.done("embed")
 
     # ------------------------------------------------------------ write, validate, swap
@@ -360,15 +372,23 @@ def _rebuild_locked(root: Path, sources: ReportPaths, report: RebuildResult, sta
 
 
 def _previous_version(root: Path, report: RebuildResult) -> IndexVersion | None:
-    """The current version if it is intact; a damaged one is reported and rebuilt from scratch."""
-    if current_name(root) is None:
+    """The current version if it is intact and opens; otherwise None, with a warning, and the rebuild
+    builds a fresh version (from the embedding cache) instead of answering "unchanged".
+
+    Intact means: ``CURRENT`` names a version, its manifest and files match their checksums, and it
+    opens the way a reader opens it (the FAISS index holds the manifest's number of vectors, the
+    sentence vectors and latent terms fit). A damaged ``CURRENT`` counts as no usable version; an
+    index without ``CURRENT`` and without versions has none, silently.
+    """
+    if not (root / CURRENT).exists() and not published_versions(root):
         return None
     try:
         version = current_version(root)
         verify_files(version)
+        IndexParts.open(root, version=version.name, verify=False).close()
         return version
     except IndexLoadError as exc:
-        report.warnings.append(f"current version unusable, building from scratch: {exc}")
+        report.warnings.append(f"current version unusable, building a fresh version: {exc}")
         return None
 
 
@@ -478,7 +498,7 @@ Seed = Callable[[], tuple[list[str], Callable[[np.ndarray], np.ndarray]]]
 
 def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: Seed | None, counts: UnitCounts,
                  stages: _Stages, progress: ProgressFactory | None, label: str,
-                 sentences: bool = False, latent: bool = False) -> np.ndarray:
+                 sentences: bool = False, latent: bool = False, warnings: list[str] | None = None) -> np.ndarray:
     """One vector per text: from the cache, from the previous version (``seed`` gives its texts and
     vectors), or embedded now (and cached). Units are embedded as passages; with ``sentences``,
     texts are evidence sentences (:meth:`Embedder.embed_sentences`), and their prompt is part of
@@ -486,7 +506,9 @@ def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: See
     packed (:func:`simkit.embedding.sparse_head.pack`), in a cache file of their own.
 
     Vectors go straight into the output matrix (one row per distinct text first, then copied to
-    the rows of its repeats); nothing holds a second copy of them.
+    the rows of its repeats); nothing holds a second copy of them. Cached vectors that fail their
+    checksum are misses (taken from the previous version or embedded again), with a warning
+    appended to ``warnings``.
     """
     def embed(batch: Sequence[str]) -> np.ndarray:
         if latent:
@@ -522,6 +544,15 @@ def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: See
 
         for key, vector in cache.iter_many(position):
             fill([key], [vector])
+        if cache.damaged:
+            message = (f"{cache.path}: {cache.damaged} cached {label} vectors failed their checksum (damaged or "
+                       "edited); they were computed again")
+            log.warning("%s", message)
+            if warnings is not None:
+                warnings.append(message)
+        if cache.unchecked:
+            log.info("%s: %d cached vectors of an older simkit have no checksum; they are replaced",
+                     cache.path, cache.unchecked)
         if seed is not None and not have.all():
             keys_of = list(position)
             _seed_cache(cache, seed, {keys_of[at] for at in np.flatnonzero(~have)}, fill, prompt)

@@ -12,15 +12,17 @@ from typing import Any
 from simkit import arguments
 from simkit.errors import IndexLoadError, NotFoundError
 from simkit.store.layout import (
+    CURRENT,
     IndexLock,
     current_name,
-    current_version,
     load_version,
     published_versions,
     recover,
+    resolve_current,
     set_current,
     verify_files,
 )
+from simkit.store.parts import IndexParts
 
 log = logging.getLogger("simkit.pipeline.rebuild")
 
@@ -52,11 +54,21 @@ def last_report(root: str | os.PathLike[str]) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _require_index(root: Path) -> None:
+    """Raise the usual "no index here" error unless ``root`` holds a ``CURRENT`` file or published versions.
+
+    A damaged ``CURRENT`` is no reason to refuse: listing versions and rolling back are how it is repaired.
+    """
+    if not root.is_dir() or not ((root / CURRENT).exists() or published_versions(root)):
+        resolve_current(root)
+
+
 def list_versions(root: str | os.PathLike[str]) -> list[VersionInfo]:
-    """The published versions, oldest first, read from their manifests (not verified)."""
+    """The published versions, oldest first, read from their manifests (checksum and fields checked; the
+    other files are not verified). Works with a damaged ``CURRENT`` (no version is marked current then;
+    :func:`simkit.store.layout.pointer_problem` says what is wrong with it)."""
     root = arguments.path("root", root)
-    if not root.is_dir() or current_name(root) is None:
-        current_version(root)  # raises the usual "no index here" error
+    _require_index(root)
     current = current_name(root)
     found = []
     for name in published_versions(root):
@@ -74,26 +86,53 @@ def list_versions(root: str | os.PathLike[str]) -> list[VersionInfo]:
 def rollback(index_dir: str | os.PathLike[str], version: str | None = None) -> tuple[str | None, str]:
     """Point the index back to ``version`` (default: the newest version older than the current one).
 
-    The target is verified (manifest and checksums) before the switch. Returns (from, to).
+    The target is verified (manifest, checksums, and opened as a reader opens it) before the
+    switch. Returns (from, to); "from" is None when ``CURRENT`` was missing or damaged. With a
+    damaged ``CURRENT`` (or one naming a version that is gone) and no ``version``, the newest
+    published version that verifies is chosen: this is how a broken pointer is repaired.
     """
     root = arguments.path("index_dir", index_dir)
     version = arguments.optional_text("version", version)
-    if current_name(root) is None:
-        current_version(root)  # not an index: the usual "build one" error, and no lock file left behind
+    _require_index(root)  # not an index: the usual "build one" error, and no lock file left behind
     with IndexLock(root, "rollback"):
         recover(root)
         names = published_versions(root)
         current = current_name(root)
-        if version is None:
-            older = [n for n in names if current is None or n < current]
+        if current is not None and current not in names:
+            current = None  # names a version that is gone: as good as damaged
+        if version is None and current is None:
+            version = _newest_good(root, names)
+        elif version is None:
+            older = [n for n in names if n < current]
             if not older:
                 raise NotFoundError(f"{root}: no version older than {current} to roll back to; "
                                     "see `simkit versions`")
             version = older[-1]
+            _check_target(root, version)
         elif version not in names:
-            raise NotFoundError(f"{root}: no version {version!r}; see `simkit versions --index {root}`")
-        target = load_version(root, version)
-        verify_files(target)
+            raise NotFoundError(f"{root}: no version {version[:80]!r}; see `simkit versions --index {root}`")
+        else:
+            _check_target(root, version)
         set_current(root, version)
     log.info("CURRENT now points to %s (was %s)", version, current)
     return current, version
+
+
+def _check_target(root: Path, name: str) -> None:
+    """Verify a version a rollback would serve: manifest, checksums, and open it as a reader does."""
+    verify_files(load_version(root, name))
+    IndexParts.open(root, version=name, verify=False).close()
+
+
+def _newest_good(root: Path, names: list[str]) -> str:
+    """The newest of ``names`` that verifies (see :func:`_check_target`); NotFoundError when none does."""
+    problems = []
+    for name in reversed(names):
+        try:
+            _check_target(root, name)
+            return name
+        except IndexLoadError as exc:
+            log.warning("version %s cannot be served: %s", name, exc)
+            problems.append(name)
+    raise NotFoundError(f"{root}: no published version verifies ({', '.join(problems) or 'there is none'}); "
+                        f"rebuild the index (`simkit rebuild REPORTS --index {root}`)")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from simkit.errors import IndexLoadError, NotFoundError
+from simkit.fileio import write_failure
 from simkit.reading.records import Paragraph, ParsedReport, Report
 
 SCHEMA = """
@@ -94,7 +95,17 @@ def _unit(record: tuple) -> StoredUnit:
 
 
 def write_store(path: Path, reports: Sequence[ParsedReport], rows: dict[str, int]) -> None:
-    """Create a new store file holding ``reports``; ``rows`` maps indexed unit ids to vector rows."""
+    """Create a new store file holding ``reports``; ``rows`` maps indexed unit ids to vector rows.
+
+    A failed write (SQLite's "database or disk is full") raises an ``OSError`` naming ``path``.
+    """
+    try:
+        _write_store(path, reports, rows)
+    except (sqlite3.OperationalError, OSError) as exc:
+        raise write_failure(path, exc) from exc
+
+
+def _write_store(path: Path, reports: Sequence[ParsedReport], rows: dict[str, int]) -> None:
     connection = sqlite3.connect(path)
     try:
         connection.executescript(SCHEMA)

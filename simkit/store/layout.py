@@ -3,9 +3,11 @@
 An index directory holds immutable versions and a pointer to the current one::
 
     INDEX_DIR/
-      CURRENT                  one line: the name of the current version
+      CURRENT                  one line: the name of the current version (a plain name, nothing else)
       versions/<version>/
         manifest.json          format_version, model, counts, checksums, library versions
+        manifest.sha256        the manifest's own sha256 (``sha256sum`` format; see simkit.store.manifest)
+        readers.lock           empty; readers hold a shared flock on it, so :func:`prune` leaves the version alone
         vectors.faiss          FAISS's own format; row i is the vector of store unit row i
         store.sqlite           reports and paragraphs (SQLite)
         phrases.json           trigrams and closing phrases shared across regions (boilerplate detection)
@@ -21,14 +23,23 @@ renames it into ``versions/`` and then replaces ``CURRENT`` with
 half-written one. Nothing is pickled.
 
 Writers (build, rebuild, rollback) hold ``rebuild.lock`` (see :class:`IndexLock`)
-and clean up what a crashed writer left behind (:func:`recover`) before writing.
+and clean up what a crashed writer left behind (:func:`recover`) before writing. Readers hold
+their version's ``readers.lock`` (see :func:`hold_version`) while they have it open.
+
+``CURRENT`` is checked strictly (:func:`read_current`): it must hold the plain name of a
+directory in ``versions/``; anything else (binary junk, an empty file, a path) is reported
+as damaged, never followed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import json
+import logging
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -36,10 +47,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from simkit.errors import IndexLoadError, LockedError
-from simkit.fileio import fsync_dir, sha256_file
+from simkit.fileio import fsync_dir, sha256_file, write_failure
 from simkit.store.manifest import Manifest
 
 VECTORS = "vectors.faiss"
@@ -49,11 +60,15 @@ CURRENT = "CURRENT"
 VERSIONS = "versions"
 KEEP_VERSIONS = 3
 LOCK = "rebuild.lock"
+READERS = "readers.lock"  # in each version directory: readers' shared flock (see hold_version)
+# What CURRENT may hold: the plain name of a published version (no separator, no leading dot, no "..").
+_VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 _POINTER_TMP = f".{CURRENT}."  # prefix of the pointer's temporary files: .CURRENT.<intent>.<pid>.tmp
 _PUBLISH = "publish"  # the pointer names a version this writer created and never published
 _ROLLBACK = "rollback"  # the pointer names an existing version (rollback): never delete it
 
 Checkpoint = Callable[[str], None]
+log = logging.getLogger("simkit.store.layout")
 
 
 @dataclass(frozen=True)
@@ -81,6 +96,11 @@ def new_version_dir(root: Path) -> tuple[str, Path]:
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it owner-only; readers may run as another user
+    try:
+        (tmp / READERS).touch(0o666 & ~umask)  # readers may lack the right to create it later
+    except BaseException:
+        discard(tmp)
+        raise
     return name, tmp
 
 
@@ -120,12 +140,20 @@ def set_current(root: Path, name: str) -> None:
 
 
 def _write_pointer_tmp(root: Path, name: str, intent: str) -> Path:
-    """Write ``.CURRENT.<intent>.<pid>.tmp`` naming ``name``; the intent tells :func:`recover` what it was for."""
+    """Write ``.CURRENT.<intent>.<pid>.tmp`` naming ``name``; the intent tells :func:`recover` what it was for.
+
+    If it cannot be written (disk full), nothing is left behind and the error names ``CURRENT``.
+    """
     pointer_tmp = root / f"{_POINTER_TMP}{intent}.{os.getpid()}.tmp"
-    with pointer_tmp.open("w", encoding="utf-8") as handle:
-        handle.write(name + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with pointer_tmp.open("w", encoding="utf-8") as handle:
+            handle.write(name + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        with contextlib.suppress(OSError):  # (not there, or not a file: recover deals with it)
+            pointer_tmp.unlink(missing_ok=True)
+        raise write_failure(root / CURRENT, exc) from exc
     return pointer_tmp
 
 
@@ -137,23 +165,128 @@ def published_versions(root: Path) -> list[str]:
     return sorted(p.name for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def current_name(root: Path) -> str | None:
-    """The version ``CURRENT`` points to, or None if there is no pointer."""
+def read_current(root: Path) -> str | None:
+    """The version name ``CURRENT`` holds, or None when there is no ``CURRENT`` file.
+
+    Raises :class:`IndexLoadError` (naming the file, suggesting ``simkit rollback``) when it is
+    damaged: not ASCII, empty, or anything but the plain name of a version (a path such as
+    ``../../other/versions/v1`` is refused, never followed). Whitespace around the name is ignored.
+    """
+    pointer = root / CURRENT
     try:
-        return (root / CURRENT).read_text(encoding="utf-8").strip() or None
+        raw = pointer.read_bytes()
     except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise IndexLoadError(f"{pointer}: unreadable ({exc.strerror or exc}); {_repair(root)}") from None
+    try:
+        name = raw.decode("ascii").strip(" \t\r\n")
+    except UnicodeDecodeError:
+        name = None
+    if not name:
+        what = "empty" if name == "" else "damaged (binary content)"
+        raise IndexLoadError(f"{pointer}: {what}, it should name the current version; {_repair(root)}")
+    if not _VERSION_NAME.fullmatch(name) or ".." in name:
+        raise IndexLoadError(f"{pointer}: damaged, it must hold the plain name of a version in {root / VERSIONS} "
+                             f"(it holds {name[:60]!r}); {_repair(root)}")
+    return name
+
+
+def current_name(root: Path) -> str | None:
+    """The version ``CURRENT`` points to, or None if there is no pointer or it is damaged (see :func:`read_current`)."""
+    try:
+        return read_current(root)
+    except IndexLoadError:
         return None
 
 
+def pointer_problem(root: Path) -> str | None:
+    """Why ``CURRENT`` does not lead to a version (damaged, missing beside published versions, naming a
+    version that does not exist), or None when it does or the directory holds no index at all."""
+    try:
+        resolve_current(root)
+    except IndexLoadError as exc:
+        if (root / CURRENT).exists() or published_versions(root):
+            return str(exc)
+    return None
+
+
+def _repair(root: Path) -> str:
+    return (f"point it to the newest good version with `simkit rollback --index {root}` "
+            f"(see `simkit versions --index {root}`) or rebuild the index")
+
+
 def prune(root: Path, *, keep: int = KEEP_VERSIONS) -> list[str]:
-    """Remove all but the ``keep`` newest versions; the current one is never removed. Returns the removed names."""
+    """Remove all but the ``keep`` newest versions; returns the removed names.
+
+    The current version is never removed, nor is one that a reader holds open (a shared flock on
+    its ``readers.lock``, see :func:`hold_version`): it stays until a later prune finds it unused.
+    A version is removed while this function holds an exclusive flock on its ``readers.lock``, so
+    a reader arriving meanwhile sees it as gone instead of reading half of it.
+    """
     current = current_name(root)
     removed = []
     for old in published_versions(root)[:-keep] if keep > 0 else []:
-        if old != current:
-            shutil.rmtree(root / VERSIONS / old, ignore_errors=True)
+        if old == current:
+            continue
+        path = root / VERSIONS / old
+        try:
+            fd = os.open(path / READERS, os.O_RDONLY | os.O_CREAT, 0o644)
+        except OSError:  # a version of an older simkit on a read-only directory: nobody can hold it either
+            fd = None
+        try:
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    log.info("version %s is open in a reader; it is removed by a later rebuild", old)
+                    continue
+            shutil.rmtree(path, ignore_errors=True)
             removed.append(old)
+        finally:
+            if fd is not None:
+                os.close(fd)
     return removed
+
+
+class VersionGone(IndexLoadError):
+    """The version asked for was removed (pruned) before it could be opened."""
+
+
+def hold_version(root: Path, name: str) -> BinaryIO | None:
+    """Take a shared flock on the version's ``readers.lock`` so that :func:`prune` keeps it while it is open.
+
+    Returns the open lock file (closing it releases the lock), or None for a version of an older
+    simkit without the file when it cannot be created (a read-only index directory): such a reader
+    is not protected. Raises :class:`VersionGone` when the version is being removed or was removed.
+    """
+    path = root / VERSIONS / name
+    try:
+        handle = (path / READERS).open("rb")
+    except FileNotFoundError:
+        if not path.is_dir():
+            raise VersionGone(f"{path}: this version was removed; open the index again") from None
+        try:
+            fd = os.open(path / READERS, os.O_RDONLY | os.O_CREAT, 0o644)
+        except OSError:
+            return None
+        handle = os.fdopen(fd, "rb")
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return None
+        raise IndexLoadError(f"{path / READERS}: unreadable ({exc.strerror or exc})") from None
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        gone = os.fstat(handle.fileno()).st_nlink == 0  # removed between the open and the lock
+    except BlockingIOError:
+        gone = True  # a prune holds it exclusively: the version is being removed
+    except BaseException:
+        handle.close()
+        raise
+    if gone:
+        handle.close()
+        raise VersionGone(f"{path}: this version was removed by a later rebuild; open the index again")
+    return handle
 
 
 def recover(root: Path) -> list[str]:
@@ -177,10 +310,11 @@ def recover(root: Path) -> list[str]:
         orphan = ""
         if pointer_tmp.name.startswith(f"{_POINTER_TMP}{_PUBLISH}."):
             try:
-                orphan = pointer_tmp.read_text(encoding="utf-8").strip()
-            except OSError:
+                orphan = pointer_tmp.read_text(encoding="ascii").strip()
+            except (OSError, ValueError):  # unreadable or junk: only the file goes
                 orphan = ""
-        if orphan and orphan != current and "/" not in orphan and (root / VERSIONS / orphan).is_dir():
+        if (orphan and orphan != current and _VERSION_NAME.fullmatch(orphan) and ".." not in orphan
+                and (root / VERSIONS / orphan).is_dir()):
             shutil.rmtree(root / VERSIONS / orphan, ignore_errors=True)
             removed.append(f"{VERSIONS}/{orphan}")
         pointer_tmp.unlink(missing_ok=True)
@@ -233,8 +367,12 @@ class IndexLock:
             raise
         note = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "purpose": self.purpose,
                            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (note + "\n").encode("utf-8"), 0)
+        data = (note + "\n").encode("utf-8")
+        try:  # written over the old note before truncating: a full disk rarely has to find room for it
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
+        except OSError as exc:  # the note only serves the message a second writer gets; the lock holds
+            log.warning("%s: could not record the lock holder (%s)", self.path, exc.strerror or exc)
         self._fd = fd
         return self
 
@@ -255,19 +393,43 @@ def discard(tmp: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def current_version(root: Path) -> IndexVersion:
-    """Resolve and validate the current version of the index at ``root``."""
+def resolve_current(root: Path) -> str:
+    """The name of the current version, checked: ``CURRENT`` is intact and names a directory in ``versions/``.
+
+    Raises :class:`IndexLoadError` naming the directory (no index) or ``CURRENT`` (damaged, missing
+    beside published versions, naming a version that does not exist) with what to do.
+    """
     pointer = root / CURRENT
     if not root.is_dir():
         raise IndexLoadError(f"{root}: no index here; build one with `simkit build REPORTS --index {root}`")
-    if not pointer.is_file():
-        raise IndexLoadError(f"{root}: not a simkit index (no {CURRENT} file); "
-                             f"build one with `simkit build REPORTS --index {root}`")
-    return load_version(root, pointer.read_text(encoding="utf-8").strip())
+    for _ in range(3):
+        name = read_current(root)
+        if name is None:
+            if published_versions(root):
+                raise IndexLoadError(f"{pointer}: missing, though {root / VERSIONS} holds versions; "
+                                     f"{_repair(root)}")
+            raise IndexLoadError(f"{root}: not a simkit index (no {CURRENT} file); "
+                                 f"build one with `simkit build REPORTS --index {root}`")
+        if (root / VERSIONS / name).is_dir():
+            return name
+        if read_current(root) == name:  # else a rebuild moved CURRENT on and pruned that version meanwhile
+            raise IndexLoadError(f"{pointer}: names version {name}, which is not in {root / VERSIONS}; "
+                                 f"{_repair(root)}")
+    raise IndexLoadError(f"{pointer}: keeps changing (rebuilds in quick succession); try again")
+
+
+def current_version(root: Path) -> IndexVersion:
+    """Resolve and validate the current version of the index at ``root``."""
+    return load_version(root, resolve_current(root))
 
 
 def load_version(root: Path, name: str) -> IndexVersion:
-    """Read and check the manifest of the version ``name`` (a published or a staged one)."""
+    """Read and check the manifest of the version ``name`` (a published or a staged one).
+
+    ``name`` must be a plain directory name (no separator, not ``..``): a version lies inside ``versions/``.
+    """
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0") or name != name.strip():
+        raise IndexLoadError(f"{root}: {name[:60]!r} is not a version name; see `simkit versions --index {root}`")
     path = root / VERSIONS / name
     return IndexVersion(root, name, path, Manifest.read(path, remedy=_remedy(root)))
 

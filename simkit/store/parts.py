@@ -9,14 +9,25 @@ and :class:`simkit.initiatives.peers.Peers` receive an ``IndexParts`` and work o
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from simkit.errors import IndexLoadError
 from simkit.store.database import Store
 from simkit.store.latent import LatentIndex
-from simkit.store.layout import STORE, VECTORS, IndexVersion, current_name, current_version, load_version, verify_files
+from simkit.store.layout import (
+    STORE,
+    VECTORS,
+    IndexVersion,
+    VersionGone,
+    current_name,
+    hold_version,
+    load_version,
+    read_current,
+    resolve_current,
+    verify_files,
+)
 from simkit.store.lexical import LexicalIndex
 from simkit.store.manifest import Manifest
 from simkit.store.sentences import SentenceIndex
@@ -27,12 +38,14 @@ class IndexParts:
     """One opened index version: its manifest, store, vectors, and optional sentence/latent/lexical parts.
 
     ``vectors`` is the FAISS index; ``sentences`` and ``latent_terms`` are None for a version built
-    without them. Memory-mapped parts are opened now, so a handle keeps working after a later
-    rebuild prunes its version directory; parts read on first use (``lexical``) need the directory.
+    without them. Parts read on first use (``lexical``, the clustering) need the version's directory:
+    while the handle is open it holds a shared lock on the version (:func:`simkit.store.layout.hold_version`),
+    so a rebuild does not prune it; :meth:`close` releases it.
     """
 
     def __init__(self, root: Path, version: IndexVersion, store: Store, vectors: Any,
-                 sentences: SentenceIndex | None, latent_terms: LatentIndex | None) -> None:
+                 sentences: SentenceIndex | None, latent_terms: LatentIndex | None,
+                 hold: BinaryIO | None = None) -> None:
         self.root = root
         self.version = version
         self.store = store
@@ -40,11 +53,35 @@ class IndexParts:
         self.sentences = sentences
         self.latent_terms = latent_terms
         self._lexical: LexicalIndex | None = None
+        self._hold = hold
 
     @classmethod
     def open(cls, root: Path, *, version: str | None = None, verify: bool = True) -> IndexParts:
-        """Open the current version of the index at ``root`` (or the version named ``version``)."""
-        found = current_version(root) if version is None else load_version(root, version)
+        """Open the current version of the index at ``root`` (or the version named ``version``).
+
+        The version is locked against pruning before anything of it is read; if a rebuild removed
+        the current version between reading ``CURRENT`` and taking the lock, the new current one is
+        opened instead.
+        """
+        hold = None
+        for attempt in range(5):
+            name = version if version is not None else resolve_current(root)
+            try:
+                hold = hold_version(root, name)
+                break
+            except VersionGone:
+                if version is not None or attempt == 4 or read_current(root) == name:
+                    raise
+        try:
+            return cls._open_held(root, name, verify, hold)
+        except BaseException:
+            if hold is not None:
+                hold.close()
+            raise
+
+    @classmethod
+    def _open_held(cls, root: Path, name: str, verify: bool, hold: BinaryIO | None) -> IndexParts:
+        found = load_version(root, name)
         if verify:
             verify_files(found)
         manifest = found.manifest
@@ -62,7 +99,7 @@ class IndexParts:
         except BaseException:
             store.close()
             raise
-        return cls(root, found, store, vectors, sentences, latent)
+        return cls(root, found, store, vectors, sentences, latent, hold)
 
     @property
     def manifest(self) -> Manifest:
@@ -110,4 +147,8 @@ class IndexParts:
                                  "(only the --keep newest are kept); call index.reload() or open the index again")
 
     def close(self) -> None:
+        """Close the store and release the version (a later rebuild may prune it)."""
         self.store.close()
+        if self._hold is not None:
+            self._hold.close()
+            self._hold = None

@@ -11,6 +11,7 @@ import numpy as np
 
 from simkit.config import configure_threads, thread_count
 from simkit.errors import IndexLoadError
+from simkit.fileio import write_failure
 
 
 def _faiss() -> Any:
@@ -43,20 +44,27 @@ def save_vector_index(index: Any, path: Path, checkpoint: Callable[[str], None] 
 
     With ``split`` (fault-injection tests only) the index is serialized in memory and
     ``checkpoint("write-faiss")`` runs with half of the file written; that costs a copy of
-    the whole index, so a normal write goes straight from FAISS to the file.
+    the whole index, so a normal write goes straight from FAISS to the file. A failed write
+    (FAISS raises ``RuntimeError``) raises an ``OSError`` naming ``path``.
     """
     if not split or checkpoint is None:
-        _faiss().write_index(index, str(path))
+        try:
+            _faiss().write_index(index, str(path))
+        except (RuntimeError, OSError) as exc:
+            raise write_failure(path, exc) from exc
         if checkpoint is not None:
             checkpoint("write-faiss")
         return
     data = _faiss().serialize_index(index)
     half = len(data) // 2
-    with path.open("wb") as handle:
-        handle.write(memoryview(data)[:half])
-        handle.flush()
-        checkpoint("write-faiss")
-        handle.write(memoryview(data)[half:])
+    try:
+        with path.open("wb") as handle:
+            handle.write(memoryview(data)[:half])
+            handle.flush()
+            checkpoint("write-faiss")
+            handle.write(memoryview(data)[half:])
+    except OSError as exc:
+        raise write_failure(path, exc) from exc
 
 
 def load_vector_index(path: Path) -> Any:
