@@ -255,13 +255,13 @@ def seeded(tmp_path_factory, demo_index_dir, embedder) -> Path:
 def _replace_files(version: Path, files: dict[str, bytes]) -> None:
     """Overwrite files of a published version, keeping its manifest's checksums right."""
     from simkit.store.layout import file_entry
-    from simkit.store.manifest import MANIFEST
+    from simkit.store.manifest import MANIFEST, Manifest
 
     manifest = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
     for name, data in files.items():
         (version / name).write_bytes(data)
         manifest["files"][name] = file_entry(version / name)
-    (version / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    Manifest.from_dict(manifest).write(version)  # with its checksum, as simkit writes it
 
 
 @pytest.mark.slow
