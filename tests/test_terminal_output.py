@@ -109,3 +109,18 @@ def test_highlights_stay_on_their_characters_after_cleaning():
     assert shown.plain == "ab执法公示"
     bold = [shown.plain[span.start:span.end] for span in shown.spans if "bold" in str(span.style)]
     assert bold == ["执法"]
+
+
+def test_error_and_warning_lines_drop_escape_sequences_from_file_names(tmp_path, capsys):
+    """Probe 10, error lines: an escape sequence in a file name (or any message) no longer reaches the terminal
+    through ``Error:`` or ``Warning:`` lines; the rest of the name is kept so the user can find the file."""
+    from simkit.cli.errors import warn
+
+    name = tmp_path / "report\x1b]0;pwned\x07\x1b[31m.txt"
+    result = CliRunner().invoke(cli, ["parse", str(name)])
+    assert result.exit_code != 0
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert result.output.startswith("Error: ") and "report.txt" in result.output
+
+    warn("bad\x1b[2Jname")
+    assert capsys.readouterr().err == "Warning: badname\n"

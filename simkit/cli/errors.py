@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 import click
 
+from simkit.cli.terminal import clean
 from simkit.errors import SimkitError
 
 EXIT_ERROR = 1
@@ -30,12 +31,12 @@ EXIT_BROKEN_PIPE = 141
 
 def warn(message: str) -> None:
     """``Warning: message`` on stderr; the command goes on."""
-    click.echo(f"Warning: {message}", err=True)
+    click.echo(f"Warning: {clean(message)}", err=True)
 
 
 def error(message: str) -> None:
     """``Error: message`` on stderr; the command decides whether it goes on (build lists every bad file)."""
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Error: {clean(message)}", err=True)
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:

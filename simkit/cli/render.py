@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import click
 
 from simkit.cli.errors import stop_writing, warn
+from simkit.cli.terminal import CONTROL, clean
 
 TEXT, JSON, CSV = "text", "json", "csv"
 
@@ -41,33 +41,9 @@ def output_format(as_json: bool = False, as_csv: bool = False) -> str:
 
 # --------------------------------------------------------------------------- text for a terminal
 
-# What a terminal would act on instead of showing: escape sequences (CSI such as colours and cursor
-# moves, OSC such as window titles and hyperlinks up to BEL or ST, DCS/SOS/PM/APC strings, other
-# two-character escapes and a lone ESC), the 8-bit CSI, and every other C0 or C1 control character
-# except tab and newline (carriage return, backspace and bell included).
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
-    r"|\x1b[PX^_][^\x1b]*\x1b\\"
-    r"|\x1b[ -/]*[0-~]?"
-    r"|\x9b[0-?]*[ -/]*[@-~]"
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
-)
-
-
-def clean(value: Any) -> str:
-    """``str(value)`` made safe to show in a terminal: escape sequences and control characters (but tab
-    and newline) removed.
-
-    Rich markup needs no escaping: :func:`print_table`'s console does not read markup, and click
-    prints text as it is. (Clean before making a rich ``Text``, which drops some controls itself.)
-    """
-    return _CONTROL.sub("", str(value))
-
-
 def _clean_spans(text: str, spans: Iterable[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
     """:func:`clean` of ``text``, and ``spans`` (character offsets into ``text``) moved to match it."""
-    removed = [(m.start(), m.end()) for m in _CONTROL.finditer(text)]
+    removed = [(m.start(), m.end()) for m in CONTROL.finditer(text)]
     if not removed:
         return text, list(spans)
 
