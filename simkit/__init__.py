@@ -30,6 +30,7 @@ __all__ = [
     "MissingInitiative",
     "ParagraphRecord",
     "RebuildResult",
+    "RegionMatrix",
     "Recommendation",
     "RegionResult",
     "SearchResult",
@@ -60,7 +61,7 @@ _LAZY = {
     "parse_report": "simkit.reading.parse",
     "SimkitError": "simkit.errors",
     **dict.fromkeys(["SearchResult", "RegionResult", "Hit", "ParagraphRecord", "IndexInfo", "ClusterSet", "Initiative",
-                     "InitiativeUnit", "MissingInitiative", "Recommendation"], "simkit.results"),
+                     "InitiativeUnit", "MissingInitiative", "Recommendation", "RegionMatrix"], "simkit.results"),
 }
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
         MissingInitiative,
         ParagraphRecord,
         Recommendation,
+        RegionMatrix,
         RegionResult,
         SearchResult,
     )

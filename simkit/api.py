@@ -24,6 +24,7 @@ from simkit.results import (
     MissingInitiative,
     ParagraphRecord,
     Recommendation,
+    RegionMatrix,
     RegionResult,
     SearchResult,
 )
@@ -193,6 +194,11 @@ class SimkitIndex:
         """Recurring initiatives spanning at least ``min_regions`` regions."""
         self._open()
         return self.initiatives.clusters(min_regions)
+
+    def region_matrix(self, min_regions: int = 2) -> RegionMatrix:
+        """Region × initiative table: the years each region's reports cover each initiative."""
+        self._open()
+        return self.initiatives.matrix(min_regions)
 
     def initiatives_of(self, region: str, min_regions: int = 2) -> list[Initiative]:
         """The initiatives a region takes part in."""

@@ -173,6 +173,21 @@ class ClusterSet:
 
 
 @dataclass(frozen=True)
+class RegionMatrix:
+    """Region × initiative table: ``cells`` say, for each region in an initiative, the years its reports
+    cover it, its status (``carried_out``/``planned``) and its number of units."""
+
+    version: str | None
+    regions: list[str]
+    initiatives: list[dict[str, Any]]  # id, label, regions (count), first_year
+    cells: list[dict[str, Any]]  # region, initiative, years, status, units
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of ``simkit matrix --json``."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class MissingInitiative:
     """An initiative that a region's peers have and the region has not."""
 

@@ -497,3 +497,21 @@ def test_large_inputs_use_an_ivf_knn_graph_close_to_the_exact_one():
     assert len(exact) > 5000
     assert len(exact & approximate) / len(exact) >= 0.95
     assert approximate == again
+
+
+def test_region_matrix_is_a_typed_result_and_the_cli_prints_its_dict(demo_index, demo_index_dir, runner):
+    """The Python API returns a RegionMatrix; `simkit matrix --json` prints exactly its to_dict()."""
+    import simkit
+    from simkit.cli import cli
+
+    matrix = demo_index.region_matrix()
+    assert isinstance(matrix, simkit.RegionMatrix)
+    ids = {i["id"] for i in matrix.initiatives}
+    assert ids == {c.id for c in demo_index.clusters().clusters}
+    assert matrix.cells and all(c["region"] in matrix.regions and c["initiative"] in ids for c in matrix.cells)
+    assert all(c["status"] in ("carried_out", "planned") and c["units"] >= 1 for c in matrix.cells)
+    result = runner.invoke(cli, ["matrix", "--index", str(demo_index_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == json.loads(json.dumps(matrix.to_dict(), ensure_ascii=False))
+    with pytest.raises(simkit.SimkitError):
+        demo_index.region_matrix(min_regions=0)

@@ -30,7 +30,7 @@ def clusters(index_dir: str | None, min_regions: int, as_matrix: bool, as_json: 
     with simkit.open_index(index_dir) as index:
         result = index.clusters(min_regions=min_regions)
     if as_matrix:
-        render.render(region_matrix(result), render.MATRIX, fmt)
+        render.render(region_matrix(result).to_dict(), render.MATRIX, fmt)
     else:
         render.render(result, render.CLUSTERS, fmt)
 
@@ -45,12 +45,10 @@ def clusters(index_dir: str | None, min_regions: int, as_matrix: bool, as_json: 
 def matrix(index_dir: str | None, min_regions: int, missing_for: str | None, peers: int, min_support: int,
            as_json: bool, as_csv: bool) -> None:
     """Region × initiative table with years (or, with --missing, what a region's peers do and it does not)."""
-    from simkit.initiatives.views import region_matrix
-
     fmt = render.output_format(as_json, as_csv)
     with simkit.open_index(index_dir) as index:
         if missing_for is None:
-            render.render(region_matrix(index.clusters(min_regions=min_regions)), render.MATRIX, fmt)
+            render.render(index.region_matrix(min_regions=min_regions).to_dict(), render.MATRIX, fmt)
             return
         missing = index.missing_initiatives(missing_for, peers=peers, min_support=min_support,
                                             min_regions=min_regions)

@@ -6,7 +6,6 @@ How the clustering is computed and stored is in :mod:`simkit.initiatives.cluster
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -16,7 +15,7 @@ from simkit.initiatives.clustering import StoredClustering, stored_clustering
 from simkit.initiatives.peers import Peers
 from simkit.initiatives.units import CARRIED_OUT
 from simkit.reading.regions import lookup
-from simkit.results import ClusterSet, Initiative, InitiativeUnit, MissingInitiative
+from simkit.results import ClusterSet, Initiative, InitiativeUnit, MissingInitiative, RegionMatrix
 from simkit.store.parts import IndexParts
 
 
@@ -46,6 +45,10 @@ class Initiatives:
         if min_regions not in self._sets:
             self._sets[min_regions] = _initiatives(self.parts, self.clustering, min_regions)
         return self._sets[min_regions]
+
+    def matrix(self, min_regions: int = 2) -> RegionMatrix:
+        """The region × initiative table of :meth:`clusters`."""
+        return region_matrix(self.clusters(min_regions))
 
     def of_region(self, region: str, min_regions: int = 2) -> list[Initiative]:
         """The initiatives a region takes part in."""
@@ -138,7 +141,7 @@ def _resolve_region(parts: IndexParts, region: str, known: Sequence[str]) -> str
     raise NotFoundError(f"{region}: no report of this region in {parts.root}; known: {', '.join(sorted(known)[:10])}")
 
 
-def region_matrix(cluster_set: ClusterSet) -> dict[str, Any]:
+def region_matrix(cluster_set: ClusterSet) -> RegionMatrix:
     """Region × initiative table: for each region and initiative, the years (and roles) it appears in."""
     regions = sorted({r for c in cluster_set.clusters for r in c.regions})
     cells = []
@@ -149,7 +152,7 @@ def region_matrix(cluster_set: ClusterSet) -> dict[str, Any]:
             cells.append({"region": region, "initiative": c.id,
                           "years": sorted({m.year for m in own if m.year is not None}),
                           "status": c.region_status.get(region, "carried_out"), "units": len(own)})
-    return {"version": cluster_set.version, "regions": regions,
-            "initiatives": [{"id": c.id, "label": c.label, "regions": len(c.regions), "first_year": c.first_year}
-                            for c in cluster_set.clusters],
-            "cells": cells}
+    return RegionMatrix(cluster_set.version, regions,
+                        [{"id": c.id, "label": c.label, "regions": len(c.regions), "first_year": c.first_year}
+                         for c in cluster_set.clusters],
+                        cells)
