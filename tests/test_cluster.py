@@ -452,11 +452,8 @@ def test_report_renders_in_headless_chromium(demo_index, tmp_path, clusters):
     from simkit.initiatives.html_report import write_report
 
     browser = _chromium()
-    if browser is None:
-        if os.environ.get("SIMKIT_BROWSER_TESTS") == "required":
-            pytest.fail("chromium not found; install it (apt-get install chromium)")
-        pytest.skip("chromium not installed")
-    page = write_report(demo_index, tmp_path / "report.html")
+    assert browser is not None, "chromium not found; install it (apt-get install chromium; .ci/run does)"
+    page = write_report(demo_index.initiatives, tmp_path / "report.html")
     flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,2000"]

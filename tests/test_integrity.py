@@ -2,7 +2,7 @@
 
 Every test works on a tiny index of three generated reports (built once per module through a
 rebuild, so its embedding cache is full), copied per test. The disk-full tests mount a small
-tmpfs (we run as root in CI; they skip, saying why, where mounting is impossible).
+tmpfs (they need root, as CI runs, and fail saying why otherwise).
 """
 
 from __future__ import annotations
@@ -560,8 +560,8 @@ def test_a_reader_of_another_user_keeps_its_version(embedder, tmp_path):
     """Probe 17, as a non-root reader (nobody): it can take the shared lock on a version it may only read,
     and a rebuild as root with --keep 1 leaves that version in place until the reader closes it. A version
     without a lock file (an older simkit's) stays readable by a reader who cannot create one."""
-    if os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists():
-        pytest.skip("needs root and setpriv to run the reader as another user")
+    assert os.geteuid() == 0 and Path("/usr/bin/setpriv").exists(), \
+        "needs root and setpriv to run the reader as another user (CI runs as root)"
     shared = Path(tempfile.mkdtemp(prefix="simkit-h16-"))  # pytest's tmp_path is private to root
     try:
         shared.chmod(0o755)
@@ -613,12 +613,10 @@ def small_disk(tmp_path):
     """A 6 MiB tmpfs mounted for the test (unmounted afterwards)."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
+    assert os.geteuid() == 0, "mounting a tmpfs needs root (CI runs as root)"
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6M", "tmpfs", str(mount)],
                           capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    assert done.returncode == 0, f"cannot mount a tmpfs here: {done.stderr.strip()}"
     try:
         yield mount
     finally:
