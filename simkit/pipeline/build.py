@@ -15,8 +15,9 @@ import numpy as np
 
 from simkit import __version__, arguments
 from simkit.embedding.embedder import Embedder
+from simkit.embedding.encode import UnitEncoding, UnitText, encode_units
 from simkit.embedding.models import ResolvedModel
-from simkit.embedding.sparse_head import head_info, pack
+from simkit.embedding.sparse_head import head_info
 from simkit.errors import BuildError, IndexLoadError, WriteError
 from simkit.fileio import write_failure
 from simkit.initiatives.clustering import model_key, write_clusters
@@ -164,22 +165,13 @@ def _build_locked(root: Path, parsed: list[ParsedReport], skipped: list[SkippedF
     seconds["load_model"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    advance = progress("embedding", len(units)) if progress else None
-    vectors = embedder.embed_passages([embedding_text(u, embed_context) for u in units], progress=advance)
-    seconds["embed"] = time.perf_counter() - mark
-
-    mark = time.perf_counter()
     plan = SentencePlan.of([u.text for u in units])
-    advance = progress("sentences", len(plan.texts)) if progress else None
-    sentences = (plan, embedder.embed_sentences(plan.texts, progress=advance))
-    seconds["embed_sentences"] = time.perf_counter() - mark
-
-    latent = None
-    if embedder.has_latent_terms:
-        mark = time.perf_counter()
-        advance = progress("latent terms", len(units)) if progress else None
-        latent = latent_index(pack(embedder.latent_terms([u.text for u in units], progress=advance)))
-        seconds["latent_terms"] = time.perf_counter() - mark
+    encoding = encode_in_batches(embedder, unit_texts(units, plan, embed_context),
+                                 progress("encoding", len(units)) if progress else None)
+    sentences = (plan, encoding.sentence_vectors)
+    latent = latent_index(encoding.latent) if encoding.latent is not None else None
+    vectors = encoding.vectors
+    seconds["encode"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     name, tmp, counts = stage_version(root, parsed, units, vectors, embedder.model, phrases,
@@ -193,6 +185,24 @@ def _build_locked(root: Path, parsed: list[ParsedReport], skipped: list[SkippedF
         paragraphs=counts["paragraphs"], units=counts["units"], skipped=skipped, warnings=warnings,
         seconds={k: round(v, 3) for k, v in seconds.items()},
     )
+
+
+ENCODE_BATCH = 256  # units per call of encode_units (one progress step)
+
+
+def unit_texts(units: Sequence[Paragraph], plan: SentencePlan, embed_context: str) -> list[UnitText]:
+    """What the encoder needs of each unit: its embedded text, its own text and its sentences (from ``plan``)."""
+    return [UnitText(embedding_text(unit, embed_context), unit.text,
+                     tuple((int(s), int(e)) for s, e in plan.spans[plan.offsets[row]:plan.offsets[row + 1]]))
+            for row, unit in enumerate(units)]
+
+
+def encode_in_batches(embedder: Embedder, units: Sequence[UnitText],
+                      progress: Callable[[int], None] | None = None) -> UnitEncoding:
+    """:func:`encode_units` over ``units``, :data:`ENCODE_BATCH` at a time (``progress`` after each)."""
+    parts = [encode_units(embedder, units[start:start + ENCODE_BATCH], progress=progress)
+             for start in range(0, len(units), ENCODE_BATCH)]
+    return UnitEncoding.concat(parts, embedder.dimension)
 
 
 def write_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Paragraph], vectors: np.ndarray,
