@@ -27,7 +27,11 @@ def models_install(model: str | None, force: bool) -> None:
     else:
         announce_model(name, False)
         path = resolve_model(name).path
-    click.echo(f"Installed {PROFILES[name].model_id} at {path}")
+    from simkit.embedding.embedder import Embedder
+
+    embedder = Embedder.load(name)
+    embedder.prepare_runtime()
+    click.echo(f"Installed {PROFILES[name].model_id} at {path} (bulk runtime {embedder.runtime_id})")
 
 
 @models.command("list")

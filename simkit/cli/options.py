@@ -32,6 +32,19 @@ def index_option(func: F) -> F:
     )(func)
 
 
+RUNTIMES = ("onnx-fp32", "onnx-int8", "torch")  # simkit.embedding.runtime.RUNTIMES, without importing it
+
+
+def runtime_option(func: F) -> F:
+    """--runtime (or $SIMKIT_RUNTIME): the bulk runtime that encodes units at build time."""
+    return click.option(
+        "--runtime", type=click.Choice(RUNTIMES), envvar="SIMKIT_RUNTIME", show_envvar=True, default=None,
+        help="Bulk runtime for the encoder: onnx-fp32 (float32 on ONNX Runtime), onnx-int8 (int8 matrix "
+             "products: faster, slightly different vectors) or torch (SIMKIT_DEVICE=cuda for a GPU) "
+             "[default: onnx-fp32; rebuild: the current version's].",
+    )(func)
+
+
 def json_option(func: F) -> F:
     """--json, for commands whose text output is lines rather than a table."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)

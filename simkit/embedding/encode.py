@@ -73,14 +73,21 @@ class UnitEncoding:
 def encode_units(embedder: Embedder, units: Sequence[UnitText], *, latent: bool | None = None,
                  progress: Callable[[int], None] | None = None) -> UnitEncoding:
     """Encode ``units``: their vectors, evidence-sentence vectors and (with ``latent``, by default
-    when the model has a sparse head) latent terms. ``progress`` is called with the number of units done."""
+    when the model has a sparse head) latent terms. ``progress`` is called with the number of units done.
+
+    Three encoder passes on the bulk runtime, each batched by length: the unit as embedded (outline
+    titles, passage prefix), each evidence sentence alone (the model's sentence prompt), and the
+    unit's raw text for its latent terms. Fewer passes were measured and lost quality: pooling sentences
+    from the unit's pass (late chunking) lost evidence, and latent terms from the unit's pass lost
+    region nDCG (docs/method/throughput.md).
+    """
     latent = embedder.has_latent_terms if latent is None else latent
     vectors = embedder.embed_passages([u.text for u in units])
     sentence_texts = [u.content[s:e] for u in units for s, e in u.sentences]
     offsets = np.zeros(len(units) + 1, dtype=np.int64)
     np.cumsum([len(u.sentences) for u in units], out=offsets[1:])
     sentence_vectors = embedder.embed_sentences(sentence_texts)
-    packed = pack(embedder.latent_terms([u.content for u in units])) if latent else None
+    packed = pack(embedder.bulk_latent_terms([u.content for u in units])) if latent else None
     if progress is not None:
         progress(len(units))
     return UnitEncoding(vectors, sentence_vectors, offsets, packed)

