@@ -237,13 +237,14 @@ def test_cache_keys_tell_prompts_apart_and_passage_keys_are_unchanged(tmp_path):
 
 
 def test_a_sentence_is_not_served_the_vector_cached_for_the_same_text_as_a_passage(tmp_path, embedder):
-    from simkit.embedding.cache import EmbeddingCache
+    from simkit.embedding.cache import EmbeddingCache, runtime_prompt
     from simkit.pipeline.rebuild import UnitCounts, _Stages, _vectors_for
 
     text = "推行高频事项“一件事一次办”主题服务"
     stale = np.full((1, embedder.dimension), 1.0 / np.sqrt(embedder.dimension), dtype=np.float32)
     with EmbeddingCache.for_index(tmp_path, embedder.model, embedder.dimension) as cache:
-        cache.put_many([cache.key(text)], stale)  # the same text, cached as a passage
+        # the same text, cached as a passage
+        cache.put_many([cache.key(text, runtime_prompt("passage", embedder.runtime_id))], stale)
     counts = UnitCounts()
     vectors = _vectors_for(tmp_path, [text], embedder, None, counts, _Stages(tmp_path, None), None, "sentences",
                            sentences=True)

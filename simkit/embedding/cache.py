@@ -2,7 +2,8 @@
 
 One SQLite file per model (``INDEX_DIR/cache/embeddings-<model fingerprint>.sqlite``), keyed by
 sha256 of the model id, the prompt it was embedded with (``passage`` for units, ``query`` for
-evidence sentences, see :meth:`simkit.embedding.embedder.Embedder.embed_sentences`) and the exact text
+evidence sentences, see :meth:`simkit.embedding.embedder.Embedder.embed_sentences`) and the bulk runtime
+that computed it (:func:`runtime_prompt`: ``passage@onnx-fp32-r1``), and the exact text
 (outline titles included, see :func:`simkit.reading.segment.embedding_text`). Latent terms, packed as
 fixed-width rows (:func:`simkit.embedding.sparse_head.pack`), live in a second file,
 ``latent-<model fingerprint>.sqlite``. A row's value is the vector's raw float32 bytes followed by
@@ -40,6 +41,12 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
 """
+
+
+def runtime_prompt(prompt: str, runtime: str) -> str:
+    """The prompt part of a cache key for vectors computed by the bulk ``runtime`` (``passage@onnx-fp32-r1``):
+    vectors of two runtimes never share a key."""
+    return f"{prompt}@{runtime}"
 
 
 def cache_path(root: Path, model: ResolvedModel) -> Path:

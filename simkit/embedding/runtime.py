@@ -1,14 +1,15 @@
 """Bulk runtimes: what turns a batch of token ids into the encoder's final token states at build time.
 
-simkit encodes every unit once, keeps the final-layer token states and derives from them the unit
-vector (mean pooling, as the sentence-transformers model does) and the latent terms
+A runtime returns the final-layer token states of a batch; the embedder mean-pools them into vectors
+(as the sentence-transformers model does) and feeds them to the sparse head for latent terms
 (:class:`simkit.embedding.sparse_head.SparseHead`). Three runtimes serve the same weights:
 
-- ``onnx-int8`` (default): the model exported to ONNX and its matrix multiplications quantized to
-  int8 (dynamic, per output channel) by ONNX Runtime. On report paragraphs its vectors keep a cosine
-  of at least 0.99 to the float32 ones (tests/test_runtime.py); its speed is measured in
-  docs/method/throughput.md.
-- ``onnx-fp32``: the same export without quantization (float32 results, ONNX Runtime's kernels).
+- ``onnx-fp32`` (default): the model exported to ONNX, float32, on ONNX Runtime; its vectors are
+  sentence-transformers' (cosine ≥ 0.9999, tests/test_runtime.py), from a faster runtime.
+- ``onnx-int8``: the same export with its matrix multiplications quantized to int8 (dynamic, per
+  output channel). On report paragraphs its vectors keep a cosine of at least 0.99 to float32, and it
+  is faster, but it moved evidence figures on the dev set (docs/method/throughput.md), so it is a choice,
+  not the default.
 - ``torch``: the model in PyTorch (``SIMKIT_DEVICE=cuda`` runs it on a GPU with a CUDA build of torch).
 
 The ONNX files are made from the local model directory (nothing is downloaded) the first time a

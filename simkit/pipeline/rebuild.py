@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from simkit import arguments
-from simkit.embedding.cache import EmbeddingCache
+from simkit.embedding.cache import EmbeddingCache, runtime_prompt
 from simkit.embedding.embedder import Embedder
 from simkit.embedding.models import PROFILES, ResolvedModel, resolve_model
 from simkit.embedding.runtime import LEGACY_RUNTIME, RUNTIME_ENV, RUNTIMES, runtime_id
@@ -538,7 +538,7 @@ def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: See
         dimension = embedder.dimension
         prompt = embedder.model.profile.sentence_prompt if sentences else "passage"
         opened = EmbeddingCache.for_index(root, embedder.model, dimension)
-    prompt = f"{prompt}@{embedder.runtime_id}"  # vectors of different runtimes never share a key
+    prompt = runtime_prompt(prompt, embedder.runtime_id)
     out = np.zeros((len(texts), dimension), dtype=np.float32)
     with opened as cache:
         position: dict[str, int] = {}  # cache key -> index of the distinct text
