@@ -15,7 +15,8 @@ def progress_factory(quiet: bool) -> Callable[[str, int], Callable[[int], None]]
     from tqdm import tqdm
 
     def factory(label: str, total: int) -> Callable[[int], None]:
-        bar = tqdm(total=total, desc=label, unit="para", file=sys.stderr, leave=False)
+        unit = "sentence" if "sentence" in label else "unit"
+        bar = tqdm(total=total, desc=label, unit=unit, file=sys.stderr, leave=False, smoothing=0.1)
 
         def advance(n: int) -> None:
             bar.update(n)

