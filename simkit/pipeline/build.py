@@ -21,6 +21,7 @@ from simkit.embedding.sparse_head import head_info
 from simkit.errors import BuildError, IndexLoadError, WriteError
 from simkit.fileio import write_failure
 from simkit.initiatives.clustering import model_key, write_clusters
+from simkit.pipeline.distributed import check_address, encode_on_ray
 from simkit.pipeline.sources import ReportPaths, SkippedFile, collect_files, parse_reports
 from simkit.reading.boilerplate import PhraseStats, flag_reports
 from simkit.reading.records import UNIT_KINDS, Paragraph, ParsedReport
@@ -63,6 +64,7 @@ class BuildResult:
     skipped: list[SkippedFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    embedded_on: dict[str, Any] | None = None  # with ``ray``: where the units were embedded (as in the manifest)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``simkit build --json``."""
@@ -95,6 +97,8 @@ def build_index(
     embed_context: str = "section",
     progress: ProgressFactory | None = None,
     runtime: str | None = None,
+    ray: str | None = None,
+    ray_workers: int | None = None,
 ) -> BuildResult:
     """Build a new version of the index at ``index_dir`` from report files and folders.
 
@@ -103,13 +107,23 @@ def build_index(
     file is usable, :class:`BuildError` is raised and the index already at ``index_dir`` (if any)
     is left untouched. ``runtime`` picks the bulk runtime (:mod:`simkit.embedding.runtime`; default
     ``$SIMKIT_RUNTIME`` or ``onnx-fp32``).
+
+    With ``ray`` (a Ray cluster's ``HOST:PORT``, ``auto`` or ``local``), the units are embedded on that
+    cluster by ``ray_workers`` workers (:func:`simkit.pipeline.distributed.encode_on_ray`), on the same
+    runtime; everything else runs here, and the version records where its units were embedded
+    (``embedded_on``). An address that does not answer raises :class:`BuildError` before anything is
+    read or locked.
     """
     paths = arguments.paths("paths", paths)
     index_dir = arguments.path("index_dir", index_dir)
     model = arguments.optional_text("model", model)
     region = arguments.optional_text("region", region)
+    ray = arguments.optional_text("ray", ray)
+    ray_workers = arguments.optional_whole_number("ray_workers", ray_workers)
     if embed_context not in EMBED_CONTEXTS:
         raise BuildError(f"unknown embed context {embed_context!r}; use one of {', '.join(EMBED_CONTEXTS)}")
+    if ray is not None:
+        check_address(ray)  # Ray installed, the address answers: before the work, not after it
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     files, skipped = collect_files(paths)
@@ -123,7 +137,7 @@ def build_index(
     with writing_index(root), IndexLock(root, "build"):  # before the embedding: a second writer fails at once
         recover(root)
         return _build_locked(root, parsed, skipped, warnings, model, embed_context, progress, seconds, started,
-                             runtime)
+                             runtime, ray=ray, ray_workers=ray_workers)
 
 
 @contextmanager
@@ -159,7 +173,8 @@ def write_error(exc: OSError, root: Path, before: str | None = None) -> WriteErr
 
 def _build_locked(root: Path, parsed: list[ParsedReport], skipped: list[SkippedFile], warnings: list[str],
                   model: str | None, embed_context: str, progress: ProgressFactory | None,
-                  seconds: dict[str, float], started: float, runtime: str | None = None) -> BuildResult:
+                  seconds: dict[str, float], started: float, runtime: str | None = None, *,
+                  ray: str | None = None, ray_workers: int | None = None) -> BuildResult:
     mark = time.perf_counter()
     embedder = Embedder.load(model, runtime=runtime)
     parsed = [fit_to_model(p, embedder, embed_context) for p in parsed]
@@ -169,8 +184,13 @@ def _build_locked(root: Path, parsed: list[ParsedReport], skipped: list[SkippedF
 
     mark = time.perf_counter()
     plan = SentencePlan.of([u.text for u in units])
-    encoding = encode_in_batches(embedder, unit_texts(units, plan, embed_context),
-                                 progress("encoding", len(units)) if progress else None)
+    texts, advance = unit_texts(units, plan, embed_context), progress("encoding", len(units)) if progress else None
+    embedded_on = None
+    if ray is not None:  # issue 17: the embedding stage on a Ray cluster (simkit/pipeline/distributed.py)
+        encoding, where = encode_on_ray(ray, embedder, texts, workers=ray_workers, progress=advance)
+        embedded_on = where.to_dict()
+    else:
+        encoding = encode_in_batches(embedder, texts, advance)
     sentences = (plan, encoding.sentence_vectors)
     latent = latent_index(encoding.latent) if encoding.latent is not None else None
     vectors = encoding.vectors
@@ -179,14 +199,14 @@ def _build_locked(root: Path, parsed: list[ParsedReport], skipped: list[SkippedF
     mark = time.perf_counter()
     name, tmp, counts = stage_version(root, parsed, units, vectors, embedder.model, phrases,
                                       embed_context=embed_context, sentences=sentences, latent=latent,
-                                      warnings=warnings, runtime=embedder.runtime_id)
+                                      warnings=warnings, runtime=embedder.runtime_id, embedded_on=embedded_on)
     publish_or_discard(root, name, tmp)
     seconds["write"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
     return BuildResult(
         index_dir=str(root), version=name, model=embedder.profile.name, documents=counts["documents"],
         paragraphs=counts["paragraphs"], units=counts["units"], skipped=skipped, warnings=warnings,
-        seconds={k: round(v, 3) for k, v in seconds.items()},
+        seconds={k: round(v, 3) for k, v in seconds.items()}, embedded_on=embedded_on,
     )
 
 
@@ -247,7 +267,8 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
                   checkpoint: Checkpoint | None = None,
                   split_faiss_write: bool = False,
                   warnings: list[str] | None = None,
-                  runtime: str | None = None) -> tuple[str, Path, dict[str, int]]:
+                  runtime: str | None = None,
+                  embedded_on: dict[str, Any] | None = None) -> tuple[str, Path, dict[str, int]]:
     """Write a complete index version into a temporary directory under ``root/versions``, unpublished.
 
     Returns the version name, the temporary directory and the counts; the caller publishes
@@ -255,7 +276,8 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
     once the FAISS file is written, or half-way through it with ``split_faiss_write``
     (fault-injection tests; see :func:`simkit.store.vectors.save_vector_index`). Problems that do not
     stop the build (an unreadable earlier clustering) are appended to ``warnings``. ``runtime`` is the
-    bulk runtime that computed the vectors (:attr:`Embedder.runtime_id`), recorded in the manifest.
+    bulk runtime that computed the vectors (:attr:`Embedder.runtime_id`), recorded in the manifest, and so is
+    ``embedded_on`` (where the units were embedded, when not in this process).
     """
     name, tmp = new_version_dir(root)
     try:
@@ -293,7 +315,7 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         prompt = (sentence_prompt or model.profile.sentence_prompt) if sentences is not None else None
         manifest = _manifest(model, vector_index, counts, tmp, extra_files=extra_files, embed_context=embed_context,
                              sentence_prompt=prompt, latent_terms=head_info() if latent is not None else None,
-                             runtime=runtime)
+                             runtime=runtime, embedded_on=embedded_on)
         with _naming_written(tmp):
             manifest.write(tmp)
     except BaseException:
@@ -339,7 +361,8 @@ def _current_dir(root: Path) -> Path | None:
 
 def _manifest(model: ResolvedModel, vector_index: Any, counts: dict[str, int], directory: Path,
               extra_files: Sequence[str] = (), *, embed_context: str, sentence_prompt: str | None,
-              latent_terms: dict[str, Any] | None, runtime: str | None = None) -> Manifest:
+              latent_terms: dict[str, Any] | None, runtime: str | None = None,
+              embedded_on: dict[str, Any] | None = None) -> Manifest:
     profile = model.profile
     return Manifest(
         created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -362,6 +385,7 @@ def _manifest(model: ResolvedModel, vector_index: Any, counts: dict[str, int], d
         embed_context=embed_context,
         sentence_prompt=sentence_prompt,
         latent_terms=latent_terms,
+        embedded_on=embedded_on,
     )
 
 

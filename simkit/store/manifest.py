@@ -3,7 +3,7 @@
 :class:`Manifest` is the one reader and writer of the file. It checks the manifest's own checksum
 (``manifest.sha256`` beside it, in ``sha256sum`` format), the type of every field and the format
 version when reading, and owns the defaults of fields that older versions did not record
-(``embed_context``, ``sentence_prompt``, ``latent_terms``), so no other module guesses them.
+(``embed_context``, ``sentence_prompt``, ``latent_terms``, ``embedded_on``), so no other module guesses them.
 A version written before manifests had a checksum file is read unverified (its fields are still
 checked). The fields are described in docs/index-format.md.
 """
@@ -50,6 +50,8 @@ class Manifest:
     paragraphs, units, boilerplate_units, vectors, sentences. ``files``: ``{name: {"sha256", "bytes"}}``
     for every file of the version. ``versions``: library versions that built it.
     ``latent_terms``: the sparse head that computed the units' latent terms (None: none stored).
+    ``embedded_on``: where the units embedded by this build ran when not in the building process,
+    ``{"engine": "ray", "address", "workers", "hosts"}`` (None: in the building process, or nothing embedded).
     """
 
     format_version: int = FORMAT_VERSION
@@ -62,6 +64,7 @@ class Manifest:
     embed_context: str = DEFAULT_EMBED_CONTEXT
     sentence_prompt: str | None = None  # how evidence sentences were embedded; None: no sentence vectors recorded
     latent_terms: dict[str, Any] | None = None
+    embedded_on: dict[str, Any] | None = None
 
     @property
     def sentences_embedded_as(self) -> str:
@@ -82,7 +85,7 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         """The JSON object written to ``manifest.json`` (optional fields only when set)."""
         data = asdict(self)
-        for optional in ("sentence_prompt", "latent_terms"):
+        for optional in ("sentence_prompt", "latent_terms", "embedded_on"):
             if data[optional] is None:
                 del data[optional]
         return data
@@ -117,6 +120,7 @@ class Manifest:
             embed_context=data.get("embed_context") or DEFAULT_EMBED_CONTEXT,
             sentence_prompt=data.get("sentence_prompt") or None,
             latent_terms=data.get("latent_terms") or None,
+            embedded_on=data.get("embedded_on") or None,
             format_version=int(data["format_version"]),
         )
 
@@ -177,6 +181,7 @@ _INDEX = {"type": str, "metric": str, "ntotal": "count", "dimension": "positive"
 _REQUIRED_COUNTS = ("documents", "paragraphs", "units", "vectors")
 _LATENT = {"source": str, "version": (str, type(None)), "head_sha256": "sha256", "dim": "positive",
            "top_k": "positive"}
+_EMBEDDED_ON = {"engine": str, "address": str, "workers": "positive"}  # "hosts": a list of str, optional
 
 
 def _check(data: Any) -> None:
@@ -225,6 +230,14 @@ def _check(data: Any) -> None:
     if latent:
         for key, kind in _LATENT.items():
             _field(latent, key, "latent_terms.", kind)
+    embedded_on = _object(data, "embedded_on", "", optional=True)
+    if embedded_on:
+        for key, kind in _EMBEDDED_ON.items():
+            _field(embedded_on, key, "embedded_on.", kind)
+        if "hosts" in embedded_on:
+            _field(embedded_on, "hosts", "embedded_on.", list)
+            if not all(isinstance(host, str) for host in embedded_on["hosts"]):
+                raise _Bad("embedded_on.hosts", "a list of strings expected")
     # What holds by construction: one vector per unit, the FAISS description matches.
     if counts["vectors"] != counts["units"]:
         raise _Bad("counts.vectors", f"{counts['vectors']} vectors for {counts['units']} units")

