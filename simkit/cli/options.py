@@ -68,6 +68,19 @@ def region_option(func: F) -> F:
     return click.option("--region", default=None, help="Region of every report given (overrides detection).")(func)
 
 
+def ray_options(func: F) -> F:
+    """--ray ADDRESS (or $SIMKIT_RAY) and --ray-workers N: the embedding stage on a Ray cluster (docs/ray.md)."""
+    return _apply(func, [
+        click.option("--ray", "ray", metavar="ADDRESS", envvar="SIMKIT_RAY", default=None, show_envvar=True,
+                     help="Embed on a Ray cluster: its head's HOST:PORT (`ray start --head`), auto (the cluster "
+                          "this machine joined, or $RAY_ADDRESS) or local (a Ray instance started for this "
+                          "command). Reading, writing and publishing stay here. Needs pip install 'simkit[ray]' "
+                          "and the model on every node; see docs/ray.md."),
+        click.option("--ray-workers", "ray_workers", type=click.IntRange(1), default=None, metavar="N",
+                     help="Ray workers, each loading the model once [default: the cluster's CPUs / 2]."),
+    ])
+
+
 def out_option(help: str) -> Callable[[F], F]:
     """--out FILE (required), with the help text of the command using it; ``-`` is stdout (see :func:`output_to`).
 

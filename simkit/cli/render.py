@@ -382,12 +382,20 @@ MISSING = View(
 def _build_text(result: Any, target: Any) -> None:
     for warning in result.warnings:
         warn(clean(warning))
+    where = result.embedded_on
+    ray = f", {ray_summary(where)}" if where else ""
     echo_line(f"Indexed {result.documents} reports, {result.units} paragraphs into {target} "
-              f"(version {result.version}, model {result.model}, {result.seconds['total']:.1f} s).")
+              f"(version {result.version}, model {result.model}{ray}, {result.seconds['total']:.1f} s).")
 
 
 BUILD = View(text=_build_text)
 """A :class:`~simkit.pipeline.build.BuildResult` (the index directory as ``target``)."""
+
+
+def ray_summary(where: dict[str, Any]) -> str:
+    """Where units were embedded, from a version's ``embedded_on``: "embedded on Ray at ADDRESS by N workers"."""
+    workers = int(where.get("workers") or 0)
+    return f"embedded on Ray at {where.get('address')} by {workers} worker{'' if workers == 1 else 's'}"
 
 
 def rebuild_summary(report: dict[str, Any]) -> str:
@@ -402,6 +410,7 @@ def rebuild_summary(report: dict[str, Any]) -> str:
                if (sentences := report.get("sentences") or {}) else "")
             + (f" (latent terms {latent.get('embedded', 0)} computed, {latent.get('reused', 0)} reused)"
                if (latent := report.get("latent_terms") or {}).get("total") else "")
+            + (f" ({ray_summary(where)})" if (where := report.get("embedded_on")) else "")
             + f"; {report.get('seconds', {}).get('total', 0):.1f} s")
     return text + (f"; {report['error']}" if report.get("error") else "")
 

@@ -30,6 +30,7 @@ import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -89,13 +90,10 @@ def check_address(address: str) -> None:
         return
     target = _probe_target(address)
     if target is None:
-        return  # `auto` with nothing to find: ray.init says so at once
+        return  # `auto` without Ray's helper to find the address: ray.init alone decides
     host, port = target
     try:
-        with socket.create_connection((host, port), timeout=PROBE_SECONDS) as conn:
-            conn.settimeout(PROBE_SECONDS)
-            conn.sendall(_HTTP2_PREFACE)
-            answer = _read(conn, 9)
+        conn = socket.create_connection((host, port), timeout=PROBE_SECONDS)
     except socket.gaierror as exc:
         raise BuildError(f"Ray address {address}: unknown host {host!r} ({exc.strerror or exc}); "
                          "give the head node's HOST:PORT (`ray start --head` prints it)") from None
@@ -103,9 +101,21 @@ def check_address(address: str) -> None:
         reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
         raise BuildError(f"Ray address {address}: cannot connect to {host}:{port} ({reason}); is the cluster "
                          "running (`ray start --head`) and is the port open?") from None
+    answer, silent = b"", False
+    with conn:
+        try:
+            conn.settimeout(PROBE_SECONDS)
+            conn.sendall(_HTTP2_PREFACE)
+            answer = _read(conn, 9)
+        except TimeoutError:
+            silent = True
+        except OSError:  # reset: not a server that takes this handshake
+            pass
     if len(answer) < 9 or answer[3] != 0x04:  # an HTTP/2 (gRPC) server answers with a SETTINGS frame
-        raise BuildError(f"Ray address {address}: {host}:{port} answers, but not as a Ray cluster does; give the "
-                         "head node's GCS address (port 6379 unless `ray start --head --port` said otherwise)")
+        reason = (f"no reply to the handshake within {PROBE_SECONDS:.0f} s" if silent
+                  else "another protocol" if answer else "it closed the connection")
+        raise BuildError(f"Ray address {address}: {host}:{port} is not a Ray cluster ({reason}); give the head "
+                         "node's GCS address (port 6379 unless `ray start --head --port` said otherwise)")
 
 
 def _probe_target(address: str) -> tuple[str, int] | None:
@@ -393,3 +403,100 @@ def _assemble(rows: Mapping[int, tuple[bytes, bytes, bytes, str]], units: Sequen
     packed = np.stack([np.frombuffer(raw, dtype=np.float32) for _, _, raw, _ in ordered]) if latent else None
     hosts = tuple(sorted({host for _, _, _, host in ordered}))
     return UnitEncoding(vectors, sentence_vectors.astype(np.float32, copy=False), offsets, packed), hosts
+
+
+# --------------------------------------------------------------------------- rebuild (issue 17 hook)
+
+
+class RayEncoder:
+    """The ``encoder`` a rebuild takes: ``RayEncoder(...)(units)`` is :func:`encode_on_ray` of ``units``
+    with this address, model and workers; ``embedded_on`` says where the last call ran (None before)."""
+
+    def __init__(self, address: str, embedder: Embedder, *, workers: int | None = None,
+                 progress: Callable[[str, int], Callable[[int], None]] | None = None) -> None:
+        self.address = address
+        self.embedder = embedder
+        self.workers = workers
+        self.progress = progress
+        self.embedded_on: dict[str, Any] | None = None
+
+    def __call__(self, units: Sequence[UnitText]) -> UnitEncoding:
+        advance = self.progress("embedding on Ray", len(units)) if self.progress and units else None
+        encoding, where = encode_on_ray(self.address, self.embedder, units, workers=self.workers, progress=advance)
+        self.embedded_on = where.to_dict()
+        return encoding
+
+
+@dataclass
+class EncodedTexts:
+    """What an encoder computed, by exact text: unit vectors (by embedded text), evidence-sentence vectors
+    (by sentence) and packed latent terms (by the unit's own text)."""
+
+    units: dict[str, np.ndarray] = field(default_factory=dict)
+    sentences: dict[str, np.ndarray] = field(default_factory=dict)
+    latent: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, units: Sequence[UnitText], encoding: UnitEncoding) -> EncodedTexts:
+        """``encoding`` (of ``units``) keyed by text."""
+        found = cls()
+        for row, unit in enumerate(units):
+            found.units[unit.text] = encoding.vectors[row]
+            for (start, end), vector in zip(unit.sentences, encoding.sentences_of(row)):
+                found.sentences[unit.content[start:end]] = vector
+            if encoding.latent is not None:
+                found.latent[unit.content] = encoding.latent[row]
+        return found
+
+
+def encode_new_units(root: Path, embedder: Embedder, units: Sequence[UnitText],
+                     encoder: Callable[[Sequence[UnitText]], UnitEncoding],
+                     previous_texts: Callable[[], Sequence[str]] | None = None) -> EncodedTexts:
+    """Run ``encoder`` on the units of a rebuild whose embedded text neither the index's embedding cache
+    (:class:`~simkit.embedding.cache.EmbeddingCache`) nor the previous version (``previous_texts``, read
+    only when the cache misses) holds, each distinct text once; returns what it computed, by text."""
+    from simkit.embedding.cache import EmbeddingCache
+
+    distinct = list({unit.text: unit for unit in units}.values())
+    with EmbeddingCache.for_index(root, embedder.model, embedder.dimension) as cache:
+        keys = {cache.key(unit.text): unit.text for unit in distinct}
+        cached = {keys[key] for key, _ in cache.iter_many(keys)}
+    todo = [unit for unit in distinct if unit.text not in cached]
+    if todo and previous_texts is not None:
+        known = set(previous_texts())
+        todo = [unit for unit in todo if unit.text not in known]
+    if not todo:
+        return EncodedTexts()
+    return EncodedTexts.of(todo, encoder(todo))
+
+
+class PrecomputedEmbedder(Embedder):
+    """``inner`` (the model loaded here), answering texts that ``encoded`` holds from there: what a rebuild's
+    embedding stage uses when an encoder (Ray) has computed the new units. Other texts are embedded by ``inner``."""
+
+    def __init__(self, inner: Embedder, encoded: EncodedTexts) -> None:
+        self.__dict__.update(inner.__dict__)  # the same model, engines and lock
+        self.inner = inner
+        self.encoded = encoded
+
+    def embed_passages(self, texts: Sequence[str], **options: Any) -> np.ndarray:
+        return _mixed(texts, self.encoded.units, lambda rest: self.inner.embed_passages(rest, **options))
+
+    def embed_sentences(self, texts: Sequence[str], **options: Any) -> np.ndarray:
+        return _mixed(texts, self.encoded.sentences, lambda rest: self.inner.embed_sentences(rest, **options))
+
+    def latent_terms(self, texts: Sequence[str], **options: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+        from simkit.embedding.sparse_head import pack, unpack
+
+        packed = _mixed(texts, self.encoded.latent, lambda rest: pack(self.inner.latent_terms(rest, **options)))
+        return [unpack(row) for row in packed]
+
+
+def _mixed(texts: Sequence[str], known: Mapping[str, np.ndarray],
+           compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+    """One row per text: from ``known`` where it has the text, from ``compute`` (called once) for the rest."""
+    if not texts:
+        return compute([])
+    rest = [text for text in texts if text not in known]
+    computed = iter(compute(rest)) if rest else iter(())
+    return np.stack([known[text] if text in known else next(computed) for text in texts]).astype(np.float32)

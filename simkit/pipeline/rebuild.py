@@ -46,8 +46,10 @@ from simkit.pipeline.build import (
     fit_to_model,
     publish_or_discard,
     stage_version,
+    unit_texts,
     writing_index,
 )
+from simkit.pipeline.distributed import PrecomputedEmbedder, RayEncoder, check_address, encode_new_units
 from simkit.pipeline.sources import ReportPaths, SkippedFile, collect_files, parse_reports
 from simkit.pipeline.validation import validate_version
 from simkit.pipeline.versions import LAST_REPORT
@@ -128,6 +130,7 @@ class RebuildResult:
     error: str | None = None
     started_at: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
+    embedded_on: dict[str, Any] | None = None  # with ``ray``, when units were embedded there (as in the manifest)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON printed by ``simkit rebuild --json`` and saved as ``last_rebuild.json``."""
@@ -183,6 +186,8 @@ def rebuild_index(
     progress: ProgressFactory | None = None,
     checkpoint: Checkpoint | None = None,
     runtime: str | None = None,
+    ray: str | None = None,
+    ray_workers: int | None = None,
 ) -> RebuildResult:
     """Bring the index at ``index_dir`` up to date with ``sources`` (report files and folders).
 
@@ -206,7 +211,9 @@ def rebuild_index(
 
     ``model`` and ``embed_context`` default to the current version's. ``embedder`` lets a
     long-running process reuse a loaded model. ``checkpoint(stage)`` is called at each of
-    :data:`STAGES` (for tests).
+    :data:`STAGES` (for tests). With ``ray`` (as for :func:`simkit.pipeline.build.build_index`), the units
+    that neither the embedding cache nor the current version holds are embedded on that Ray cluster by
+    ``ray_workers`` workers, and ``embedded_on`` says so.
     """
     sources = arguments.paths("sources", sources)
     index_dir = arguments.path("index_dir", index_dir)
@@ -218,6 +225,10 @@ def rebuild_index(
     region = arguments.optional_text("region", region)
     if embedder is not None:
         arguments.instance("embedder", embedder, Embedder)
+    ray = arguments.optional_text("ray", ray)
+    ray_workers = arguments.optional_whole_number("ray_workers", ray_workers)
+    if ray is not None:
+        check_address(ray)  # before the lock: an address that does not answer fails at once
     if keep < 1:
         raise BuildError(f"--keep must be at least 1 (got {keep}): the current version is always kept")
     root = Path(index_dir)
@@ -236,7 +247,7 @@ def rebuild_index(
         with writing_index(root):  # disk full: one line naming the file (WriteError), nothing half-written left
             _rebuild_locked(root, sources, report, stages, model=model, embed_context=embed_context, keep=keep,
                             keep_missing=keep_missing, force=force, region=region, embedder=embedder,
-                            progress=progress, runtime=runtime)
+                            progress=progress, runtime=runtime, ray=ray, ray_workers=ray_workers)
     except Exception as exc:
         if isinstance(exc, ValidationError):  # its report is already saved
             raise
@@ -260,7 +271,7 @@ def rebuild_index(
 def _rebuild_locked(root: Path, sources: ReportPaths, report: RebuildResult, stages: _Stages, *,
                     model: str | None, embed_context: str | None, keep: int, keep_missing: bool, force: bool,
                     region: str | None, embedder: Embedder | None, progress: ProgressFactory | None,
-                    runtime: str | None = None) -> None:
+                    runtime: str | None = None, ray: str | None = None, ray_workers: int | None = None) -> None:
     """The body of :func:`rebuild_index`, run under the index lock; fills ``report``."""
     report.recovered = recover(root)
     if report.recovered:
@@ -330,14 +341,21 @@ def _rebuild_locked(root: Path, sources: ReportPaths, report: RebuildResult, sta
     unit_seed, sentence_seed, latent_seed = _previous_seeds(previous if same_space else None, context)
     if not sentences_current:
         sentence_seed = None
-    vectors = _vectors_for(root, texts, embedder, unit_seed, report.units, stages, progress, "embedding",
-                           warnings=report.warnings)
     plan = SentencePlan.of([unit.text for unit in units])
-    sentence_vectors = _vectors_for(root, plan.texts, embedder, sentence_seed, report.sentences,
+    embedding = embedder
+    if ray is not None:  # issue 17 hook: the new units are encoded on Ray; _vectors_for takes them from there
+        encoder = RayEncoder(ray, embedder, workers=ray_workers, progress=progress)
+        embedding = PrecomputedEmbedder(embedder, encode_new_units(
+            root, embedder, unit_texts(units, plan, context), encoder,
+            (lambda: unit_seed()[0]) if unit_seed is not None else None))
+        report.embedded_on = encoder.embedded_on
+    vectors = _vectors_for(root, texts, embedding, unit_seed, report.units, stages, progress, "embedding",
+                           warnings=report.warnings)
+    sentence_vectors = _vectors_for(root, plan.texts, embedding, sentence_seed, report.sentences,
                                     stages, progress, "sentences", sentences=True, warnings=report.warnings)
     latent = None
     if head is not None:
-        latent = latent_index(_vectors_for(root, [unit.text for unit in units], embedder,
+        latent = latent_index(_vectors_for(root, [unit.text for unit in units], embedding,
                                            latent_seed if latent_current else None,
                                            report.latent_terms, stages, progress, "latent terms", latent=True,
                                            warnings=report.warnings))
@@ -347,7 +365,8 @@ def _rebuild_locked(root: Path, sources: ReportPaths, report: RebuildResult, sta
     name, tmp, counts = stage_version(root, reports, units, vectors, resolved, phrases, embed_context=context,
                                       sentences=(plan, sentence_vectors), latent=latent, checkpoint=stages,
                                       runtime=embedder.runtime_id,
-                                      split_faiss_write=stages.wants("write-faiss"), warnings=report.warnings)
+                                      split_faiss_write=stages.wants("write-faiss"), warnings=report.warnings,
+                                      embedded_on=report.embedded_on)
     stages.done("write")
     try:
         stages("validate")
