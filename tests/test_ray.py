@@ -1,6 +1,6 @@
 """The embedding stage on Ray (issue 17): ``simkit build --ray`` writes the version a local build writes.
 
-A local Ray instance of 2 CPUs is started in this process (module fixture); the CLI runs in a subprocess
+A local Ray instance of 2 CPUs is started in this process (for :class:`TestOnACluster`); the CLI runs in a subprocess
 that connects to it by address, as it would to a real cluster, and the Python API runs in this process
 (which reuses the connection). Ray is a test dependency (the ``test`` extra): without it these tests fail
 at import, saying so, rather than skipping.
@@ -30,9 +30,9 @@ QUERIES = ["在乡镇推行一支队伍管执法的综合执法改革", "bundle 
            "行政复议体制改革"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def ray_cluster():
-    """A local Ray instance (2 CPUs, no dashboard) for the module; yields its GCS address."""
+    """A local Ray instance (2 CPUs, no dashboard) for a class of tests; yields its GCS address."""
     import ray
 
     assert not ray.is_initialized(), "another test left Ray connected"
@@ -71,99 +71,102 @@ def _plain(manifest: Manifest) -> dict:
 
 
 @pytest.mark.slow
-def test_a_build_on_ray_is_the_local_build(ray_cluster, demo_index_dir, tmp_path):
-    from simkit.api import open_index
-    from simkit.store.parts import IndexParts
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")  # Ray Data copying its own settings
+class TestOnACluster:
+    """Builds through a local Ray instance started for this class only (so that the tests below,
+    which check addresses, run in a process not connected to Ray)."""
 
-    target = tmp_path / "index"
-    started = time.perf_counter()
-    done = _simkit("build", str(EXAMPLES), "--index", str(target), "--ray", ray_cluster, "--json")
-    seconds = time.perf_counter() - started
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)  # stdout is the JSON alone: nothing of Ray's went there
-    assert result["units"] == 172 and result["documents"] == 5 and result["skipped"] == []
-    where = result["embedded_on"]
-    assert where["engine"] == "ray" and where["address"] == ray_cluster and where["workers"] == 1
-    assert where["hosts"] == [socket.gethostname()]
-    print(f"build through Ray (CLI, 1 worker, 2 CPUs): {seconds:.1f} s; {result['seconds']}")
+    def test_a_build_on_ray_is_the_local_build(self, ray_cluster, demo_index_dir, tmp_path):
+        from simkit.api import open_index
+        from simkit.store.parts import IndexParts
 
-    ray_parts, local_parts = IndexParts.open(target), IndexParts.open(demo_index_dir)
-    try:
-        assert ray_parts.manifest.embedded_on == where
-        assert local_parts.manifest.embedded_on is None
-        assert _plain(ray_parts.manifest) == _plain(local_parts.manifest)
-        assert ray_parts.total == local_parts.total == 172
-        rows = range(ray_parts.total)
-        assert ([u.id for _, u in sorted(ray_parts.store.units_at(rows).items())]
-                == [u.id for _, u in sorted(local_parts.store.units_at(rows).items())])
-        assert _cosines(ray_parts.all_vectors(), local_parts.all_vectors()).min() > 0.999
-        ours, theirs = ray_parts.sentences, local_parts.sentences
-        assert ours is not None and theirs is not None
-        assert np.array_equal(ours.offsets, theirs.offsets) and np.array_equal(ours.spans, theirs.spans)
-        assert _cosines(ours.vectors, theirs.vectors).min() > 0.999
-        assert ray_parts.latent_terms is not None and local_parts.latent_terms is not None
-        packed, expected = ray_parts.latent_terms.packed_rows(), local_parts.latent_terms.packed_rows()
-        half = packed.shape[1] // 2
-        assert np.array_equal(packed[:, :half], expected[:, :half])  # the same terms
-        assert np.allclose(packed[:, half:], expected[:, half:], atol=1e-2)  # activations (float16 on disk)
-    finally:
-        ray_parts.close()
-        local_parts.close()
+        target = tmp_path / "index"
+        started = time.perf_counter()
+        done = _simkit("build", str(EXAMPLES), "--index", str(target), "--ray", ray_cluster, "--json")
+        seconds = time.perf_counter() - started
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)  # stdout is the JSON alone: nothing of Ray's went there
+        assert result["units"] == 172 and result["documents"] == 5 and result["skipped"] == []
+        where = result["embedded_on"]
+        assert where["engine"] == "ray" and where["address"] == ray_cluster and where["workers"] == 1
+        assert where["hosts"] == [socket.gethostname()]
+        print(f"build through Ray (CLI, 1 worker, 2 CPUs): {seconds:.1f} s; {result['seconds']}")
 
-    with open_index(target) as on_ray, open_index(demo_index_dir) as local:
-        for query in QUERIES:
-            assert (on_ray.search(query, k=1).regions[0].hits[0].paragraph_id
-                    == local.search(query, k=1).regions[0].hits[0].paragraph_id), query
+        ray_parts, local_parts = IndexParts.open(target), IndexParts.open(demo_index_dir)
+        try:
+            assert ray_parts.manifest.embedded_on == where
+            assert local_parts.manifest.embedded_on is None
+            assert _plain(ray_parts.manifest) == _plain(local_parts.manifest)
+            assert ray_parts.total == local_parts.total == 172
+            rows = range(ray_parts.total)
+            assert ([u.id for _, u in sorted(ray_parts.store.units_at(rows).items())]
+                    == [u.id for _, u in sorted(local_parts.store.units_at(rows).items())])
+            assert _cosines(ray_parts.all_vectors(), local_parts.all_vectors()).min() > 0.999
+            ours, theirs = ray_parts.sentences, local_parts.sentences
+            assert ours is not None and theirs is not None
+            assert np.array_equal(ours.offsets, theirs.offsets) and np.array_equal(ours.spans, theirs.spans)
+            assert _cosines(ours.vectors, theirs.vectors).min() > 0.999
+            assert ray_parts.latent_terms is not None and local_parts.latent_terms is not None
+            packed, expected = ray_parts.latent_terms.packed_rows(), local_parts.latent_terms.packed_rows()
+            half = packed.shape[1] // 2
+            assert np.array_equal(packed[:, :half], expected[:, :half])  # the same terms
+            assert np.allclose(packed[:, half:], expected[:, half:], atol=1e-2)  # activations (float16 on disk)
+        finally:
+            ray_parts.close()
+            local_parts.close()
 
-
-@pytest.mark.slow
-def test_a_rebuild_on_ray_embeds_only_the_new_units_there(ray_cluster, index_copy, embedder, tmp_path):
-    from simkit.pipeline.rebuild import rebuild_index
-    from simkit.store.parts import IndexParts
-
-    sources = tmp_path / "reports"
-    shutil.copytree(EXAMPLES, sources)
-    report = sources / "taishun-2023.txt"
-    lines = report.read_text(encoding="utf-8").splitlines()
-    longest = max(range(len(lines)), key=lambda i: len(lines[i]))
-    added = "全年新增法律顾问二十名，实现乡镇全覆盖。"
-    lines[longest] += added
-    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-    result = rebuild_index([sources], index_copy, ray=ray_cluster)  # this process is connected: it is reused
-    assert result.status == "published", result.error
-    assert result.documents.changed == 1 and 1 <= result.units.distinct_embedded <= 3
-    assert result.embedded_on is not None and result.embedded_on["engine"] == "ray"
-    assert result.embedded_on["address"] == ray_cluster
-    parts = IndexParts.open(index_copy)
-    try:
-        assert parts.manifest.embedded_on == result.embedded_on
-        units = parts.store.units_at(range(parts.total))
-        changed = [row for row, unit in units.items() if added in unit.text]
-        assert changed
-        from simkit.reading.segment import embedding_text
-
-        context = parts.manifest.embed_context
-        texts = [embedding_text(units[row], context) for row in changed]
-        assert _cosines(parts.vectors_at(np.asarray(changed)), embedder.embed_passages(texts)).min() > 0.999
-    finally:
-        parts.close()
+        with open_index(target) as on_ray, open_index(demo_index_dir) as local:
+            for query in QUERIES:
+                assert (on_ray.search(query, k=1).regions[0].hits[0].paragraph_id
+                        == local.search(query, k=1).regions[0].hits[0].paragraph_id), query
 
 
-@pytest.mark.slow
-def test_a_worker_with_another_model_fails_the_build(ray_cluster):
-    from simkit.embedding.embedder import Embedder
-    from simkit.embedding.encode import UnitText
-    from simkit.pipeline.distributed import encode_on_ray
+    def test_a_rebuild_on_ray_embeds_only_the_new_units_there(self, ray_cluster, index_copy, embedder, tmp_path):
+        from simkit.pipeline.rebuild import rebuild_index
+        from simkit.store.parts import IndexParts
 
-    local = Embedder.load()
-    other = Embedder(replace(local.model, fingerprint="0" * 16))
-    units = [UnitText("（一）依法行政\n推进综合执法改革。", "推进综合执法改革。", ((0, 9),))]
-    with pytest.raises(BuildError) as raised:
-        encode_on_ray(ray_cluster, other, units, workers=1)
-    message = str(raised.value)
-    assert "\n" not in message and ray_cluster in message and socket.gethostname() in message
-    assert "fingerprint" in message and "0" * 16 in message
+        sources = tmp_path / "reports"
+        shutil.copytree(EXAMPLES, sources)
+        report = sources / "taishun-2023.txt"
+        lines = report.read_text(encoding="utf-8").splitlines()
+        longest = max(range(len(lines)), key=lambda i: len(lines[i]))
+        added = "全年新增法律顾问二十名，实现乡镇全覆盖。"
+        lines[longest] += added
+        report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+        result = rebuild_index([sources], index_copy, ray=ray_cluster)  # this process is connected: it is reused
+        assert result.status == "published", result.error
+        assert result.documents.changed == 1 and 1 <= result.units.distinct_embedded <= 3
+        assert result.embedded_on is not None and result.embedded_on["engine"] == "ray"
+        assert result.embedded_on["address"] == ray_cluster
+        parts = IndexParts.open(index_copy)
+        try:
+            assert parts.manifest.embedded_on == result.embedded_on
+            units = parts.store.units_at(range(parts.total))
+            changed = [row for row, unit in units.items() if added in unit.text]
+            assert changed
+            from simkit.reading.segment import embedding_text
+
+            context = parts.manifest.embed_context
+            texts = [embedding_text(units[row], context) for row in changed]
+            assert _cosines(parts.vectors_at(np.asarray(changed)), embedder.embed_passages(texts)).min() > 0.999
+        finally:
+            parts.close()
+
+
+    def test_a_worker_with_another_model_fails_the_build(self, ray_cluster):
+        from simkit.embedding.embedder import Embedder
+        from simkit.embedding.encode import UnitText
+        from simkit.pipeline.distributed import encode_on_ray
+
+        local = Embedder.load()
+        other = Embedder(replace(local.model, fingerprint="0" * 16))
+        units = [UnitText("（一）依法行政\n推进综合执法改革。", "推进综合执法改革。", ((0, 9),))]
+        with pytest.raises(BuildError) as raised:
+            encode_on_ray(ray_cluster, other, units, workers=1)
+        message = str(raised.value)
+        assert "\n" not in message and ray_cluster in message and socket.gethostname() in message
+        assert "fingerprint" in message and "0" * 16 in message
 
 
 # --------------------------------------------------------------------------- failing at once
