@@ -252,3 +252,16 @@ def test_the_manifest_records_where_units_were_embedded():
                        ({"engine": "ray", "workers": 1}, "embedded_on.address: missing")):
         with pytest.raises(ManifestError, match=words):
             Manifest.from_dict(_manifest_data(embedded_on=bad))
+
+
+def test_the_ray_arguments_are_checked(tmp_path):
+    from simkit.errors import QueryError
+    from simkit.pipeline.build import build_index
+    from simkit.pipeline.rebuild import rebuild_index
+
+    for call in (lambda: build_index([EXAMPLES], tmp_path / "index", ray=6379),
+                 lambda: build_index([EXAMPLES], tmp_path / "index", ray="local", ray_workers=0),
+                 lambda: rebuild_index([EXAMPLES], tmp_path / "index", ray="local", ray_workers="2")):
+        with pytest.raises(QueryError):
+            call()
+    assert not (tmp_path / "index").exists()
