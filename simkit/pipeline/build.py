@@ -188,7 +188,7 @@ def _build_locked(root: Path, parsed: list[ParsedReport], skipped: list[SkippedF
     embedded_on = None
     if ray is not None:  # issue 17: the embedding stage on a Ray cluster (simkit/pipeline/distributed.py)
         encoding, where = encode_on_ray(ray, embedder, texts, workers=ray_workers, progress=advance)
-        embedded_on = where.to_dict()
+        embedded_on = where.to_dict() if where is not None else None
     else:
         encoding = encode_in_batches(embedder, texts, advance)
     sentences = (plan, encoding.sentence_vectors)

@@ -46,7 +46,7 @@ INSTALL_HINT = "pip install 'simkit[ray]'"
 LOCAL = "local"  # start a Ray instance in this process for the run (Ray's own name for it)
 AUTO = "auto"  # the cluster this machine joined (`ray start`), or $RAY_ADDRESS
 RAY_BATCH = 64  # units per actor call: small enough that several workers share the example corpus
-WORKER_CPUS = 2  # CPUs each actor reserves, and its torch threads (fewer on a node that has fewer)
+WORKER_CPUS = 2  # CPUs each actor reserves, and its bulk runtime's threads (fewer on a node that has fewer)
 PROBE_SECONDS = 5.0  # how long a Ray address may take to answer the first handshake
 GCS_CONNECT_TRIES = "2"  # Ray's connection attempts once the address answered (Ray's default, 20, is minutes)
 _HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # + empty SETTINGS
@@ -321,7 +321,7 @@ def model_spec(embedder: Embedder) -> str:
 
 def encode_on_ray(address: str, embedder: Embedder, units: Sequence[UnitText], *, workers: int | None = None,
                   batch_size: int = RAY_BATCH,
-                  progress: Callable[[int], None] | None = None) -> tuple[UnitEncoding, EmbeddedOn]:
+                  progress: Callable[[int], None] | None = None) -> tuple[UnitEncoding, EmbeddedOn | None]:
     """:func:`~simkit.embedding.encode.encode_units` of ``units`` on the Ray cluster at ``address``.
 
     ``embedder`` is the building process's model and bulk runtime: the workers load the same
@@ -329,15 +329,15 @@ def encode_on_ray(address: str, embedder: Embedder, units: Sequence[UnitText], *
     identity. ``workers`` actors (default: the cluster's CPUs divided by :data:`WORKER_CPUS`; in any
     case at most one per batch and no more than the cluster can place) encode ``batch_size`` units per
     call; ``progress`` is called with the number of units of each batch that comes back. Returns the
-    encoding, rows in the order of ``units``, and where it ran.
+    encoding, rows in the order of ``units``, and where it ran (None for no units: nothing ran).
 
     Raises a one-line :class:`BuildError` when Ray is missing, the cluster does not connect, a
     worker cannot load the model (or has another one) or the run fails.
     """
     units = list(units)
+    if not units:
+        return UnitEncoding.concat([], embedder.dimension), None
     with connected(address) as gcs:
-        if not units:
-            return UnitEncoding.concat([], embedder.dimension), EmbeddedOn(gcs, 0)
         ray = import_ray()
         batches = math.ceil(len(units) / batch_size)
         per_worker, capacity, cluster_cpus = _placement(ray)
@@ -431,7 +431,7 @@ class RayEncoder:
     def __call__(self, units: Sequence[UnitText]) -> UnitEncoding:
         advance = self.progress("embedding on Ray", len(units)) if self.progress and units else None
         encoding, where = encode_on_ray(self.address, self.embedder, units, workers=self.workers, progress=advance)
-        self.embedded_on = where.to_dict()
+        self.embedded_on = where.to_dict() if where is not None else None
         return encoding
 
 
@@ -489,6 +489,8 @@ class PrecomputedEmbedder(Embedder):
         self.encoded = encoded
 
     def embed_passages(self, texts: Sequence[str], **options: Any) -> np.ndarray:
+        if options.get("prefix") not in (None, self.profile.passage_prefix):  # not as units are embedded
+            return self.inner.embed_passages(texts, **options)
         return _mixed(texts, self.encoded.units, lambda rest: self.inner.embed_passages(rest, **options))
 
     def embed_sentences(self, texts: Sequence[str], **options: Any) -> np.ndarray:
