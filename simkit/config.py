@@ -21,6 +21,15 @@ def index_dir(value: str | os.PathLike[str] | None = None) -> Path:
     return Path(value or os.environ.get("SIMKIT_INDEX") or DEFAULT_INDEX_DIR)
 
 
+def user_cache_dir() -> Path:
+    """simkit's per-user cache: ``$SIMKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/simkit`` or ``~/.cache/simkit``."""
+    configured = os.environ.get("SIMKIT_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "simkit"
+
+
 def max_query_chars() -> int:
     """The query length limit: ``$SIMKIT_MAX_QUERY_CHARS`` or :data:`MAX_QUERY_CHARS`.
 

@@ -98,13 +98,17 @@ def _remove(base: Path) -> None:
 
 @pytest.fixture(scope="session")
 def readable_models(embedder) -> Iterator[Path]:
-    """A copy of the default model's folder that the unprivileged user can read (the materialized one
-    may be its owner's only), as a models folder (``SIMKIT_MODELS_DIR``)."""
+    """A copy of the default model's folder and its runtime files that the unprivileged user can read (the
+    materialized ones may be their owner's only), as a models folder (``SIMKIT_MODELS_DIR``)."""
+    from simkit.embedding.runtime import runtime_dir
+
     _need_unprivileged()
     base = _shared_folder("simkit-models-")
     try:
         target = base / embedder.model.path.name
         shutil.copytree(embedder.model.path, target)
+        embedder.prepare_runtime()  # and its ONNX exports, as `simkit models install` leaves them
+        shutil.copytree(runtime_dir(embedder.model).parent, base / "runtimes")
         for folder, dirs, files in os.walk(base):
             for name in dirs:
                 os.chmod(os.path.join(folder, name), 0o755)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from simkit.config import configure_threads, thread_count
+from simkit.config import configure_threads, thread_count, user_cache_dir
 from simkit.embedding.models import ResolvedModel, models_dir
 from simkit.errors import ModelError
 
@@ -63,13 +63,25 @@ def runtime_id(name: str) -> str:
 
 
 def runtime_root() -> Path:
-    """Where runtime files (ONNX exports) live: ``<models dir>/runtimes``."""
-    return models_dir() / "runtimes"
+    """Where runtime files (ONNX exports) are written: ``<models dir>/runtimes``, or, when the models folder
+    cannot be written (a shared, read-only install), ``runtimes`` in simkit's per-user cache."""
+    shared = models_dir() / "runtimes"
+    writable = os.access(shared, os.W_OK | os.X_OK) if shared.is_dir() else os.access(models_dir(), os.W_OK | os.X_OK)
+    return shared if writable else user_cache_dir() / "runtimes"
+
+
+def runtime_file(name: str) -> Path:
+    """The runtime file ``name`` (a path under ``runtimes/``): where it already is, in the models folder or
+    the per-user cache, else where it is to be written (:func:`runtime_root`)."""
+    for root in (models_dir() / "runtimes", user_cache_dir() / "runtimes"):
+        if (root / name).is_file():
+            return root / name
+    return runtime_root() / name
 
 
 def runtime_dir(model: ResolvedModel) -> Path:
-    """Where the ONNX files of ``model`` live."""
-    return runtime_root() / f"{model.profile.name}-{model.fingerprint}-r{RECIPE_VERSION}"
+    """Where the ONNX files of ``model`` are (or are to be written)."""
+    return runtime_file(f"{model.profile.name}-{model.fingerprint}-r{RECIPE_VERSION}/model.onnx").parent
 
 
 def supports_onnx(model: ResolvedModel) -> str | None:

@@ -100,12 +100,12 @@ class SparseHead:
             self._session = self._onnx_session(runtime == "onnx-int8")
 
     def _onnx_session(self, quantized: bool) -> object:
-        from simkit.embedding.runtime import RECIPE_VERSION, onnx_session, runtime_root
+        from simkit.embedding.runtime import RECIPE_VERSION, onnx_session, runtime_file
 
         info = head_info() or {}
         suffix = "-int8" if quantized else ""
         name = f"sae-{str(info.get('head_sha256', 'unknown'))[:16]}-r{RECIPE_VERSION}{suffix}.onnx"
-        target = runtime_root() / name
+        target = runtime_file(name)
         if not target.is_file():
             self._write_onnx(target, quantized)
         return onnx_session(target)

@@ -95,11 +95,9 @@ _jieba_tokenizer: jieba.Tokenizer | None = None
 
 def cache_dir() -> Path:
     """Where jieba's dictionary cache is kept (see the module docstring)."""
-    configured = os.environ.get("SIMKIT_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "simkit"
+    from simkit.config import user_cache_dir
+
+    return user_cache_dir()
 
 
 def segmenter() -> jieba.Tokenizer:
