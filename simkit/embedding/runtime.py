@@ -34,6 +34,7 @@ import numpy as np
 from simkit.config import configure_threads, thread_count, user_cache_dir
 from simkit.embedding.models import ResolvedModel, models_dir
 from simkit.errors import ModelError
+from simkit.fileio import put_directory_in_place
 
 log = logging.getLogger("simkit.embedding.runtime")
 
@@ -123,12 +124,7 @@ def _export(model: ResolvedModel, directory: Path) -> None:
     try:
         _export_onnx(model.path, tmp / "model.onnx")
         quantize_matmuls(tmp / "model.onnx", tmp / "model-int8.onnx")
-        for path in tmp.iterdir():
-            path.chmod(0o644)
-        tmp.chmod(0o755)
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
+        put_directory_in_place(tmp, directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
