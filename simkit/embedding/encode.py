@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simkit.embedding.embedder import Embedder
-from simkit.embedding.sparse_head import PACKED_WIDTH, pack
+from simkit.embedding.sparse_head import pack
 
 
 @dataclass(frozen=True)
@@ -93,4 +93,4 @@ def encode_units(embedder: Embedder, units: Sequence[UnitText], *, latent: bool 
     return UnitEncoding(vectors, sentence_vectors, offsets, packed)
 
 
-__all__ = ["PACKED_WIDTH", "UnitEncoding", "UnitText", "encode_units"]
+__all__ = ["UnitEncoding", "UnitText", "encode_units"]

