@@ -31,6 +31,7 @@ from simkit.results import (
 from simkit.search.calibration import Calibration
 from simkit.search.engine import Search, check_model
 from simkit.search.filters import Filters
+from simkit.search.settings import SearchSettings
 from simkit.store.database import Store
 from simkit.store.latent import LatentIndex
 from simkit.store.layout import IndexVersion, current_name, current_version, published_versions
@@ -149,7 +150,7 @@ class SimkitIndex:
 
     def search(self, text: str, k: int | None = 5, *, hits: int = 3, mode: str | None = None,
                filters: Filters | None = None, threshold: float | None = None,
-               include_boilerplate: bool | None = None) -> SearchResult:
+               include_boilerplate: bool | None = None, settings: SearchSettings | None = None) -> SearchResult:
         """The regions whose reports hold the paragraphs most similar to ``text``.
 
         ``mode`` is ``dense`` (the multilingual model), ``lexical`` (BM25 over Chinese
@@ -159,18 +160,21 @@ class SimkitIndex:
         ``include_boilerplate``) say otherwise. With ``threshold`` (a calibrated score in
         [0, 1]), every region whose best paragraph reaches it is returned, up to ``k`` if given.
         ``text`` is at most :data:`simkit.config.MAX_QUERY_CHARS` characters (``$SIMKIT_MAX_QUERY_CHARS``).
+        ``settings`` replaces the fusion constants chosen by cross-validation
+        (:class:`~simkit.search.settings.SearchSettings`; for experiments such as ``simkit eval --folds``).
         """
         self._open()
         return self.searcher.search(text, k, hits=hits, mode=mode, filters=filters, threshold=threshold,
-                                    include_boilerplate=include_boilerplate)
+                                    include_boilerplate=include_boilerplate, settings=settings)
 
     def similar(self, paragraph_id: str, k: int | None = 5, *, hits: int = 3, exclude_same_region: bool = True,
                 mode: str | None = None, filters: Filters | None = None, threshold: float | None = None,
-                include_boilerplate: bool | None = None) -> SearchResult:
+                include_boilerplate: bool | None = None, settings: SearchSettings | None = None) -> SearchResult:
         """Other regions' paragraphs most similar to the stored paragraph ``paragraph_id``."""
         self._open()
         return self.searcher.similar(paragraph_id, k, hits=hits, exclude_same_region=exclude_same_region, mode=mode,
-                                     filters=filters, threshold=threshold, include_boilerplate=include_boilerplate)
+                                     filters=filters, threshold=threshold, include_boilerplate=include_boilerplate,
+                                     settings=settings)
 
     def regions_like(self, text: str, k: int = 5, *, hits: int = 3, mode: str | None = None,
                      filters: Filters | None = None, threshold: float | None = None,

@@ -12,7 +12,7 @@ from simkit.api import open_index
 from simkit.embedding.sparse_head import TOP_K, head_info, pack, unpack
 from simkit.errors import IndexLoadError
 from simkit.pipeline.rebuild import rebuild_index
-from simkit.search.fusion import RRF_K
+from simkit.search.settings import DEFAULT_SETTINGS
 from simkit.store.latent import FILES, LATENT_ROWS, LatentIndex
 from simkit.store.layout import current_version
 from simkit.store.manifest import Manifest
@@ -103,7 +103,7 @@ def test_hybrid_fuses_the_places_of_regions_in_the_dense_and_latent_rankings(dem
     hybrid = demo_index.search(query, k=None).regions
 
     def fused(region: str) -> float:
-        return sum(1.0 / (RRF_K + 1 + (ranking.index(region) if region in ranking else len(ranking)))
+        return sum(1.0 / (DEFAULT_SETTINGS.rrf_k + 1 + (ranking.index(region) if region in ranking else len(ranking)))
                    for ranking in (dense, latent))
 
     assert latent != dense  # the two rankings disagree, so the test can tell fusion from either

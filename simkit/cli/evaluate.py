@@ -9,10 +9,11 @@ import click
 import simkit
 from simkit.cli import render
 from simkit.cli.options import index_option, json_option, mode_option
+from simkit.cli.progress import counter
 
 
 @click.command("eval")
-@click.argument("queries", type=click.Path(exists=True, dir_okay=False))
+@click.argument("queries", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @index_option
 @click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1), help="Cut-off for the metrics.")
 @mode_option("Search mode to evaluate [default: hybrid].")
@@ -20,16 +21,33 @@ from simkit.cli.options import index_option, json_option, mode_option
 @click.option("--compare", is_flag=True, help="Evaluate every mode, with and without boilerplate.")
 @click.option("--similar", "by_example", is_flag=True,
               help="Evaluate `simkit similar` instead: each grade-2 evidence paragraph as the source.")
+@click.option("--folds", type=click.IntRange(2), default=None,
+              help="Cross-validate: choose the search constants on all folds but one, score the one left out; "
+                   "report the pooled held-out figures (hybrid, dense) beside lexical and the shipped constants.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @json_option
-def eval_command(queries: str, index_dir: str | None, k: int, mode: str | None, include_boilerplate: bool,
-                 compare: bool, by_example: bool, as_json: bool) -> None:
-    """Measure retrieval quality on a labeled query file (region nDCG@k, recall, evidence, hard negatives)."""
+def eval_command(queries: tuple[str, ...], index_dir: str | None, k: int, mode: str | None,
+                 include_boilerplate: bool, compare: bool, by_example: bool, folds: int | None, quiet: bool,
+                 as_json: bool) -> None:
+    """Measure retrieval quality on labeled query files (region nDCG@k, recall, evidence, hard negatives).
+
+    Several files are pooled into one set (e.g. the dev set and a set of your own for --folds).
+    """
     from simkit.evaluation.queries import evaluate, evaluate_similar, load_queries
     from simkit.search.engine import MODES
 
     fmt = render.output_format(as_json)
-    labeled = load_queries(Path(queries))
+    labeled = [query for path in queries for query in load_queries(Path(path))]
+    if folds is not None and (by_example or compare):
+        raise click.UsageError("--folds cross-validates search; it does not combine with --similar or --compare")
     with simkit.open_index(index_dir) as index:
+        if folds is not None:
+            from simkit.evaluation.crossval import cross_validate
+
+            report = cross_validate(index, labeled, folds=folds, k=k, include_boilerplate=include_boilerplate,
+                                    progress=counter(quiet or as_json, "searches"))
+            render.render(report, render.EVAL_FOLDS, fmt, k=k)
+            return
         if by_example:
             reports = [evaluate_similar(index, labeled, k=k, mode=m, include_boilerplate=include_boilerplate)
                        for m in (MODES if compare else (mode,))]

@@ -28,6 +28,24 @@ def progress_factory(quiet: bool) -> Callable[[str, int], Callable[[int], None]]
     return factory
 
 
+def counter(quiet: bool, unit: str) -> Callable[[int, int], None] | None:
+    """A tqdm bar on stderr fed ``(done, total)`` calls, only on a terminal and without --quiet."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bar: list[tqdm] = []
+
+    def advance(done: int, total: int) -> None:
+        if not bar:
+            bar.append(tqdm(total=total, unit=unit.rstrip("s"), desc=unit, file=sys.stderr, leave=False))
+        bar[0].update(done - bar[0].n)
+        if done >= total:
+            bar[0].close()
+
+    return advance
+
+
 def log_to_stderr(enabled: bool) -> None:
     """Send simkit's log records (stage progress) to stderr."""
     import logging

@@ -530,12 +530,32 @@ def _eval_similar_text(reports: list[Any], k: int) -> None:
         echo_line(f"{r.mode:<8} {r.sources:>7} {r.ndcg:>8.3f} {r.top1_relevant:>6.3f} {r.evidence:>6.3f}")
 
 
+def _eval_folds_text(report: Any, k: int) -> None:
+    echo_line(f"{report.folds}-fold cross-validation over {len(report.queries)} queries, "
+              f"{report.candidates} candidate settings; held-out figures")
+    echo_line(f"{'figures':<16} {'group':<5} {'n':>3} {'nDCG@' + str(k):>8} {'R2@' + str(k):>7} "
+              f"{'top1':>6} {'evid':>6} {'hardneg':>7}")
+    rows = [(f"{mode} (held out)" if mode != "lexical" else "lexical", summary)
+            for mode, summary in report.summary.items()]
+    rows.append(("hybrid (shipped)", report.default))
+    for label, summary in rows:
+        for name, row in summary.items():
+            top1 = "-" if row["single_top1"] is None else f"{row['single_top1']:.2f}"
+            echo_line(f"{label:<16} {name:<5} {row['queries']:>3} {row['ndcg']:>8.3f} {row['recall_grade2']:>7.3f} "
+                      f"{top1:>6} {row['evidence']:>6.3f} {row['hard_negative_violations']:>7}")
+    echo_line("chosen on all queries: " + ", ".join(f"{name}={value}" for name, value in report.chosen.items()))
+
+
 def _one_or_all(reports: list[Any], compare: bool, **_: Any) -> Any:
     return reports if compare else reports[0]
 
 
 EVAL = View(text=lambda reports, k, **_: _eval_text(reports, k), data=_one_or_all)
 """The :class:`~simkit.evaluation.queries.EvalResult` of each setting (``compare``: a JSON list of them)."""
+
+EVAL_FOLDS = View(text=lambda report, k, **_: _eval_folds_text(report, k))
+"""A :class:`~simkit.evaluation.crossval.CrossValidation`: held-out figures per mode, the shipped constants' figures
+and the constants chosen on every query."""
 
 EVAL_SIMILAR = View(text=lambda reports, k, **_: _eval_similar_text(reports, k), data=_one_or_all)
 """The :class:`~simkit.evaluation.queries.SimilarEvalResult` of each mode (``compare``: a JSON list of them)."""

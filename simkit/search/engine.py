@@ -22,10 +22,12 @@ from simkit.errors import IndexLoadError, ModelError, QueryError
 from simkit.results import Hit, ParagraphRecord, RegionResult, SearchResult
 from simkit.search.calibration import Calibration, sample_rows
 from simkit.search.filters import UNKNOWN_REGION, Filters, allowed_rows
-from simkit.search.fusion import RRF_K, Ranking, fuse
+from simkit.search.fusion import Ranking, fuse
 from simkit.search.highlights import shared_substrings
+from simkit.search.settings import DEFAULT_SETTINGS, SearchSettings
 from simkit.store.database import StoredUnit
 from simkit.store.latent import LatentIndex
+from simkit.store.lexical import normalize
 from simkit.store.manifest import MANIFEST
 from simkit.store.parts import IndexParts
 from simkit.store.sentences import SentenceIndex
@@ -155,20 +157,22 @@ class Search:
 
     def search(self, text: str, k: int | None = 5, *, hits: int = 3, mode: str | None = None,
                filters: Filters | None = None, threshold: float | None = None,
-               include_boilerplate: bool | None = None) -> SearchResult:
+               include_boilerplate: bool | None = None, settings: SearchSettings | None = None) -> SearchResult:
         """The regions whose reports hold the paragraphs most similar to ``text``
         (the options as in :meth:`simkit.api.SimkitIndex.search`)."""
         text = arguments.query_text(text)
+        settings = self._settings(settings)
         k, hits, threshold = _result_arguments(k, hits, threshold)
         filters = self._filters(filters, include_boilerplate)
         mode = self._mode(mode)
         query = self.embedder.embed_query(text) if mode != "lexical" or threshold is not None else None
-        regions, rankings = self._regions_for(text, query, k, hits, mode=mode, filters=filters, threshold=threshold)
+        regions, rankings = self._regions_for(text, query, k, hits, mode=mode, filters=filters, threshold=threshold,
+                                              settings=settings)
         return SearchResult(text, self.model_name, regions, mode, filters.to_dict(), rankings)
 
     def similar(self, paragraph_id: str, k: int | None = 5, *, hits: int = 3, exclude_same_region: bool = True,
                 mode: str | None = None, filters: Filters | None = None, threshold: float | None = None,
-                include_boilerplate: bool | None = None) -> SearchResult:
+                include_boilerplate: bool | None = None, settings: SearchSettings | None = None) -> SearchResult:
         """Other regions' paragraphs most similar to a stored paragraph: a search with its text.
 
         The query vector is the mean of the paragraph's sentence vectors, which the index stores
@@ -184,6 +188,7 @@ class Search:
         paragraph_id = arguments.text("paragraph_id", paragraph_id)
         k, hits, threshold = _result_arguments(k, hits, threshold)
         exclude_same_region = arguments.flag("exclude_same_region", exclude_same_region)
+        settings = self._settings(settings)
         filters = self._filters(filters, include_boilerplate)
         mode = self._mode(mode)
         unit = self.parts.store.unit(paragraph_id)
@@ -204,7 +209,7 @@ class Search:
             filters = replace(filters, exclude_regions=(*filters.exclude_regions, region_of(unit)))
         own = {unit.id, *(c.id for c in children)}
         regions, rankings = self._regions_for(unit.text, query, k, hits, mode=mode, filters=filters,
-                                              threshold=threshold, exclude_ids=own)
+                                              threshold=threshold, exclude_ids=own, settings=settings)
         return SearchResult(unit.text, self.model_name, regions, mode, filters.to_dict(), rankings)
 
     def paragraph(self, paragraph_id: str) -> ParagraphRecord:
@@ -222,6 +227,10 @@ class Search:
         if not isinstance(mode, str) or mode not in MODES:
             raise QueryError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
         return mode
+
+    @staticmethod
+    def _settings(settings: SearchSettings | None) -> SearchSettings:
+        return DEFAULT_SETTINGS if settings is None else arguments.instance("settings", settings, SearchSettings)
 
     @staticmethod
     def _filters(filters: Filters | None, include_boilerplate: bool | None) -> Filters:
@@ -272,7 +281,7 @@ class Search:
             fetch = min(total, fetch * 2)
 
     def _ranked_rows(self, text: str, query: np.ndarray | None, mode: str, n: int,
-                     allowed: AllowedRows | None) -> Ranking:
+                     allowed: AllowedRows | None, settings: SearchSettings = DEFAULT_SETTINGS) -> Ranking:
         """The top-``n`` allowed rows for the mode, best first, with their ranking scores, and in hybrid
         mode the dense and lexical rankings they were fused from."""
         dense: list[int] = []
@@ -290,10 +299,12 @@ class Search:
             if mode == "lexical":
                 return Ranking(lexical, dict(zip(lexical, bm25.tolist())))
             # Latent terms only for a query with no indexed word at all (not one whose words the filters left out).
-            if not lexical and self.latent is not None and not self.parts.lexical.query_terms(text):
+            wanted = settings.latent_weight > 0 or (settings.latent_evidence and settings.evidence_lexical_weight > 0)
+            if (not lexical and wanted and self.latent is not None
+                    and not self.parts.lexical.query_terms(text)):
                 kind = "latent"
                 lexical = self.latent.search(self._latent_query(text), n, mask)[1].tolist()
-        scores = fuse((("dense", dense), (kind, lexical)))
+        scores = fuse((("dense", dense), (kind, lexical)), settings)
         fused = sorted(scores, key=lambda r: -scores[r])
         return Ranking(fused, scores, dense, lexical, kind)
 
@@ -323,8 +334,8 @@ class Search:
         return found
 
     def _regions_for(self, text: str, query: np.ndarray | None, k: int | None, hits: int, *, mode: str,
-                     filters: Filters, threshold: float | None = None,
-                     exclude_ids: set[str] | None = None) -> tuple[list[RegionResult], list[str]]:
+                     filters: Filters, threshold: float | None = None, exclude_ids: set[str] | None = None,
+                     settings: SearchSettings = DEFAULT_SETTINGS) -> tuple[list[RegionResult], list[str]]:
         """Group the best allowed units by region; widen until enough regions are found or all is seen.
 
         With a threshold, the regions that qualify are found first by a dense scan (every
@@ -347,7 +358,7 @@ class Search:
         wanted = len(qualifying) if qualifying is not None else (k if k is not None else total)
         fetch = min(total, max(64, (k or 10) * hits * 8))
         while True:
-            ranking = self._ranked_rows(text, query, mode, fetch, allowed)
+            ranking = self._ranked_rows(text, query, mode, fetch, allowed, settings)
             units = self.parts.store.units_at(ranking.order)
             grouped: dict[str, list[tuple[float, StoredUnit]]] = {}
             for row in ranking.order:
@@ -366,14 +377,17 @@ class Search:
                 grouped.setdefault(region, [(0.0, u) for u in members])
         if mode == "hybrid":
             unit_regions = {unit.row: region for region, members in grouped.items() for _, unit in members}
-            region_scores = ranking.region_scores(unit_regions, grouped)
+            region_scores = ranking.region_scores(unit_regions, grouped, settings)
         else:
             region_scores = {region: members[0][0] for region, members in grouped.items()}
         ranked = sorted(grouped.items(), key=lambda item: (-region_scores[item[0]], -item[1][0][0]))
         if k is not None:
             ranked = ranked[:k]
         results = []
-        lexical_rank = {row: rank for rank, row in enumerate(ranking.lexical)}
+        lexical_rank: dict[int, int] | None = None
+        if mode == "hybrid" and settings.evidence_lexical_weight > 0 and (
+                ranking.lexical_kind == "lexical" or settings.latent_evidence):
+            lexical_rank = {row: rank for rank, row in enumerate(ranking.lexical)}
         for region, members in ranked:
             region_score = round(float(region_scores[region]), 4)
             # The query's cosine with each of the region's units, read in one batch: evidence order,
@@ -381,8 +395,8 @@ class Search:
             cosines = self._cosines(query, [u.row for _, u in members if u.row is not None])
             spans: dict[int, tuple[int, int]] = {}
             if query is not None and mode != "lexical" and self.sentences is not None:
-                members, spans = self._by_evidence(members, query, cosines,
-                                                   lexical_rank if mode == "hybrid" else None)
+                sentence_terms = text if ranking.lexical_kind == "lexical" else None
+                members, spans = self._by_evidence(members, query, cosines, lexical_rank, settings, sentence_terms)
             region_hits = [self._hit(unit, score, text, cosines.get(unit.row), calibrate, mode,
                                      None if unit.row is None else spans.get(unit.row))
                            for score, unit in members[:hits]]
@@ -399,40 +413,68 @@ class Search:
         return dict(zip(rows, (self.parts.vectors_at(rows) @ query).tolist()))
 
     def _by_evidence(self, members: list[tuple[float, StoredUnit]], query: np.ndarray, cosines: dict[int, float],
-                     lexical_rank: dict[int, int] | None) -> tuple[list[tuple[float, StoredUnit]],
-                                                                   dict[int, tuple[int, int]]]:
+                     lexical_rank: dict[int, int] | None, settings: SearchSettings = DEFAULT_SETTINGS,
+                     query_text: str | None = None) -> tuple[list[tuple[float, StoredUnit]],
+                                                             dict[int, tuple[int, int]]]:
         """A region's units reordered by evidence (fused with the lexical rank when given).
 
-        A unit's evidence score is the mean of its own cosine and its best sentence's: the
-        sentence finds the passage that says what was asked, the unit's cosine keeps a short
-        generic sentence ("服务能力仍需提高") from winning on one shared word.
+        A unit's evidence score mixes its own cosine and its best sentence's
+        (``settings.evidence_sentence``): the sentence finds the passage that says what was asked,
+        the unit's cosine keeps a short generic sentence ("服务能力仍需提高") from winning on one
+        shared word. With ``settings.evidence_lexical == "sentence"`` and the query's text, the
+        lexical side ranks units by their best sentence's weighted share of the query's terms
+        instead of the unit's BM25 rank.
         """
         rows = [u.row for _, u in members if u.row is not None]
         best = {b.row: b for b in self.sentences.best(query, rows)}
-        evidence = {row: 0.5 * (best[row].similarity + cosines[row]) for row in rows}
+        mix = settings.evidence_sentence
+        evidence = {row: mix * best[row].similarity + (1.0 - mix) * cosines[row] for row in rows}
         dense_rank = {row: rank for rank, row in enumerate(sorted(rows, key=lambda r: -evidence[r]))}
         # Both rankings are ranks among the region's own units: the index-wide lexical rank
         # (e.g. 40 in a region whose units share fewer words with the query than other
         # regions' do) would weigh the lexical side less in some regions than in others.
         local_lexical: dict[int, int] = {}
         if lexical_rank is not None:
-            matched = sorted((row for row in rows if row in lexical_rank), key=lexical_rank.__getitem__)
+            if settings.evidence_lexical == "sentence" and query_text is not None:
+                coverage = self._sentence_term_coverage(query_text, [u for _, u in members if u.row is not None])
+                matched = sorted((row for row in rows if coverage.get(row, 0.0) > 0),
+                                 key=lambda r: (-coverage[r], lexical_rank.get(r, len(lexical_rank))))
+            else:
+                matched = sorted((row for row in rows if row in lexical_rank), key=lexical_rank.__getitem__)
             local_lexical = {row: rank for rank, row in enumerate(matched)}
         unranked = len(local_lexical)  # rows without a shared word rank after every lexical hit
+        k = settings.rrf_k
+        weight = settings.evidence_lexical_weight
 
         def strength(item: tuple[int, tuple[float, StoredUnit]]) -> tuple[float, float, int]:
             position, (_, unit) = item
             if unit.row is None:
                 return (0.0, 0.0, position)
-            value = 1.0 / (RRF_K + dense_rank[unit.row] + 1)
+            value = 1.0 / (k + dense_rank[unit.row] + 1)
             if lexical_rank is not None:
-                value += 1.0 / (RRF_K + local_lexical.get(unit.row, unranked) + 1)
+                value += weight / (k + local_lexical.get(unit.row, unranked) + 1)
             # Swapped ranks (2nd dense, 1st lexical and the reverse) sum to the same value: the
             # evidence score decides.
             return (-value, -evidence[unit.row], position)
 
         ordered = [member for _, member in sorted(enumerate(members), key=strength)]
         return ordered, {row: b.span for row, b in best.items()}
+
+    def _sentence_term_coverage(self, query_text: str, units: list[StoredUnit]) -> dict[int, float]:
+        """Each unit's best sentence by the summed inverse document frequency of the query's terms in it."""
+        lexical = self.parts.lexical
+        weights = lexical.term_weights(lexical.query_terms(query_text))
+        terms = [(t[3:] if t.startswith("bg:") else t, w) for t, w in weights.items()]
+        coverage: dict[int, float] = {}
+        for unit in units:
+            lo, hi = int(self.sentences.offsets[unit.row]), int(self.sentences.offsets[unit.row + 1])
+            spans = [tuple(int(x) for x in self.sentences.spans[i]) for i in range(lo, hi)] or [(0, len(unit.text))]
+            best = 0.0
+            for start, end in spans:
+                sentence = normalize(unit.text[start:end])
+                best = max(best, sum(w for t, w in terms if t in sentence))
+            coverage[unit.row] = best
+        return coverage
 
     def _hit(self, unit: StoredUnit, score: float, text: str, cosine: float | None,
              calibrate: Any, mode: str, evidence: tuple[int, int] | None = None) -> Hit:

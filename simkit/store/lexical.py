@@ -30,6 +30,7 @@ silenced; simkit never prints.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -269,6 +270,17 @@ class LexicalIndex:
                     terms.append(f"bg:{run[i:i + 2]}")
         terms.extend(token for token in _LATIN_TOKEN.findall(text) if token in vocab and token not in STOPWORDS)
         return list(dict.fromkeys(terms))
+
+    def term_weights(self, terms: Sequence[str]) -> dict[str, float]:
+        """The inverse document frequency (BM25's) of each indexed term in ``terms``."""
+        vocab = self._model.vocab_dict
+        indptr = self._model.scores["indptr"]
+        weights: dict[str, float] = {}
+        for term in terms:
+            if term in vocab:
+                df = int(indptr[vocab[term] + 1] - indptr[vocab[term]])
+                weights[term] = math.log(1.0 + (self.rows - df + 0.5) / (df + 0.5))
+        return weights
 
     def scores_for(self, query: str) -> np.ndarray:
         """BM25 score of every row for ``query`` (float32, 0 where no term matches)."""
