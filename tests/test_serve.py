@@ -523,3 +523,16 @@ def test_the_handle_is_closed_when_the_server_stops(index_copy, embedder):
             pass
     with pytest.raises(IndexLoadError, match="closed"):
         index.search(QUERY)
+
+
+def test_successor_opens_the_new_version_beside_the_old_handle(index_copy, embedder):
+    with SimkitIndex(index_copy, embedder=embedder) as old:
+        assert old.successor() is None  # serves the current version already
+        first = old.version.name
+        second = _publish_copy(index_copy)
+        new = old.successor()
+        assert new is not None
+        with new:
+            assert (new.version.name, old.version.name) == (second, first)  # the old handle is left as it was
+            assert new.embedder is old.embedder  # the loaded query model is shared
+            assert new.search(QUERY, k=1).regions and old.search(QUERY, k=1).regions
