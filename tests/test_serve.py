@@ -230,6 +230,7 @@ def test_unknown_ids_are_404_with_the_librarys_message(served, demo_index):
     ("/search?text=", "text="),
     ("/regions/石狮市/recommendations?peers=0", "peers=0"),
     ("/initiatives?min_regions=many", "min_regions=many"),
+    ("/initiatives?min_regions=101", "min_regions=101: Input should be less than or equal to 100"),
 ])
 def test_invalid_parameters_are_422_naming_them(served, path, named):
     assert named in _error(served.get(path), 422)

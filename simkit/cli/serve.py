@@ -21,7 +21,7 @@ from simkit.cli.options import index_option
                                      "(Authorization: Bearer TOKEN); required unless --host is a loopback address.")
 @click.option("--model", default=None, help="Check that the index was built with this model.")
 @click.option("--max-k", default=100, show_default=True, type=click.IntRange(1),
-              help="Largest k (regions, measures) and peers a request may ask for.")
+              help="Largest k (regions, measures), peers, min-support and min-regions a request may ask for.")
 @click.option("--max-hits", default=20, show_default=True, type=click.IntRange(1),
               help="Largest number of paragraphs per region a request may ask for.")
 @click.option("--max-query-chars", default=None, type=click.IntRange(1),

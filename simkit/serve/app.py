@@ -395,7 +395,8 @@ def add_index_routes(app: FastAPI, served: ServedIndex, settings: ServeSettings,
     k_limit = settings.max_k
     peers_query = Query(10, ge=1, le=k_limit, description="How many of the most similar regions count as peers.")
     support_query = Query(2, ge=1, le=k_limit, description="Peer regions that must have a measure or initiative.")
-    min_regions_query = Query(2, ge=1, description="Only initiatives found in at least this many regions.")
+    # Bounded too: each value of min_regions keeps its own clustering view for the life of the version.
+    min_regions_query = Query(2, ge=1, le=k_limit, description="Only initiatives found in at least this many regions.")
 
     @route("GET", "/regions/{region}/recommendations", response_model=RegionRecommendations, tags=["regions"])
     def recommendations(region: str, k: int = Query(10, ge=1, le=k_limit, description="Number of measures."),

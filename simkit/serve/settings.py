@@ -24,7 +24,8 @@ log = logging.getLogger("simkit.serve")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 MAX_K = 100
-"""The most regions (``k``), measures (``k`` of recommendations) or peers one request may ask for."""
+"""The most regions (``k``), measures (``k`` of recommendations), peers, ``min_support`` or ``min_regions`` one
+request may ask for."""
 MAX_HITS = 20
 """The most paragraphs per region (``hits``) one request may ask for."""
 MAX_BODY_BYTES = 64 * 1024
