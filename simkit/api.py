@@ -17,6 +17,7 @@ from simkit.errors import IndexLoadError, NotFoundError
 from simkit.initiatives.clustering import StoredClustering
 from simkit.initiatives.peers import PeerProfiles, Peers
 from simkit.initiatives.views import Initiatives
+from simkit.pipeline.versions import last_report
 from simkit.results import (
     ClusterSet,
     IndexInfo,
@@ -216,11 +217,11 @@ class SimkitIndex:
         return self.initiatives.missing(region, peers=peers, min_support=min_support, min_regions=min_regions)
 
     def info(self) -> IndexInfo:
-        """Current version, model and counts."""
+        """Current version, model, counts and the last rebuild's report."""
         self._open()
         manifest = self.manifest
         return IndexInfo(str(self.root), self.version.name, manifest.model, manifest.counts,
-                         manifest.created_at, self.store.documents())
+                         manifest.created_at, self.store.documents(), last_report(self.root))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -239,18 +240,43 @@ class SimkitIndex:
         self._open()
         if self.is_current:
             return False
+        parts = self._open_current()
+        old = self.parts
+        self._attach(parts, self._embedder_for(parts))
+        old.close()
+        return True
+
+    def successor(self) -> SimkitIndex | None:
+        """A new handle on the version ``CURRENT`` names now, or None if this handle serves it already.
+
+        Unlike :meth:`reload`, this handle is left as it is: queries running on it in other threads
+        finish on its version, and the caller closes it once they have (``simkit serve`` swaps
+        handles this way between requests). The new handle shares this one's loaded query embedder
+        when the model is the same, and is opened (and verified) completely before it is returned.
+        """
+        self._open()
+        if self.is_current:
+            return None
+        parts = self._open_current()
+        new = object.__new__(SimkitIndex)  # the same settings as this handle, on the parts just opened
+        new.root, new._requested_model, new._verify, new._closed = self.root, self._requested_model, self._verify, False
+        new._attach(parts, self._embedder_for(parts))
+        return new
+
+    def _open_current(self) -> IndexParts:
+        """The parts of the version ``CURRENT`` names, checked against the model asked for."""
         parts = IndexParts.open(self.root, verify=self._verify)
         try:
             check_model(parts, self._requested_model)
         except BaseException:
             parts.close()
             raise
+        return parts
+
+    def _embedder_for(self, parts: IndexParts) -> Embedder | None:
+        """This handle's query embedder if ``parts`` use the same model and it is loaded (else None: loaded on use)."""
         same_model = parts.manifest.model == self.manifest.model and self.searcher.embedder_loaded
-        embedder = self.searcher.embedder if same_model else None  # keep the loaded query engine
-        old = self.parts
-        self._attach(parts, embedder)
-        old.close()
-        return True
+        return self.searcher.embedder if same_model else None
 
     def close(self) -> None:
         """Close the version's database; later queries raise IndexLoadError (closing twice is harmless)."""

@@ -43,6 +43,12 @@ def optional_whole_number(name: str, value: Any, *, minimum: int = 1) -> int | N
     return None if value is None else whole_number(name, value, minimum=minimum)
 
 
+def regions_k(k: int | None, threshold: float | None) -> int | None:
+    """The ``k`` of a search or similar given ``-k``/``--threshold`` (or their HTTP parameters): ``k`` as given;
+    5 when neither is (with a threshold alone: every region above it)."""
+    return 5 if k is None and threshold is None else k
+
+
 def fraction(name: str, value: Any, *, above_zero: bool = False) -> float:
     """``value`` as a finite float in [0, 1] (in (0, 1] with ``above_zero``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -61,3 +61,8 @@ class LockedError(SimkitError):
     """Another process is rebuilding (or re-pointing) this index right now."""
 
     exit_code = 5
+
+
+class ConfigError(SimkitError):
+    """A setting cannot be used as given: ``simkit serve`` bound beyond loopback without a token, an
+    unreadable or empty token file, a limit below 1."""

@@ -1,13 +1,33 @@
 """Result types of searches, initiatives and recommendations: plain dataclasses with ``to_dict()``.
 
-They are what the Python API returns and what ``--json`` prints (``to_dict()`` is the JSON contract).
+They are what the Python API returns, what ``--json`` prints and what ``simkit serve`` answers
+(``to_dict()`` is the JSON contract; :func:`json_data` turns results, and lists and dicts of them, into it).
 This module imports nothing else from simkit, so every layer can return them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+def json_data(value: Any) -> Any:
+    """``value`` as JSON data: a result object becomes its ``to_dict()``, in lists and dicts too.
+
+    The one path from results to JSON, for ``--json`` (simkit/cli/render.py) and the HTTP server
+    (simkit/serve/). A dataclass without ``to_dict()`` (:class:`~simkit.pipeline.build.BuildResult`) is
+    taken field by field, as the ``to_dict()`` methods of the others do.
+    """
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {key: json_data(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_data(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -226,8 +246,43 @@ class Recommendation:
 
 
 @dataclass(frozen=True)
+class RegionRecommendations:
+    """``simkit recommend --json``: the measures recommended to ``region``."""
+
+    region: str
+    recommendations: list[Recommendation]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"region": self.region, "recommendations": [r.to_dict() for r in self.recommendations]}
+
+
+@dataclass(frozen=True)
+class RegionMissing:
+    """``simkit matrix --missing --json``: the initiatives ``region``'s peers have and it has not, each as its
+    :meth:`MissingInitiative.summary`."""
+
+    region: str
+    missing: list[MissingInitiative]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"region": self.region, "missing": [m.summary() for m in self.missing]}
+
+
+@dataclass(frozen=True)
+class RegionInitiatives:
+    """The initiatives ``region`` takes part in (``GET /regions/{region}/initiatives`` of ``simkit serve``)."""
+
+    region: str
+    initiatives: list[Initiative]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"region": self.region, "initiatives": [i.to_dict() for i in self.initiatives]}
+
+
+@dataclass(frozen=True)
 class IndexInfo:
-    """What ``simkit info`` shows: the index, its current version, model, counts and reports."""
+    """What ``simkit info`` shows: the index, its current version, model, counts, reports and the last
+    rebuild's report (``last_rebuild.json``; None if the index never had one)."""
 
     index: str
     version: str
@@ -235,6 +290,7 @@ class IndexInfo:
     counts: dict[str, Any]
     created_at: str
     documents: list[dict[str, Any]]
+    last_rebuild: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``simkit info --json``."""

@@ -7,7 +7,8 @@ One module per group of commands, along the data flow:
 * :mod:`~simkit.cli.search` search, similar, show, recommend;
 * :mod:`~simkit.cli.initiatives` clusters, matrix, report;
 * :mod:`~simkit.cli.models` models install, models list;
-* :mod:`~simkit.cli.evaluate` eval.
+* :mod:`~simkit.cli.evaluate` eval;
+* :mod:`~simkit.cli.serve` serve (HTTP; imports :mod:`simkit.serve` only when it runs).
 
 Shared options are in :mod:`~simkit.cli.options`, all output goes through :mod:`~simkit.cli.render`,
 and :mod:`~simkit.cli.errors` maps exceptions to ``Error: …`` lines and exit codes. Importing this
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import click
 
-from simkit.cli import evaluate, index, initiatives, models, reading, search
+from simkit.cli import evaluate, index, initiatives, models, reading, search, serve
 from simkit.cli.errors import SimkitGroup
 from simkit.config import configure_threads
 
@@ -32,7 +33,7 @@ def cli() -> None:
     configure_threads()
 
 
-for _module in (reading, index, search, initiatives, models, evaluate):
+for _module in (reading, index, search, initiatives, models, evaluate, serve):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -134,11 +134,8 @@ def rollback(version: str | None, index_dir: str | None) -> None:
 @json_option
 def info(index_dir: str | None, as_json: bool) -> None:
     """Show the index's current version, model, counts and the last rebuild's report."""
-    from simkit.pipeline.versions import last_report
-
     with simkit.open_index(index_dir) as index:
         data = index.info().to_dict()
-    data["last_rebuild"] = last_report(data["index"])
     render.render(data, render.INFO, render.output_format(as_json))
 
 

@@ -150,11 +150,6 @@ def result_options(func: F) -> F:
     ])
 
 
-def regions_k(k: int | None, threshold: float | None) -> int | None:
-    """-k as given; 5 when neither -k nor --threshold is (with --threshold alone: every region above it)."""
-    return 5 if k is None and threshold is None else k
-
-
 def peer_options(func: F) -> F:
     """--peers and --min-support, shared by the commands that learn from a region's closest peers."""
     return _apply(func, [

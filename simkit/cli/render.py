@@ -1,7 +1,8 @@
 """The one renderer: every command's result goes out through :func:`render` as text, JSON or CSV.
 
 * :func:`echo_json` is the one JSON writer. Its data comes from the result objects' ``to_dict()``
-  (:func:`json_data`), never from rows made up here; a view only puts them in an envelope.
+  (:func:`simkit.results.json_data`, which ``simkit serve`` answers with too), never from rows made up
+  here; the envelopes (a region's recommendations, …) are result types of their own.
 * :func:`echo_csv` is the one CSV writer.
 * :func:`print_table` is the one path to a rich table (and :func:`console` the one console,
   which leaves a closed pipe with exit 141 like every other output). Its console reads no rich
@@ -13,7 +14,8 @@
   are at the end of this module, so the command modules only parse options, call the library and
   ``render(result, VIEW, fmt)``.
 
-rich, csv and the library's types are imported only when something is rendered.
+rich and csv are imported only when something is rendered; of the library, only :mod:`simkit.results`
+(which imports nothing) is imported here.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import click
 
 from simkit.cli.errors import stop_writing, warn
 from simkit.cli.terminal import CONTROL, clean
+from simkit.results import RegionMissing, RegionRecommendations, json_data
 
 TEXT, JSON, CSV = "text", "json", "csv"
 
@@ -64,23 +67,6 @@ def echo_line(text: str, **style: Any) -> None:
 
 
 # --------------------------------------------------------------------------- writers
-
-
-def json_data(value: Any) -> Any:
-    """``value`` as JSON data: a result object becomes its ``to_dict()``, in lists and dicts too.
-
-    A dataclass without ``to_dict()`` (:class:`~simkit.pipeline.build.BuildResult`) is taken field by
-    field, as the ``to_dict()`` methods of the others do.
-    """
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, dict):
-        return {key: json_data(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_data(item) for item in value]
-    return value
 
 
 def echo_json(value: Any) -> None:
@@ -254,7 +240,7 @@ def _recommend_text(recommendations: list[Any], region: str) -> None:
 
 
 RECOMMEND = View(text=_recommend_text,
-                 data=lambda recommendations, region: {"region": region, "recommendations": recommendations})
+                 data=lambda recommendations, region: RegionRecommendations(region, recommendations))
 """A list of :class:`~simkit.initiatives.peers.Recommendation` for ``region``."""
 
 
@@ -348,11 +334,6 @@ MATRIX = View(text=_matrix_table, columns=_matrix_columns, rows=_matrix_rows)
 """The region × initiative table of :func:`~simkit.initiatives.views.region_matrix` (JSON data already)."""
 
 
-def missing_summary(missing: Any) -> dict[str, Any]:
-    """One initiative of ``simkit matrix --missing --json`` (:meth:`simkit.MissingInitiative.summary`)."""
-    return missing.summary()
-
-
 def _missing_text(missing: list[Any], region: str) -> None:
     if not missing:
         echo_line(f"No initiative of {region}'s peers is missing from its reports.")
@@ -371,7 +352,7 @@ MISSING = View(
     text=_missing_text,
     columns=("id", "label", "peers", "regions", "first_year", "relevance"),
     rows=_missing_rows,
-    data=lambda missing, region: {"region": region, "missing": [missing_summary(m) for m in missing]},
+    data=lambda missing, region: RegionMissing(region, missing),
 )
 """A list of :class:`~simkit.initiatives.clustering.MissingInitiative` for ``region``."""
 
@@ -457,7 +438,7 @@ def _info_text(data: dict[str, Any]) -> None:
 
 
 INFO = View(text=_info_text)
-"""``SimkitIndex.info()`` with the index's ``last_rebuild`` report added."""
+"""``SimkitIndex.info().to_dict()`` (with the index's ``last_rebuild`` report)."""
 
 
 # --------------------------------------------------------------------------- reading (parse)

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 import simkit
+from simkit.arguments import regions_k
 from simkit.cli import render
 from simkit.cli.errors import warn
 from simkit.cli.options import (
@@ -17,7 +18,6 @@ from simkit.cli.options import (
     mode_option,
     output_options,
     peer_options,
-    regions_k,
     result_options,
 )
 
