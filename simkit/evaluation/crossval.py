@@ -32,6 +32,7 @@ GRID: dict[str, tuple[Any, ...]] = {
     "evidence_lexical_weight": (1.0, 2.0, 4.0),
     "evidence_lexical": ("unit", "sentence"),
     "latent_evidence": (False, True),
+    "region_support": (0.0, 0.5),
 }
 """The candidate values of each constant; the grid is their product, the shipped defaults included."""
 
