@@ -36,6 +36,7 @@ from pathlib import Path
 
 from simkit import arguments
 from simkit.errors import InputError
+from simkit.reading.chrome import is_chrome, key_only, page_fields, strip_glued
 from simkit.reading.readers import normalize_newlines, read_document
 from simkit.reading.records import ParsedReport, Report
 from simkit.reading.regions import RegionInfo, detect_region, lookup, province_of
@@ -210,12 +211,6 @@ _ANY_PUNCT = re.compile(r"[，,。！？；;：:、!?]")
 _OUTLINE_START = re.compile(
     r"^(?:[一二三四五六七八九十百]+、|[（(][一二三四五六七八九十百]+[）)]|\d{1,2}[.．、](?!\d)|[（(]\d{1,2}[）)]|[①-⑳])"
 )
-_META_KEYS = {
-    "索引号", "主题分类", "发布机构", "发文机关", "公文生成日期", "成文日期", "生成日期", "标题", "名称",
-    "备注/文号", "文号", "发文字号", "发布日期", "公开日期", "来源", "有效性", "主题词", "体裁分类",
-    "组配分类", "公开方式", "公开范围", "信息来源", "所属机构", "发布时间",
-}  # fmt: skip
-_META_LINE = re.compile(r"^[-•·*]?\s*([^:：\s]+(?:\s[^:：\s]+){0,3})\s*[:：]\s*(.*)$")
 _NAV_WORDS = re.compile(
     r"当前位置|您的位置|移动版|网站支持|IPV6|IPv6|字号|打印本页|关闭窗口|扫一扫|手机上查看|分享到|"
     r"浏览次数|访问次数|阅读次数|点击数|网站地图|【[大中小打印关闭]|^返回顶部$|^上一篇|^下一篇|^相关链接"
@@ -239,6 +234,7 @@ _ORG_SUFFIX = (
 _ORG_NAME = rf"[\u4e00-\u9fff（）()]{{1,30}}{_ORG_SUFFIX}"
 _ORG_LINE = re.compile(rf"^{_ORG_NAME}(?:\s+{_ORG_NAME})*$")
 _ADDRESSEE = re.compile(rf"^{_ORG_NAME}(?:[、，,\s]+{_ORG_NAME})*\s*[:：]$")
+_ORG_DATE = re.compile(rf"^({_ORG_NAME})\s+({_DATE_CN}|\d{{4}}-\d{{1,2}}-\d{{1,2}})$")
 _CLOSING = re.compile(r"^(?:特此报告|专此报告|以上报告|现予报告)[。.!！]?$")
 
 
@@ -340,35 +336,57 @@ class _Meta:
     dates: list[str] = field(default_factory=list)
     signature_date: str | None = None
     addressee: str | None = None
+    sites: list[str] = field(default_factory=list)  # the site's own name above the page (a banner)
+    head_lines: list[str] = field(default_factory=list)  # every line above the body, as read
 
 
-def _meta_key(raw: str) -> str | None:
-    key = re.sub(r"\s+", "", raw)
-    return key if key in _META_KEYS else None
+def _page_lines(lines: list[str], meta: _Meta) -> list[str]:
+    """Lines without page chrome: date stamps and switches glued to text go, chrome lines go, and the
+    fields of bylines and disclosure tables (a key and its value on one line or two) go to ``meta.header``."""
+    kept: list[str] = []
+    in_head = True
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        glued = strip_glued(line)
+        if glued != line:
+            if glued and in_head and _ORG_LINE.match(glued):
+                meta.sites.append(glued)  # "天津市静海区人民政府 2019年12月3日星期二": the site's banner
+                continue
+            line = _strip_line(glued)
+        key = key_only(line)
+        if key is not None and in_head:
+            j = i
+            while j < len(lines) and not lines[j]:
+                j += 1
+            if j < len(lines) and key_only(lines[j]) is None and len(lines[j]) <= 80 and not _is_body_start(lines[j]):
+                line, i = f"{key}：{lines[j]}", j + 1
+            else:
+                continue  # a key without a value
+        fields = page_fields(line) if len(line) <= 200 else None
+        if fields is not None and (in_head or line[:1] in "-•·*" or len(fields) >= 2):
+            for k, v in fields.items():
+                meta.header.setdefault(k, v)
+            continue
+        if is_chrome(line):
+            continue
+        if in_head and line and not _is_junk(line) and _is_body_start(line):
+            in_head = False
+        kept.append(line)
+    return kept
 
 
 def _clean(raw: str) -> tuple[str, _Meta]:
     meta = _Meta()
     lines = [_strip_line(x) for x in normalize_width(normalize_newlines(raw)).split("\n")]
-
-    # Header metadata lines ("- 标题:…") anywhere, bare "标题：…" only before the body.
-    kept: list[str] = []
-    in_head = True
-    for line in lines:
-        m = _META_LINE.match(line)
-        if m and (line[:1] in "-•·*" or in_head) and len(line) <= 120:
-            key = _meta_key(m.group(1))
-            if key is not None:
-                meta.header.setdefault(key, m.group(2).strip())
-                continue
-        if in_head and line and not _is_junk(line) and _is_body_start(line):
-            in_head = False
-        kept.append(line)
-    lines = [x for x in kept if not _is_junk(x) or _ISO_DATETIME.match(x)]
+    lines = _page_lines(lines, meta)
+    lines = [x for x in lines if not _is_junk(x) or _ISO_DATETIME.match(x)]
 
     # Head: everything before the first body line.
     body_at = next((i for i, x in enumerate(lines) if _is_body_start(x)), len(lines))
     head, body = _merge_title_lines(lines[:body_at]), lines[body_at:]
+    meta.head_lines = [x for x in head if x]
     rest_head: list[str] = []
     for line in head:
         if _ISO_DATETIME.match(line) or _DATE_LINE.match(line):
@@ -380,6 +398,10 @@ def _clean(raw: str) -> tuple[str, _Meta]:
             meta.title = meta.title or line
         elif _ORG_LINE.match(line):
             meta.issuer_lines.append(line)
+        elif (m := _ORG_DATE.match(line)) is not None:  # "清水县人民政府 2024年01月08日": a byline
+            meta.issuer_lines.append(m.group(1))
+            if (d := _iso_date(m.group(2))) is not None:
+                meta.dates.append(d)
         elif _ADDRESSEE.match(line):  # "中共石狮市委：", "区人大常委会："
             meta.addressee = meta.addressee or re.sub(r"\s*[:：]$", "", line)
         elif not _is_junk(line):
@@ -420,7 +442,8 @@ def _merge_title_lines(head: list[str]) -> list[str]:
             and not _DOC_NUMBER.match(prev)
             and not _is_junk(prev)
             and _is_title_like(prev + line)
-            and "关于" in prev + line
+            and ("关于" in prev + line or _TITLE_YEAR.search(prev) or "法治" in prev)
+            and len(prev) >= 6
         ):
             out[-1] = prev + line
         else:
