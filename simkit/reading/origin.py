@@ -157,8 +157,8 @@ def _subject_mention(body: str, level: str | None) -> Mention | None:
     """The region that is the subject of the body's first sentence (``2023年，南昌县坚持…``)."""
     first = re.split(r"[。！？\n]", body[:400], maxsplit=1)[0]
     for m in mentions(first, anchored_only=True):
-        after = first[m.end():m.end() + 2]
-        if after.startswith(("委", "人大", "政协")) or first[m.start() - 1:m.start()] in ("“", "《"):
+        after = first[m.end:m.end + 2]
+        if after.startswith(("委", "人大", "政协")) or first[m.start - 1:m.start] in ("“", "《"):
             continue
         if all(_level_fits(c, level) for c in m.candidates):
             return m
@@ -172,9 +172,9 @@ def _self_references(text: str, department: str | None, level: str | None) -> Me
     """The region the text most often names as itself (息县人民政府, 法治息县, 宜春市公安局)."""
     counts: Counter[tuple[RegionInfo, ...]] = Counter()
     first: dict[tuple[RegionInfo, ...], Mention] = {}
-    for m in mentions(text, anchored_only=False):
-        after = text[m.end():m.end() + 12]
-        own = bool(_SELF_AFTER.match(after)) or text[max(0, m.start() - 2):m.start()] == "法治"
+    for m in mentions(text[:20000], anchored_only=False):
+        after = text[m.end:m.end + 12]
+        own = bool(_SELF_AFTER.match(after)) or text[max(0, m.start - 2):m.start] == "法治"
         if department and after.startswith(department):
             own = True
         if not own or not any(_level_fits(c, level) for c in m.candidates):

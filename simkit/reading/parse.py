@@ -38,8 +38,12 @@ from simkit import arguments
 from simkit.errors import InputError
 from simkit.reading.chrome import is_chrome, key_only, page_fields, strip_glued
 from simkit.reading.readers import normalize_newlines, read_document
+from simkit.reading.issuers import split_org
+from simkit.reading.origin import find_origin, title_org
 from simkit.reading.records import ParsedReport, Report
-from simkit.reading.regions import RegionInfo, detect_region, lookup, province_of
+from simkit.reading.regions import RegionInfo, lookup, province_of
+from simkit.reading.script import align_original, is_traditional, repair_pinyin_debris, to_simplified
+from simkit.reading.sidecar import Metadata, read_sidecar
 from simkit.reading.segment import segment
 
 __all__ = [
@@ -526,8 +530,11 @@ def _year(title: str | None, text: str) -> int | None:
 
 
 def _issuer(meta: _Meta, title: str | None) -> str | None:
-    for key in ("发布机构", "发文机关", "所属机构"):
-        if meta.header.get(key):
+    t_org, _ = title_org(title)
+    if t_org is not None:
+        return t_org.name
+    for key in ("发布机构", "发文机关", "所属机构", "发文机构"):
+        if meta.header.get(key) and split_org(meta.header[key]) is not None:
             return meta.header[key]
     if meta.issuer_lines:
         return " ".join(meta.issuer_lines)
@@ -537,6 +544,45 @@ def _issuer(meta: _Meta, title: str | None) -> str | None:
         prefix = title.split("关于", 1)[0].strip()
         if re.search(f"{_ORG_SUFFIX}$", prefix):
             return prefix
+    return None
+
+
+def _issuer_names(meta: _Meta) -> list[str]:
+    """Names that may be the issuer's, strongest first: the page's field, the lines above the body, the signature."""
+    names = [meta.header[k] for k in ("发布机构", "发文机关", "所属机构", "发文机构") if meta.header.get(k)]
+    if meta.issuer_lines:
+        names.append(" ".join(meta.issuer_lines))
+        names.extend(meta.issuer_lines)
+    if meta.signature:
+        names.append(" ".join(meta.signature))
+    return names
+
+
+_INTERPRETATION = re.compile(r"政策解读|图解|解读如下|一图读懂|起草背景")
+_PLAN = re.compile(r"工作要点|实施方案|工作安排|工作计划|行动方案|任务分工|规划(?!纲要)")
+_OTHER = re.compile(r"的通知|的意见|规则|办法|决定$|纪要|公告")
+
+
+def _report_kind(title: str | None, meta: _Meta, declared: str | None, text: str) -> str:
+    """``report`` (an annual rule-of-law report) unless the title or page says it is a 政策解读, a plan or
+    another kind of document (see :data:`simkit.reading.records.REPORT_KINDS`)."""
+    named = " ".join(x for x in (title, declared, *meta.head_lines[:4]) if x)
+    if _INTERPRETATION.search(named) or _INTERPRETATION.search(text[:200]):
+        return "interpretation"
+    subject = title or declared or next((x for x in meta.head_lines if len(x) >= 8), "")
+    if subject and not re.search(r"报告|总结", subject):
+        if _PLAN.search(subject):
+            return "plan"
+        if _OTHER.search(subject):
+            return "other"
+    return "report"
+
+
+def _source(meta: _Meta) -> str | None:
+    for key in ("来源", "信息来源", "文章来源", "来源单位"):
+        value = meta.header.get(key, "").strip()
+        if value and len(value) <= 40:
+            return value
     return None
 
 
@@ -550,7 +596,7 @@ def _doc_number(meta: _Meta) -> str | None:
 
 
 def _published(meta: _Meta) -> str | None:
-    for key in ("发布日期", "发布时间", "公开日期", "成文日期", "公文生成日期", "生成日期"):
+    for key in ("发布日期", "发布时间", "发布于", "公开日期", "发文日期", "成文日期", "公文生成日期", "生成日期"):
         if meta.header.get(key) and (d := _iso_date(meta.header[key])):
             return d
     if meta.dates:
@@ -581,36 +627,80 @@ def parse_report(
     *,
     document_id: str | None = None,
     region: str | None = None,
+    metadata: Metadata | None = None,
 ) -> ParsedReport:
     """Read, clean, describe and segment one report file (any format of :mod:`simkit.reading.readers`).
 
-    ``document_id`` defaults to :func:`document_id_for`; ``region`` (a name such
-    as ``泉州市泉港区``) overrides the detected region, and fills province, city
-    and adcode when :func:`simkit.reading.regions.lookup` knows the name (the region is
-    then its canonical name). An undetected region is ``None`` and left to the
-    caller to report.
+    ``document_id`` defaults to :func:`document_id_for`. What is known of the report outside its text
+    overrides what is read from it: ``metadata`` (a row of a ``--metadata`` spreadsheet, see
+    :mod:`simkit.reading.sidecar`), over the ``NAME.json`` beside the file, over the text; ``region``
+    (a name such as ``泉州市泉港区``, ``--region``) overrides them all, and fills province, city and
+    adcode when :func:`simkit.reading.regions.lookup` knows the name (the region is then its canonical
+    name). The issuer, its kind and the region are found as :mod:`simkit.reading.origin` describes; a
+    region that is not found (or stays ambiguous, with ``Report.region_candidates``) is ``None``, left
+    to the caller to report. A traditional-script report is indexed in simplified script
+    (``Report.text``) and keeps its original script in ``Report.original_text``, offset for offset.
     """
     path = arguments.path("path", path)
     document_id = arguments.optional_text("document_id", document_id)
     region = arguments.optional_text("region", region)
+    if metadata is not None and not isinstance(metadata, Metadata):
+        raise TypeError(f"metadata must be a simkit.reading.sidecar.Metadata, not {type(metadata).__name__}")
     raw = read_document(path)
-    text, meta = _clean(raw.text)
+    sidecar = read_sidecar(Path(path))
+    known = metadata.merged_over(sidecar) if metadata is not None else sidecar
+    raw_text = repair_pinyin_debris(raw.text)
+    declared = raw.declared_title
+    script: str | None = None
+    original: str | None = None
+    if is_traditional(raw_text):
+        script = "traditional"
+        simplified = to_simplified(raw_text)
+        text, meta = _clean(simplified)
+        original = align_original(text, normalize_width(normalize_newlines(simplified)),
+                                  normalize_width(normalize_newlines(raw_text)))
+        declared = to_simplified(declared) if declared else declared
+    else:
+        text, meta = _clean(raw_text)
     if not text:
         raise InputError(f"{path}: no report text left after removing page furniture; check the file's content")
     doc_id = document_id or document_id_for(path)
 
     title_raw = meta.header.get("标题") or meta.header.get("名称") or meta.title
-    title = _normalize_title(title_raw) if title_raw else _declared_title(raw.declared_title)
+    title = _normalize_title(title_raw) if title_raw else _declared_title(declared)
+    if known is not None and known.title:
+        title = known.title
     issuer = _issuer(meta, title)
-    info: RegionInfo | None
+    issuers = _issuer_names(meta)
+    if known is not None and known.issuer:
+        issuer = known.issuer
+        issuers = [known.issuer, *issuers]
+    origin = find_origin(title=None if known is not None and known.issuer else title, issuers=issuers,
+                         body=text, addressee=meta.addressee, sites=meta.sites)
+    issuer_kind, department = origin.issuer_kind, origin.department
+    if known is not None and known.issuer:
+        org = split_org(known.issuer)
+        issuer_kind = org.kind if org is not None else issuer_kind
+        department = org.department if org is not None else department
+    if known is not None:
+        issuer_kind = known.issuer_kind or issuer_kind
+        department = known.department or department
+    if issuer_kind != "department":
+        department = None
+
+    info: RegionInfo | None = origin.region
+    region_name: str | None = info.name if info else None
+    province = info.province if info else None
+    candidates, region_source = origin.candidates, origin.region_source
     if region is not None:
         info = lookup(region)
-        region_name: str | None = info.name if info else region
+        region_name = info.name if info else region
         province = info.province if info else province_of(region)
-    else:
-        info = detect_region("\n".join(x for x in (title, issuer, text[:300]) if x))
-        region_name = info.name if info else None
-        province = info.province if info else None
+        candidates, region_source = (), "--region"
+    elif known is not None and known.region is not None:
+        info = known.region
+        region_name, province = info.name, info.province
+        candidates, region_source = (), "metadata"
 
     report = Report(
         id=doc_id,
@@ -622,11 +712,22 @@ def parse_report(
         province=province,
         city=info.city if info else None,
         adcode=info.adcode if info else None,
-        year=_year(title, text),
+        year=known.year if known is not None and known.year else _year(title, text),
         issuer=issuer,
         addressee=meta.addressee,
-        published=_published(meta),
+        published=known.published if known is not None and known.published else _published(meta),
         doc_number=_doc_number(meta),
         source_format=raw.source_format,
+        issuer_kind=issuer_kind,
+        department=department,
+        report_kind=(known.report_kind if known is not None and known.report_kind
+                     else _report_kind(title, meta, declared, text)),
+        source=known.source if known is not None and known.source else _source(meta),
+        index_number=meta.header.get("索引号") or None,
+        url=known.url if known is not None else None,
+        region_candidates=tuple(candidates) if region_name is None else (),
+        region_source=region_source if region_name is not None else None,
+        script=script,
+        original_text=original,
     )
     return ParsedReport(report=report, paragraphs=segment(text, doc_id))

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["Mention", "RegionInfo", "chain_length", "contains", "detect_region", "lookup", "mentions", "province_of",
+__all__ = ["Mention", "RegionInfo", "chain_length", "contains", "detect_region", "lookup", "lookup_adcode", "mentions", "province_of",
            "short_names"]
 
 
@@ -329,6 +329,20 @@ def lookup(name: str) -> RegionInfo | None:
         if len(provinces) == 1:
             div = provinces[0]
     return _info(div) if div is not None else None
+
+
+def lookup_adcode(code: str) -> RegionInfo | None:
+    """The region of a 6-digit admin code (``350581``; ``350000`` a province, ``350500`` a city), or None."""
+    code = re.sub(r"\s+", "", str(code or ""))
+    if not re.fullmatch(r"\d{6}", code):
+        return None
+    found = _by_adcode().get(code)
+    return _info(found) if found is not None else None
+
+
+@lru_cache(maxsize=1)
+def _by_adcode() -> dict[str, _Division]:
+    return {d.adcode: d for ds in _table().by_name.values() for d in ds if d.adcode}
 
 
 def _parse_chain(name: str) -> _Division | None:
