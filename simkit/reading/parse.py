@@ -37,14 +37,14 @@ from pathlib import Path
 from simkit import arguments
 from simkit.errors import InputError
 from simkit.reading.chrome import is_chrome, key_only, page_fields, strip_glued
-from simkit.reading.readers import normalize_newlines, read_document
 from simkit.reading.issuers import split_org
 from simkit.reading.origin import find_origin, title_org
+from simkit.reading.readers import normalize_newlines, read_document
 from simkit.reading.records import ParsedReport, Report
 from simkit.reading.regions import RegionInfo, lookup, province_of
 from simkit.reading.script import align_original, is_traditional, repair_pinyin_debris, to_simplified
-from simkit.reading.sidecar import Metadata, read_sidecar
 from simkit.reading.segment import segment
+from simkit.reading.sidecar import Metadata, read_sidecar
 
 __all__ = [
     "clean_text",

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["Mention", "RegionInfo", "chain_length", "contains", "detect_region", "lookup", "lookup_adcode", "mentions", "province_of",
-           "short_names"]
+__all__ = ["Mention", "RegionInfo", "chain_length", "contains", "detect_region", "lookup", "lookup_adcode", "mentions",
+           "province_of", "short_names"]
 
 
 @dataclass(frozen=True)
