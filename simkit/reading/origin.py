@@ -194,8 +194,7 @@ def _in_context(candidates: tuple[RegionInfo, ...], text: str, others: list[Regi
     inside = [c for c in candidates if any(contains(o, c) or contains(c, o) for o in others)]
     if len(inside) == 1:
         return inside
-    named = [c for c in candidates if any(n in text for n in short_names(c) if n not in c.name)]
-    return named
+    return [c for c in candidates if any(n in text for n in short_names(c))]
 
 
 def _body_org(body: str) -> Org | None:
@@ -205,7 +204,7 @@ def _body_org(body: str) -> Org | None:
                   rf"(?=在|认真|坚持|按照|深入|紧紧|始终|围绕|全面|以|聚焦|持续|严格|扎实|积极|高度|立足|紧扣)", first)
     if m:
         org = split_org(m.group(1))
-        if org is not None and org.kind == DEPARTMENT:
+        if org is not None and org.kind == DEPARTMENT and not m.group(1).startswith(("我", "本", "全")):
             return org
     return None
 

@@ -520,13 +520,21 @@ _TITLE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(?:度)?(?![—\-–~至
 _BODY_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(?:度)?(?:以来)?\s*[，,、]")
 
 
-def _year(title: str | None, text: str) -> int | None:
+def _year(title: str | None, text: str, head: list[str] | None = None) -> int | None:
     if title:
         m = _TITLE_YEAR.search(title.split("关于", 1)[-1])
         if m:
             return int(m.group(1))
     m = _BODY_YEAR.search(text[:300])
-    return int(m.group(1)) if m else None
+    if m:
+        return int(m.group(1))
+    # A page whose title is not a report's (a 解读 of one, a notice): the year its heading names.
+    for line in head or []:
+        if re.search(r"报告|法治|工作", line) and not _DOC_NUMBER.match(line):
+            m = _TITLE_YEAR.search(line.split("关于", 1)[-1])
+            if m:
+                return int(m.group(1))
+    return None
 
 
 def _issuer(meta: _Meta, title: str | None) -> str | None:
@@ -569,7 +577,7 @@ def _report_kind(title: str | None, meta: _Meta, declared: str | None, text: str
     named = " ".join(x for x in (title, declared, *meta.head_lines[:4]) if x)
     if _INTERPRETATION.search(named) or _INTERPRETATION.search(text[:200]):
         return "interpretation"
-    subject = title or declared or next((x for x in meta.head_lines if len(x) >= 8), "")
+    subject = title or declared or " ".join(x for x in meta.head_lines[:5] if not _DOC_NUMBER.match(x))
     if subject and not re.search(r"报告|总结", subject):
         if _PLAN.search(subject):
             return "plan"
@@ -675,8 +683,10 @@ def parse_report(
     if known is not None and known.issuer:
         issuer = known.issuer
         issuers = [known.issuer, *issuers]
+    source = known.source if known is not None and known.source else _source(meta)
     origin = find_origin(title=None if known is not None and known.issuer else title, issuers=issuers,
-                         body=text, addressee=meta.addressee, sites=meta.sites)
+                         body=text, addressee=meta.addressee, sites=meta.sites + ([source] if source else []))
+    issuer = issuer or origin.issuer
     issuer_kind, department = origin.issuer_kind, origin.department
     if known is not None and known.issuer:
         org = split_org(known.issuer)
@@ -692,6 +702,8 @@ def parse_report(
     region_name: str | None = info.name if info else None
     province = info.province if info else None
     candidates, region_source = origin.candidates, origin.region_source
+    if known is not None and known.issuer and region_source == "issuer":
+        region_source = "metadata"  # found from the issuer the metadata names
     if region is not None:
         info = lookup(region)
         region_name = info.name if info else region
@@ -712,7 +724,7 @@ def parse_report(
         province=province,
         city=info.city if info else None,
         adcode=info.adcode if info else None,
-        year=known.year if known is not None and known.year else _year(title, text),
+        year=known.year if known is not None and known.year else _year(title, text, meta.head_lines),
         issuer=issuer,
         addressee=meta.addressee,
         published=known.published if known is not None and known.published else _published(meta),
@@ -722,7 +734,7 @@ def parse_report(
         department=department,
         report_kind=(known.report_kind if known is not None and known.report_kind
                      else _report_kind(title, meta, declared, text)),
-        source=known.source if known is not None and known.source else _source(meta),
+        source=source,
         index_number=meta.header.get("索引号") or None,
         url=known.url if known is not None else None,
         region_candidates=tuple(candidates) if region_name is None else (),
