@@ -213,7 +213,7 @@ def _region_condition(names: Iterable[str], params: list[Any], reporter: str, ne
     known = _expand([n for n in names if n != UNKNOWN_REGION], _region_names)
     if known:
         parts.append(_in("d.region", known, params))
-        parts.append(_in(reporter, known, params))
+        parts.append(_in(f"replace({reporter}, ' ', '')", known, params))  # names lose their spaces (_names)
     condition = "(" + " OR ".join(parts) + ")"
     return f"NOT COALESCE({condition}, 0)" if negate else condition
 
@@ -288,7 +288,7 @@ def unknown_names(store: Store, filters: Filters) -> list[str]:
     """
     provinces = {p for p in store.document_values("province") if p}
     regions = {r or UNKNOWN_REGION for r in store.document_values("region")}
-    regions |= {d["reporter"] for d in store.documents()}
+    regions |= {str(d["reporter"]).replace(" ", "") for d in store.documents()}
     missing = [name for name in filters.provinces if not provinces.intersection(_province_names(name))]
     for name in (*filters.regions, *filters.exclude_regions):
         if not regions.intersection(_region_names(name)) and name not in missing:
