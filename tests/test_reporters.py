@@ -83,8 +83,8 @@ def test_a_store_of_an_older_simkit_still_reads(tmp_path: Path) -> None:
         CREATE TABLE boilerplate_spans (document_id TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL);
         INSERT INTO documents VALUES ('a', 'a.txt', 'x', 'T', NULL, NULL, NULL, NULL, 2023, NULL, NULL, NULL, NULL,
             'text', '某某工作取得新进展，全年办理案件三十件。');
-        INSERT INTO paragraphs VALUES ('a:1', 'a', 0, '', '某某工作取得新进展，全年办理案件三十件。', 0, 20, 'paragraph',
-            'measure', NULL, 0, 0);
+        INSERT INTO paragraphs VALUES ('a:1', 'a', 0, '', '某某工作取得新进展，全年办理案件三十件。', 0, 20,
+            'paragraph', 'measure', NULL, 0, 0);
     """)
     db.commit()
     db.close()
