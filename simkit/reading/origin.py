@@ -230,7 +230,7 @@ def find_origin(
         kind = org.kind
     elif re.search(r"(?:^|[，,。])\s*我局", body[:300]):
         kind = DEPARTMENT
-    elif re.search(rf"(?:^|[，,。])\s*(?:我|全)[{_LEVELS}]", body[:300]):
+    elif re.search(rf"(?:^|[，,。])\s*(?:(?:我|全)[{_LEVELS}]|[{_LEVELS}](?:人民)?政府(?!办))", body[:300]):
         kind = GOVERNMENT
     else:
         kind = None
@@ -256,6 +256,8 @@ def find_origin(
             add("site", _place_mention(site_org.place), False)
 
     region, candidates, source = _decide(evidence, body, level, notes)
+    if kind is None and source == "body":
+        kind = GOVERNMENT  # the region itself is the subject of the report's first sentence
     return Origin(region, candidates, issuer, kind, department, source, notes)
 
 

@@ -70,8 +70,10 @@ class _Division:
 # Words after a short (two-character) name that show it is used as a place
 # name, not as the tail of an ordinary word (示范县 contains 范县, 创新县 新县).
 _GOV_AFTER = re.compile(
-    r"\s*(?:人民政府|政府|委员会|委|人大|人民代表大会|法院|检察院|党委|县委|[\u4e00-\u9fff]{1,12}?(?:局|厅)(?![\u4e00-\u9fff])|"
-    r"关于|(?:19|20)\d\d\s*年)"
+    r"\s*(?:人民政府|政府|委员会|委|人大|人民代表大会|法院|检察院|党委|县委|[\u4e00-\u9fff]{1,10}?(?:局|厅)|"
+    r"关于|(?:19|20)\d\d\s*年|"
+    # a verb: the name is the subject of a sentence (2023年，涉县全面推进…)
+    r"(?:全面|坚持|深入|认真|始终|紧紧|持续|聚焦|扎实|积极|严格|大力|着力|不断|围绕|按照|立足|以习近平))"
 )
 # Words right before a name that leave it a place name although a Chinese character precedes it.
 _ANCHOR_BEFORE = re.compile(r"(?:中共|关于|法治|原|我是)$")
