@@ -13,7 +13,13 @@ ROLES = ("measure", "problem", "plan", "leadership", "overview")
 class Report:
     """One report file after reading and cleaning.
 
-    ``text`` is the cleaned text; paragraph offsets point into it.
+    ``text`` is the cleaned text; paragraph offsets point into it. ``issuer_kind`` is ``government``,
+    ``department`` or ``party-government`` (:mod:`simkit.reading.issuers`), ``department`` a department's own
+    name (``交通运输局``); ``region_candidates`` the divisions an ambiguous name could be when ``region`` is
+    None, ``region_source`` where the region was found (``title``, ``issuer``, ``metadata``, ``--region``…);
+    ``report_kind`` one of :data:`REPORT_KINDS`; ``source`` and ``index_number`` a web page's 来源 and 索引号;
+    ``url`` what the metadata says; ``script`` ``traditional`` when the file was in traditional script, whose
+    original text, offset for offset, is ``original_text`` (``text`` is simplified).
     """
 
     id: str
