@@ -47,6 +47,7 @@ class Hit:
     calibrated: float | None = None
     highlights: list[tuple[int, int]] = field(default_factory=list)
     evidence: tuple[int, int] | None = None
+    original: str | None = None  # the text in its original script (a traditional-script report); same offsets
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,6 +62,12 @@ class RegionResult:
     the dense and the lexical ranking, which is not its first hit's (fused unit) score.
     ``calibrated`` is the best paragraph's calibrated similarity in [0, 1] (see
     :mod:`simkit.search.calibration`).
+
+    ``region`` is the name results group under: the region (``石狮市``), a department with its region
+    (``深圳市 · 交通运输局``), or for a report whose region is unknown the report itself (its issuer or title
+    and id, ``县民政局 [doc-1a2b3c4d5e]``), never grouped with another. ``region_name`` is the region alone
+    (None when unknown); ``issuer_kind`` ``government``, ``department`` or ``party-government``;
+    ``department`` the department's name.
     """
 
     region: str
@@ -68,6 +75,9 @@ class RegionResult:
     score: float
     hits: list[Hit] = field(default_factory=list)
     calibrated: float | None = None
+    region_name: str | None = None
+    issuer_kind: str | None = None
+    department: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -229,7 +229,11 @@ def test_unknown_region_is_indexed_with_a_warning(runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert "Warning:" in result.output and "no-region.txt" in result.output and "--region" in result.output
     found = json.loads(runner.invoke(cli, ["search", "综合行政执法", "--index", str(index_dir), "--json"]).output)
-    assert [r["region"] for r in found["regions"]] == ["unknown"]
+    # Unknown is not a region: the report stands as itself (no issuer or title here: its id), never grouped.
+    assert [(r["region"], r["region_name"]) for r in found["regions"]] == [("[no-region]", None)]
+    unknown = json.loads(runner.invoke(cli, ["search", "综合行政执法", "--index", str(index_dir), "--json",
+                                             "--region", "unknown"]).output)
+    assert [r["region"] for r in unknown["regions"]] == ["[no-region]"]
     overridden = runner.invoke(cli, ["build", str(report), "--index", str(index_dir), "-q", "--region", "泰顺县"])
     assert overridden.exit_code == 0 and "Warning" not in overridden.output
     found = json.loads(runner.invoke(cli, ["search", "综合行政执法", "--index", str(index_dir), "--json"]).output)

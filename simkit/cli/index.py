@@ -9,7 +9,14 @@ import click
 import simkit
 from simkit.cli import render
 from simkit.cli.errors import EXIT_ERROR, EXIT_NOTHING_CHANGED, error, fail, warn
-from simkit.cli.options import index_option, json_option, ray_options, region_option, runtime_option
+from simkit.cli.options import (
+    index_option,
+    json_option,
+    metadata_option,
+    ray_options,
+    region_option,
+    runtime_option,
+)
 from simkit.cli.progress import announce_model, log_to_stderr, progress_factory
 from simkit.store.layout import KEEP_VERSIONS
 
@@ -20,6 +27,7 @@ from simkit.store.layout import KEEP_VERSIONS
 @click.option("--model", default=None, envvar="SIMKIT_MODEL",
               help="Model profile name or local sentence-transformers directory [default: multilingual-e5-small].")
 @region_option
+@metadata_option
 @click.option("--embed-context", type=click.Choice(["section", "none"]), default="section", show_default=True,
               help="Embed each paragraph with its outline titles in front (section) or alone (none).")
 @runtime_option
@@ -27,14 +35,14 @@ from simkit.store.layout import KEEP_VERSIONS
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or notes.")
 @json_option
 def build(paths: tuple[str, ...], index_dir: str | None, model: str | None, region: str | None,
-          embed_context: str, runtime: str | None, ray: str | None, ray_workers: int | None, quiet: bool,
-          as_json: bool) -> None:
+          metadata: str | None, embed_context: str, runtime: str | None, ray: str | None,
+          ray_workers: int | None, quiet: bool, as_json: bool) -> None:
     """Index report files and folders (PATHS) into a new version of the index."""
     from simkit.config import index_dir as resolve_index_dir
 
     target = resolve_index_dir(index_dir)
     announce_model(model, quiet or as_json)
-    result = simkit.build_index(paths, target, model, region=region, embed_context=embed_context,
+    result = simkit.build_index(paths, target, model, region=region, metadata=metadata, embed_context=embed_context,
                                 progress=progress_factory(quiet or as_json), runtime=runtime, ray=ray,
                                 ray_workers=ray_workers)
     render.render(result, render.BUILD, render.output_format(as_json), target=target)
@@ -58,6 +66,7 @@ def build(paths: tuple[str, ...], index_dir: str | None, model: str | None, regi
 @click.option("--model", default=None, envvar="SIMKIT_MODEL",
               help="Model profile or local directory [default: the current version's model].")
 @region_option
+@metadata_option
 @click.option("--embed-context", type=click.Choice(["section", "none"]), default=None,
               help="Outline titles in front of each paragraph or not [default: the current version's].")
 @runtime_option
@@ -66,7 +75,8 @@ def build(paths: tuple[str, ...], index_dir: str | None, model: str | None, regi
 @click.option("-v", "--verbose", is_flag=True, help="Log each stage to stderr even when it is not a terminal.")
 @json_option
 def rebuild(sources: tuple[str, ...], index_dir: str | None, keep: int, keep_missing: bool, skip_bad: bool,
-            force: bool, model: str | None, region: str | None, embed_context: str | None, runtime: str | None,
+            force: bool, model: str | None, region: str | None, metadata: str | None, embed_context: str | None,
+            runtime: str | None,
             ray: str | None, ray_workers: int | None, quiet: bool, verbose: bool, as_json: bool) -> None:
     """Bring the index up to date with SOURCES (report files and folders), embedding only what changed.
 
@@ -82,7 +92,7 @@ def rebuild(sources: tuple[str, ...], index_dir: str | None, keep: int, keep_mis
     log_to_stderr(verbose or (not quiet and sys.stderr.isatty()))
     try:
         report = simkit.rebuild_index(sources, target, model=model, embed_context=embed_context, keep=keep,
-                                      keep_missing=keep_missing, force=force, region=region,
+                                      keep_missing=keep_missing, force=force, region=region, metadata=metadata,
                                       progress=progress_factory(quiet or as_json), runtime=runtime, ray=ray,
                                       ray_workers=ray_workers)
     except Exception as exc:  # a failed run still prints its report (status "failed", error), then its error

@@ -14,6 +14,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 MODES = ("dense", "lexical", "hybrid")  # simkit.search.engine.MODES, without importing the engine
 ROLES = ("measure", "plan", "problem", "leadership", "overview")
+ISSUER_KINDS = ("government", "department", "party-government")  # simkit.reading.issuers.ISSUER_KINDS
+REPORT_KINDS = ("report", "interpretation", "plan", "other")  # simkit.reading.records.REPORT_KINDS
 
 
 def _apply(func: F, options: list[Callable[[F], F]]) -> F:
@@ -68,6 +70,16 @@ def region_option(func: F) -> F:
     return click.option("--region", default=None, help="Region of every report given (overrides detection).")(func)
 
 
+def metadata_option(func: F) -> F:
+    """--metadata FILE: a CSV of what is known of the reports, overriding what is read from their text."""
+    return click.option(
+        "--metadata", "metadata", type=click.Path(dir_okay=False), default=None,
+        help="CSV of what is known of the reports (columns: file, and any of region or adcode, year, issuer, "
+             "issuer_kind, department, url, published, title, report_kind, source); it overrides what is read "
+             "from the text, as a NAME.json beside a report does. See docs/reading.md.",
+    )(func)
+
+
 def ray_options(func: F) -> F:
     """--ray ADDRESS (or $SIMKIT_RAY) and --ray-workers N: the embedding stage on a Ray cluster (docs/ray.md)."""
     return _apply(func, [
@@ -114,12 +126,23 @@ def filter_options(func: F) -> F:
     """Filters applied inside the search, shared by search and similar; see :func:`filters_from`."""
     return _apply(func, [
         click.option("--province", multiple=True, help="Only reports of this province (福建 or 福建省); repeatable."),
-        click.option("--region", multiple=True, help="Only reports of this region (石狮市); repeatable."),
-        click.option("--exclude-region", multiple=True, help="Leave out this region; repeatable."),
+        click.option("--region", multiple=True,
+                     help="Only reports of this region (石狮市; its departments' reports too), or of a name as "
+                          "results show it (深圳市 · 交通运输局); unknown: reports whose region is unknown. "
+                          "Repeatable."),
+        click.option("--exclude-region", multiple=True, help="Leave out this region (or unknown); repeatable."),
         click.option("--year", multiple=True, type=int, help="Only reports covering this year; repeatable."),
         click.option("--since", type=int, default=None, help="Only reports covering this year or later."),
         click.option("--until", type=int, default=None, help="Only reports covering this year or earlier."),
         click.option("--adcode", default=None, help="Only regions whose admin code starts with this (3505)."),
+        click.option("--issuer-kind", "issuer_kind", multiple=True, type=click.Choice(ISSUER_KINDS),
+                     help="Only reports issued by a government, a department or party and government "
+                          "jointly; repeatable."),
+        click.option("--issuer", multiple=True,
+                     help="Only reports whose issuer's name contains this (司法局, 深圳市交通运输局); repeatable."),
+        click.option("--report-kind", "report_kind", multiple=True, type=click.Choice(REPORT_KINDS),
+                     help="Only documents of this kind: report (annual reports), interpretation (政策解读), "
+                          "plan (工作要点, 实施方案), other; repeatable."),
         click.option("--role", multiple=True, type=click.Choice(ROLES),
                      help="Only paragraphs of this role (measure = work carried out); repeatable."),
         click.option("--include-boilerplate", is_flag=True,
@@ -134,7 +157,8 @@ def filters_from(values: dict[str, Any]) -> Any:
     return Filters(provinces=values["province"], regions=values["region"],
                    exclude_regions=values["exclude_region"], years=values["year"], since=values["since"],
                    until=values["until"], adcode_prefix=values["adcode"], roles=values["role"],
-                   include_boilerplate=values["include_boilerplate"])
+                   include_boilerplate=values["include_boilerplate"], issuer_kinds=values["issuer_kind"],
+                   issuers=values["issuer"], report_kinds=values["report_kind"])
 
 
 def result_options(func: F) -> F:

@@ -9,7 +9,7 @@ import click
 
 import simkit
 from simkit.cli import render
-from simkit.cli.options import json_option, out_option, output_to, region_option, written_through
+from simkit.cli.options import json_option, metadata_option, out_option, output_to, region_option, written_through
 
 
 def _phrase_stats(index_dir: str | None) -> Any:
@@ -57,8 +57,9 @@ def parse(file: str, region: str | None, index_dir: str | None, show_all: bool, 
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @out_option("JSONL file to write.")
 @region_option
+@metadata_option
 @click.option("--skip-bad", is_flag=True, help="Continue past unreadable files and list them at the end.")
-def ingest(paths: tuple[str, ...], out: str, region: str | None, skip_bad: bool) -> None:
+def ingest(paths: tuple[str, ...], out: str, region: str | None, metadata: str | None, skip_bad: bool) -> None:
     """Read reports (PATHS: files or folders) and write their units as JSON lines to --out.
 
     One line per paragraph, measure and parent paragraph, with the report's metadata.
@@ -66,7 +67,7 @@ def ingest(paths: tuple[str, ...], out: str, region: str | None, skip_bad: bool)
     """
     from simkit.pipeline.ingest import write_units_jsonl
 
-    result = write_units_jsonl(paths, output_to(out), region=region, skip_bad=skip_bad)
+    result = write_units_jsonl(paths, output_to(out), region=region, skip_bad=skip_bad, metadata=metadata)
     click.echo(f"Wrote {result.units} units of {result.documents} reports to {'stdout' if out == '-' else out}.",
                err=written_through(out))
     for skipped in result.skipped:

@@ -188,7 +188,8 @@ def _hit_text(hit: Any, width: int) -> Any:
     from rich.text import Text
 
     spans = [hit.evidence] if hit.evidence else []
-    full, spans = _clean_spans(hit.text, [*spans, *hit.highlights])
+    # A traditional-script report is shown in its own script (same offsets as the simplified text).
+    full, spans = _clean_spans(getattr(hit, "original", None) or hit.text, [*spans, *hit.highlights])
     evidence, highlights = (spans[0], spans[1:]) if hit.evidence else (None, spans)
     offset = 0
     if len(full) > width and evidence and evidence[1] > width - 1:
@@ -433,8 +434,18 @@ def _info_text(data: dict[str, Any]) -> None:
     last = data["last_rebuild"]
     if last:
         echo_line(f"rebuild  {last.get('started_at')} {last.get('status')}: {rebuild_summary(last)}")
+    needs = []
     for doc in data["documents"]:
-        echo_line(f"  {doc['id']:<20} {doc['region'] or 'unknown':<10} {doc['year'] or '':<6} {doc['title'] or ''}")
+        shown = doc.get("reporter") or doc["region"] or "unknown"
+        kind = f" [{doc['report_kind']}]" if doc.get("report_kind") not in (None, "report") else ""
+        echo_line(f"  {doc['id']:<20} {shown:<10} {doc['year'] or '':<6} {doc['title'] or ''}{kind}")
+        if not doc["region"]:
+            candidates = doc.get("region_candidates") or []
+            needs.append(f"  {doc['path']}" + (f"  (ambiguous: {', '.join(candidates)})" if candidates else ""))
+    if needs:
+        echo_line(f"region unknown for {len(needs)} report(s); give it with --region or --metadata when rebuilding:")
+        for line in needs:
+            echo_line(line)
 
 
 INFO = View(text=_info_text)
@@ -464,8 +475,15 @@ def _parse_text(parsed: Any, judged: bool, show_all: bool, width: int) -> None:
     echo_line(f"title     {r.title or '— (no title line in the file)'}")
     echo_line(f"region    {r.region or 'unknown'}  province {shown(r.province)}  city {shown(r.city)}  "
               f"adcode {shown(r.adcode)}  year {shown(r.year)}")
-    echo_line(f"issuer    {shown(r.issuer)}  to {shown(r.addressee)}  number {shown(r.doc_number)}  "
-              f"published {shown(r.published)}  format {r.source_format}")
+    echo_line(f"issuer    {shown(r.issuer)}  kind {shown(r.issuer_kind)}"
+              + (f"  department {r.department}" if r.department else "")
+              + f"  to {shown(r.addressee)}  number {shown(r.doc_number)}")
+    echo_line(f"published {shown(r.published)}  source {shown(r.source)}  index {shown(r.index_number)}  "
+              f"kind {r.report_kind}  format {r.source_format}" + (f"  script {r.script}" if r.script else ""))
+    echo_line(f"shown as  {r.reporter}" + (f"  (region from {r.region_source})" if r.region_source else ""))
+    if r.region is None:
+        why = f"ambiguous: {', '.join(r.region_candidates)}" if r.region_candidates else "not found in the text"
+        echo_line(f"warning   region {why}; give it with --region or --metadata")
     if not judged:
         echo_line("(boilerplate not judged: no index to compare with; pass --index)")
     printed: list[str] = []
@@ -481,7 +499,7 @@ def _parse_text(parsed: Any, judged: bool, show_all: bool, width: int) -> None:
         printed = path
         depth = len(path) + (1 if p.kind == "measure" else 0)
         flag = "B" if p.boilerplate else "b" if parsed.formula_spans_in(p) else " "
-        text = clean(p.text)
+        text = clean(r.original_text[p.start:p.end] if r.original_text else p.text)
         preview = text if len(text) <= width else text[: width - 1] + "…"
         echo_line(f"{'  ' * depth}[{p.kind[:4]} {p.role[:4]} {flag}] {preview}")
 

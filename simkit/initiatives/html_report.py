@@ -224,7 +224,7 @@ def render_report(initiatives: Initiatives, min_regions: int = 2, max_points: in
     clusters = initiatives.clusters(min_regions=min_regions)
     table = UnitTable.from_parts(initiatives.parts)
     documents = initiatives.parts.store.documents()
-    regions = sorted({str(d["region"] or "unknown") for d in documents})
+    regions = sorted({str(d["reporter"]) for d in documents})
     figures = [("heatmap", "Who does what", "Region × initiative: the year each region's report covers it "
                 "(green: carried out, yellow: only planned).", heatmap_figure(clusters)),
                ("adoption", "Adoption by year", "Regions reporting each initiative, by the year their report "

@@ -54,7 +54,7 @@ class Initiatives:
         """The initiatives a region takes part in."""
         region = arguments.text("region", region)
         min_regions = arguments.whole_number("min_regions", min_regions)
-        regions = sorted({str(d["region"] or "unknown") for d in self.parts.store.documents()})
+        regions = sorted({str(d["reporter"]) for d in self.parts.store.documents()})
         region = _resolve_region(self.parts, region, regions)
         return [i for i in self.clusters(min_regions).clusters if region in i.regions]
 

@@ -22,7 +22,7 @@ from simkit.errors import BuildError, IndexLoadError, WriteError
 from simkit.fileio import write_failure
 from simkit.initiatives.clustering import model_key, write_clusters
 from simkit.pipeline.distributed import check_address, encode_on_ray
-from simkit.pipeline.sources import ReportPaths, SkippedFile, collect_files, parse_reports
+from simkit.pipeline.sources import ReportPaths, SkippedFile, collect_files, parse_reports, read_metadata
 from simkit.reading.boilerplate import PhraseStats, flag_reports
 from simkit.reading.records import UNIT_KINDS, Paragraph, ParsedReport
 from simkit.reading.segment import embedding_text, split_long
@@ -99,8 +99,14 @@ def build_index(
     runtime: str | None = None,
     ray: str | None = None,
     ray_workers: int | None = None,
+    metadata: str | os.PathLike[str] | None = None,
 ) -> BuildResult:
     """Build a new version of the index at ``index_dir`` from report files and folders.
+
+    ``metadata`` names a CSV of what is known of the reports (``file``, ``region`` or ``adcode``, ``year``,
+    ``issuer``, ``url``, ``published``…; :mod:`simkit.reading.sidecar`), which overrides what is read from
+    their text, as a ``NAME.json`` beside a report does; a row naming a file that is not among ``paths``,
+    or an unknown region, is an :class:`~simkit.errors.InputError` raised before anything is read.
 
     ``paths`` is a list of paths, or a single ``str`` or path-like. Unreadable files and folders
     that cannot be listed are skipped and listed in the result; the good ones are indexed. If no
@@ -118,6 +124,7 @@ def build_index(
     index_dir = arguments.path("index_dir", index_dir)
     model = arguments.optional_text("model", model)
     region = arguments.optional_text("region", region)
+    metadata = arguments.optional_path("metadata", metadata)
     ray = arguments.optional_text("ray", ray)
     ray_workers = arguments.optional_whole_number("ray_workers", ray_workers)
     if embed_context not in EMBED_CONTEXTS:
@@ -127,7 +134,8 @@ def build_index(
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     files, skipped = collect_files(paths)
-    parsed, bad, warnings = parse_reports(files, region=region)
+    known = read_metadata(metadata, files)
+    parsed, bad, warnings = parse_reports(files, region=region, metadata=known)
     skipped.extend(bad)
     if not parsed:
         reasons = "; ".join(s.reason for s in skipped) or "no files given"

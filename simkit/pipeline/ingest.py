@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from simkit.errors import BuildError, InputError
 from simkit.fileio import output_writer
-from simkit.pipeline.sources import ReportPaths, SkippedFile, collect_files, parse_reports
+from simkit.pipeline.sources import ReportPaths, SkippedFile, collect_files, parse_reports, read_metadata
 from simkit.reading.boilerplate import flag_reports
 from simkit.reading.records import ParsedReport
 
@@ -27,7 +27,8 @@ class IngestResult:
 
 
 def ingest_reports(
-    paths: ReportPaths, *, region: str | None = None, skip_bad: bool = False
+    paths: ReportPaths, *, region: str | None = None, skip_bad: bool = False,
+    metadata: str | os.PathLike[str] | None = None,
 ) -> tuple[list[ParsedReport], list[SkippedFile], list[str]]:
     """Read reports from files and folders and flag their boilerplate against each other.
 
@@ -37,7 +38,8 @@ def ingest_reports(
     files, missing = collect_files(paths)
     if missing and not skip_bad:
         raise InputError(missing[0].reason)
-    parsed, bad, warnings = parse_reports(files, region=region, skip_bad=skip_bad)
+    known = read_metadata(metadata, files)
+    parsed, bad, warnings = parse_reports(files, region=region, skip_bad=skip_bad, metadata=known)
     parsed, _ = flag_reports(parsed)
     return parsed, missing + bad, warnings
 
@@ -46,7 +48,9 @@ def unit_records(parsed: ParsedReport) -> list[dict[str, Any]]:
     """JSON-ready records of a report's units and parent paragraphs, with report metadata."""
     r = parsed.report
     meta = {"document": r.id, "title": r.title, "region": r.region, "province": r.province, "city": r.city,
-            "adcode": r.adcode, "year": r.year, "issuer": r.issuer}
+            "adcode": r.adcode, "year": r.year, "issuer": r.issuer, "issuer_kind": r.issuer_kind,
+            "department": r.department, "reporter": r.reporter, "report_kind": r.report_kind,
+            "published": r.published}
     return [
         {"id": p.id, **meta, "section": p.section, "kind": p.kind, "role": p.role, "parent_id": p.parent_id,
          "boilerplate": p.boilerplate, "formula_spans": [list(span) for span in parsed.formula_spans_in(p)],
@@ -57,7 +61,8 @@ def unit_records(parsed: ParsedReport) -> list[dict[str, Any]]:
 
 
 def write_units_jsonl(
-    paths: ReportPaths, out: Path | TextIO, *, region: str | None = None, skip_bad: bool = False
+    paths: ReportPaths, out: Path | TextIO, *, region: str | None = None, skip_bad: bool = False,
+    metadata: str | os.PathLike[str] | None = None,
 ) -> IngestResult:
     """Write every unit of the given reports to ``out`` as JSON lines.
 
@@ -65,7 +70,7 @@ def write_units_jsonl(
     or FIFO, see :func:`simkit.fileio.atomic_writer`), or an open text stream (``sys.stdout``).
     Nothing is written unless some report could be read.
     """
-    parsed, skipped, warnings = ingest_reports(paths, region=region, skip_bad=skip_bad)
+    parsed, skipped, warnings = ingest_reports(paths, region=region, skip_bad=skip_bad, metadata=metadata)
     if not parsed:
         raise BuildError(f"no readable report to ingest ({'; '.join(s.reason for s in skipped) or 'no files'})")
     count = 0

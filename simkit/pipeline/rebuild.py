@@ -50,7 +50,7 @@ from simkit.pipeline.build import (
     writing_index,
 )
 from simkit.pipeline.distributed import PrecomputedEmbedder, RayEncoder, check_address, encode_new_units
-from simkit.pipeline.sources import ReportPaths, SkippedFile, collect_files, parse_reports
+from simkit.pipeline.sources import ReportPaths, SkippedFile, collect_files, parse_reports, read_metadata
 from simkit.pipeline.validation import validate_version
 from simkit.pipeline.versions import LAST_REPORT
 from simkit.reading.boilerplate import flag_reports
@@ -188,8 +188,12 @@ def rebuild_index(
     runtime: str | None = None,
     ray: str | None = None,
     ray_workers: int | None = None,
+    metadata: str | os.PathLike[str] | None = None,
 ) -> RebuildResult:
     """Bring the index at ``index_dir`` up to date with ``sources`` (report files and folders).
+
+    ``metadata`` is a CSV of what is known of the reports, as for :func:`simkit.pipeline.build.build_index`;
+    a report whose metadata (from it, a ``NAME.json`` or its text) changed counts as changed.
 
     ``sources`` is a list of paths, or a single ``str`` or path-like. A report whose file cannot
     be read, or that lies in a folder that cannot be listed or searched (or under a source path
@@ -223,6 +227,7 @@ def rebuild_index(
     keep_missing = arguments.flag("keep_missing", keep_missing)
     force = arguments.flag("force", force)
     region = arguments.optional_text("region", region)
+    metadata = arguments.optional_path("metadata", metadata)
     if embedder is not None:
         arguments.instance("embedder", embedder, Embedder)
     ray = arguments.optional_text("ray", ray)
@@ -247,7 +252,8 @@ def rebuild_index(
         with writing_index(root):  # disk full: one line naming the file (WriteError), nothing half-written left
             _rebuild_locked(root, sources, report, stages, model=model, embed_context=embed_context, keep=keep,
                             keep_missing=keep_missing, force=force, region=region, embedder=embedder,
-                            progress=progress, runtime=runtime, ray=ray, ray_workers=ray_workers)
+                            progress=progress, runtime=runtime, ray=ray, ray_workers=ray_workers,
+                            metadata=metadata)
     except Exception as exc:
         if isinstance(exc, ValidationError):  # its report is already saved
             raise
@@ -271,7 +277,8 @@ def rebuild_index(
 def _rebuild_locked(root: Path, sources: ReportPaths, report: RebuildResult, stages: _Stages, *,
                     model: str | None, embed_context: str | None, keep: int, keep_missing: bool, force: bool,
                     region: str | None, embedder: Embedder | None, progress: ProgressFactory | None,
-                    runtime: str | None = None, ray: str | None = None, ray_workers: int | None = None) -> None:
+                    runtime: str | None = None, ray: str | None = None, ray_workers: int | None = None,
+                    metadata: Path | None = None) -> None:
     """The body of :func:`rebuild_index`, run under the index lock; fills ``report``."""
     report.recovered = recover(root)
     if report.recovered:
@@ -283,7 +290,8 @@ def _rebuild_locked(root: Path, sources: ReportPaths, report: RebuildResult, sta
     files, skipped = collect_files(sources)
     # Reports indexed from a source that cannot be listed now are kept, under their ids.
     unlisted = _unlisted_reports(previous, [s for s in skipped if s.unlisted])
-    parsed, bad, warnings = parse_reports(files, region=region, reserved=unlisted)
+    known = read_metadata(metadata, files)
+    parsed, bad, warnings = parse_reports(files, region=region, reserved=unlisted, metadata=known)
     report.skipped = skipped + bad
     report.warnings.extend(warnings)
     stages("ingest")
@@ -467,14 +475,28 @@ def _within(path: str, folder: str) -> bool:
     return False
 
 
+# Report metadata a rebuild compares with what was indexed: another value makes the report "changed".
+_COMPARED = ("region", "adcode", "year", "issuer", "issuer_kind", "department", "published", "url", "title",
+             "report_kind")
+
+
+def _known(parsed: ParsedReport, store: object) -> tuple:
+    """A parsed report's :data:`_COMPARED` values; a store of an older simkit, which has no issuer kinds,
+    compares as if the new columns were empty there too (so an upgrade alone changes nothing)."""
+    columns = getattr(store, "columns", frozenset())
+    report = parsed.report
+    return tuple(getattr(report, k) if k in columns else None for k in _COMPARED)
+
+
 def _compare(previous: IndexVersion | None, parsed: list[ParsedReport], report: RebuildResult, keep_missing: bool,
              *, reuse: bool, region: str | None = None,
              unlisted: set[str] | frozenset[str] = frozenset()) -> tuple[list[ParsedReport], set[str]]:
     """Classify reports against the previous version; returns the reports to index and the ids of those
     taken from the previous version as they were indexed (already fitted to the model's window).
 
-    A report is changed when its file's sha256 differs, or when ``region`` (``--region``) is
-    given and it was indexed under another region. With ``reuse``, an unchanged report is
+    A report is changed when its file's sha256 differs, or when what is known of it (region, year,
+    issuer, publication date… as :data:`_COMPARED` lists: from ``--region``, ``--metadata``, a
+    ``NAME.json`` or its text) differs from what was indexed. With ``reuse``, an unchanged report is
     taken from the previous version instead of being cut to the model's window again (which
     tokenizes every unit, slowly; timed in docs/method/benchmarks.md). A report that is not among
     the files read is kept when its file could not be read (``report.skipped``) or lies in a
@@ -483,7 +505,7 @@ def _compare(previous: IndexVersion | None, parsed: list[ParsedReport], report: 
     from simkit.store.database import Store
 
     old: dict[str, str] = {}
-    old_region: dict[str, object] = {}
+    old_meta: dict[str, tuple] = {}
     store = Store(previous.path / STORE) if previous is not None else None
     changes: dict[str, list[str]] = {"added": [], "changed": [], "removed": [], "kept": []}
     reports: list[ParsedReport] = []
@@ -492,12 +514,12 @@ def _compare(previous: IndexVersion | None, parsed: list[ParsedReport], report: 
         if store is not None:
             documents = store.documents()
             old = {str(d["id"]): str(d["sha256"]) for d in documents}
-            old_region = {str(d["id"]): d["region"] for d in documents}
+            old_meta = {str(d["id"]): tuple(d.get(k) for k in _COMPARED) for d in documents}
         for r in parsed:
             doc_id = r.report.id
             if doc_id not in old:
                 changes["added"].append(doc_id)
-            elif old[doc_id] != r.report.sha256 or (region is not None and old_region[doc_id] != r.report.region):
+            elif old[doc_id] != r.report.sha256 or old_meta[doc_id] != _known(r, store):
                 changes["changed"].append(doc_id)
             else:
                 report.documents.unchanged += 1

@@ -11,6 +11,7 @@ from pathlib import Path
 from simkit.errors import InputError
 from simkit.reading.parse import document_id_for, parse_report
 from simkit.reading.records import ParsedReport
+from simkit.reading.sidecar import Metadata, is_sidecar, match_rows, read_csv
 
 #: Report paths as the build functions take them: a list of files and folders, or a single one.
 ReportPaths = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
@@ -136,7 +137,8 @@ def _walk(folder: Path) -> tuple[list[Path], list[SkippedFile]]:
                                        f"({exc.strerror or exc}); check its permissions"))
             continue
         if stat.S_ISREG(mode):
-            files.append(path)
+            if not is_sidecar(path):  # a report's NAME.json is read with it, not as a report
+                files.append(path)
         elif not stat.S_ISDIR(mode):  # a link to a folder is not followed
             skipped.append(SkippedFile(str(path), f"{path}: not a regular file (a FIFO, device or socket), not "
                                        "read; move it out of the report folder"))
@@ -153,8 +155,35 @@ def _unreadable_folder(folder: Path, exc: OSError) -> SkippedFile:
     )
 
 
+def read_metadata(metadata: str | os.PathLike[str] | None, files: list[Path]) -> dict[Path, Metadata]:
+    """The rows of a ``--metadata`` CSV matched to the report files given (an error names a row whose file
+    is not among them); the CSV itself is taken out of ``files`` when it lies among them."""
+    if metadata is None:
+        return {}
+    sheet = Path(metadata)
+    rows = read_csv(sheet)
+    try:
+        key = sheet.resolve()
+        files[:] = [f for f in files if f.resolve() != key]
+    except OSError:
+        pass
+    return match_rows(rows, files, sheet)
+
+
+def region_warning(file: Path | str, report: ParsedReport) -> str | None:
+    """The warning for a report whose region was not found (or is ambiguous), or None."""
+    r = report.report
+    if r.region is not None:
+        return None
+    if r.region_candidates:
+        return (f"{file}: region is ambiguous ({', '.join(r.region_candidates)}); shown on its own as "
+                f"{r.reporter!r} (set it with --region or --metadata)")
+    return f"{file}: region not detected; shown on its own as {r.reporter!r} (set it with --region or --metadata)"
+
+
 def parse_reports(
-    files: Sequence[Path], *, region: str | None = None, skip_bad: bool = True, reserved: Iterable[str] = ()
+    files: Sequence[Path], *, region: str | None = None, skip_bad: bool = True, reserved: Iterable[str] = (),
+    metadata: dict[Path, Metadata] | None = None,
 ) -> tuple[list[ParsedReport], list[SkippedFile], list[str]]:
     """Parse every file; unreadable ones are returned as skipped (or, without ``skip_bad``, raised).
 
@@ -175,7 +204,7 @@ def parse_reports(
             suffix += 1
         used_ids.add(doc_id)
         try:
-            report = parse_report(file, document_id=doc_id, region=region)
+            report = parse_report(file, document_id=doc_id, region=region, metadata=(metadata or {}).get(file))
         except InputError as exc:
             if not skip_bad:
                 raise
@@ -187,7 +216,7 @@ def parse_reports(
                 raise InputError(message)
             skipped.append(SkippedFile(str(file), message, doc_id))
             continue
-        if report.report.region is None:
-            warnings.append(f"{file}: region not detected; indexed as 'unknown' (set it with --region)")
+        if (warning := region_warning(file, report)) is not None:
+            warnings.append(warning)
         parsed.append(report)
     return parsed, skipped, warnings

@@ -36,10 +36,15 @@ from pathlib import Path
 
 from simkit import arguments
 from simkit.errors import InputError
+from simkit.reading.chrome import is_chrome, key_only, page_fields, strip_glued
+from simkit.reading.issuers import split_org
+from simkit.reading.origin import find_origin, title_org
 from simkit.reading.readers import normalize_newlines, read_document
 from simkit.reading.records import ParsedReport, Report
-from simkit.reading.regions import RegionInfo, detect_region, lookup, province_of
+from simkit.reading.regions import RegionInfo, lookup, province_of
+from simkit.reading.script import align_original, is_traditional, repair_pinyin_debris, to_simplified
 from simkit.reading.segment import segment
+from simkit.reading.sidecar import Metadata, read_sidecar
 
 __all__ = [
     "clean_text",
@@ -210,12 +215,6 @@ _ANY_PUNCT = re.compile(r"[，,。！？；;：:、!?]")
 _OUTLINE_START = re.compile(
     r"^(?:[一二三四五六七八九十百]+、|[（(][一二三四五六七八九十百]+[）)]|\d{1,2}[.．、](?!\d)|[（(]\d{1,2}[）)]|[①-⑳])"
 )
-_META_KEYS = {
-    "索引号", "主题分类", "发布机构", "发文机关", "公文生成日期", "成文日期", "生成日期", "标题", "名称",
-    "备注/文号", "文号", "发文字号", "发布日期", "公开日期", "来源", "有效性", "主题词", "体裁分类",
-    "组配分类", "公开方式", "公开范围", "信息来源", "所属机构", "发布时间",
-}  # fmt: skip
-_META_LINE = re.compile(r"^[-•·*]?\s*([^:：\s]+(?:\s[^:：\s]+){0,3})\s*[:：]\s*(.*)$")
 _NAV_WORDS = re.compile(
     r"当前位置|您的位置|移动版|网站支持|IPV6|IPv6|字号|打印本页|关闭窗口|扫一扫|手机上查看|分享到|"
     r"浏览次数|访问次数|阅读次数|点击数|网站地图|【[大中小打印关闭]|^返回顶部$|^上一篇|^下一篇|^相关链接"
@@ -239,6 +238,7 @@ _ORG_SUFFIX = (
 _ORG_NAME = rf"[\u4e00-\u9fff（）()]{{1,30}}{_ORG_SUFFIX}"
 _ORG_LINE = re.compile(rf"^{_ORG_NAME}(?:\s+{_ORG_NAME})*$")
 _ADDRESSEE = re.compile(rf"^{_ORG_NAME}(?:[、，,\s]+{_ORG_NAME})*\s*[:：]$")
+_ORG_DATE = re.compile(rf"^({_ORG_NAME})\s+({_DATE_CN}|\d{{4}}-\d{{1,2}}-\d{{1,2}})$")
 _CLOSING = re.compile(r"^(?:特此报告|专此报告|以上报告|现予报告)[。.!！]?$")
 
 
@@ -340,35 +340,57 @@ class _Meta:
     dates: list[str] = field(default_factory=list)
     signature_date: str | None = None
     addressee: str | None = None
+    sites: list[str] = field(default_factory=list)  # the site's own name above the page (a banner)
+    head_lines: list[str] = field(default_factory=list)  # every line above the body, as read
 
 
-def _meta_key(raw: str) -> str | None:
-    key = re.sub(r"\s+", "", raw)
-    return key if key in _META_KEYS else None
+def _page_lines(lines: list[str], meta: _Meta) -> list[str]:
+    """Lines without page chrome: date stamps and switches glued to text go, chrome lines go, and the
+    fields of bylines and disclosure tables (a key and its value on one line or two) go to ``meta.header``."""
+    kept: list[str] = []
+    in_head = True
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        glued = strip_glued(line)
+        if glued != line:
+            if glued and in_head and _ORG_LINE.match(glued):
+                meta.sites.append(glued)  # "天津市静海区人民政府 2019年12月3日星期二": the site's banner
+                continue
+            line = _strip_line(glued)
+        key = key_only(line)
+        if key is not None and in_head:
+            j = i
+            while j < len(lines) and not lines[j]:
+                j += 1
+            if j < len(lines) and key_only(lines[j]) is None and len(lines[j]) <= 80 and not _is_body_start(lines[j]):
+                line, i = f"{key}：{lines[j]}", j + 1
+            else:
+                continue  # a key without a value
+        fields = page_fields(line) if len(line) <= 200 else None
+        if fields is not None and (in_head or line[:1] in "-•·*" or len(fields) >= 2):
+            for k, v in fields.items():
+                meta.header.setdefault(k, v)
+            continue
+        if is_chrome(line):
+            continue
+        if in_head and line and not _is_junk(line) and _is_body_start(line):
+            in_head = False
+        kept.append(line)
+    return kept
 
 
 def _clean(raw: str) -> tuple[str, _Meta]:
     meta = _Meta()
     lines = [_strip_line(x) for x in normalize_width(normalize_newlines(raw)).split("\n")]
-
-    # Header metadata lines ("- 标题:…") anywhere, bare "标题：…" only before the body.
-    kept: list[str] = []
-    in_head = True
-    for line in lines:
-        m = _META_LINE.match(line)
-        if m and (line[:1] in "-•·*" or in_head) and len(line) <= 120:
-            key = _meta_key(m.group(1))
-            if key is not None:
-                meta.header.setdefault(key, m.group(2).strip())
-                continue
-        if in_head and line and not _is_junk(line) and _is_body_start(line):
-            in_head = False
-        kept.append(line)
-    lines = [x for x in kept if not _is_junk(x) or _ISO_DATETIME.match(x)]
+    lines = _page_lines(lines, meta)
+    lines = [x for x in lines if not _is_junk(x) or _ISO_DATETIME.match(x)]
 
     # Head: everything before the first body line.
     body_at = next((i for i, x in enumerate(lines) if _is_body_start(x)), len(lines))
     head, body = _merge_title_lines(lines[:body_at]), lines[body_at:]
+    meta.head_lines = [x for x in head if x]
     rest_head: list[str] = []
     for line in head:
         if _ISO_DATETIME.match(line) or _DATE_LINE.match(line):
@@ -380,6 +402,10 @@ def _clean(raw: str) -> tuple[str, _Meta]:
             meta.title = meta.title or line
         elif _ORG_LINE.match(line):
             meta.issuer_lines.append(line)
+        elif (m := _ORG_DATE.match(line)) is not None:  # "清水县人民政府 2024年01月08日": a byline
+            meta.issuer_lines.append(m.group(1))
+            if (d := _iso_date(m.group(2))) is not None:
+                meta.dates.append(d)
         elif _ADDRESSEE.match(line):  # "中共石狮市委：", "区人大常委会："
             meta.addressee = meta.addressee or re.sub(r"\s*[:：]$", "", line)
         elif not _is_junk(line):
@@ -420,7 +446,8 @@ def _merge_title_lines(head: list[str]) -> list[str]:
             and not _DOC_NUMBER.match(prev)
             and not _is_junk(prev)
             and _is_title_like(prev + line)
-            and "关于" in prev + line
+            and ("关于" in prev + line or _TITLE_YEAR.search(prev) or "法治" in prev)
+            and len(prev) >= 6
         ):
             out[-1] = prev + line
         else:
@@ -493,18 +520,29 @@ _TITLE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(?:度)?(?![—\-–~至
 _BODY_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(?:度)?(?:以来)?\s*[，,、]")
 
 
-def _year(title: str | None, text: str) -> int | None:
+def _year(title: str | None, text: str, head: list[str] | None = None) -> int | None:
     if title:
         m = _TITLE_YEAR.search(title.split("关于", 1)[-1])
         if m:
             return int(m.group(1))
     m = _BODY_YEAR.search(text[:300])
-    return int(m.group(1)) if m else None
+    if m:
+        return int(m.group(1))
+    # A page whose title is not a report's (a 解读 of one, a notice): the year its heading names.
+    for line in head or []:
+        if re.search(r"报告|法治|工作", line) and not _DOC_NUMBER.match(line):
+            m = _TITLE_YEAR.search(line.split("关于", 1)[-1])
+            if m:
+                return int(m.group(1))
+    return None
 
 
 def _issuer(meta: _Meta, title: str | None) -> str | None:
-    for key in ("发布机构", "发文机关", "所属机构"):
-        if meta.header.get(key):
+    t_org, _ = title_org(title)
+    if t_org is not None:
+        return t_org.name
+    for key in ("发布机构", "发文机关", "所属机构", "发文机构"):
+        if meta.header.get(key) and split_org(meta.header[key]) is not None:
             return meta.header[key]
     if meta.issuer_lines:
         return " ".join(meta.issuer_lines)
@@ -514,6 +552,45 @@ def _issuer(meta: _Meta, title: str | None) -> str | None:
         prefix = title.split("关于", 1)[0].strip()
         if re.search(f"{_ORG_SUFFIX}$", prefix):
             return prefix
+    return None
+
+
+def _issuer_names(meta: _Meta) -> list[str]:
+    """Names that may be the issuer's, strongest first: the page's field, the lines above the body, the signature."""
+    names = [meta.header[k] for k in ("发布机构", "发文机关", "所属机构", "发文机构") if meta.header.get(k)]
+    if meta.issuer_lines:
+        names.append(" ".join(meta.issuer_lines))
+        names.extend(meta.issuer_lines)
+    if meta.signature:
+        names.append(" ".join(meta.signature))
+    return names
+
+
+_INTERPRETATION = re.compile(r"政策解读|图解|解读如下|一图读懂|起草背景")
+_PLAN = re.compile(r"工作要点|实施方案|工作安排|工作计划|行动方案|任务分工|规划(?!纲要)")
+_OTHER = re.compile(r"的通知|的意见|规则|办法|决定$|纪要|公告")
+
+
+def _report_kind(title: str | None, meta: _Meta, declared: str | None, text: str) -> str:
+    """``report`` (an annual rule-of-law report) unless the title or page says it is a 政策解读, a plan or
+    another kind of document (see :data:`simkit.reading.records.REPORT_KINDS`)."""
+    named = " ".join(x for x in (title, declared, *meta.head_lines[:4]) if x)
+    if _INTERPRETATION.search(named) or _INTERPRETATION.search(text[:200]):
+        return "interpretation"
+    subject = title or declared or " ".join(x for x in meta.head_lines[:5] if not _DOC_NUMBER.match(x))
+    if subject and not re.search(r"报告|总结", subject):
+        if _PLAN.search(subject):
+            return "plan"
+        if _OTHER.search(subject):
+            return "other"
+    return "report"
+
+
+def _source(meta: _Meta) -> str | None:
+    for key in ("来源", "信息来源", "文章来源", "来源单位"):
+        value = meta.header.get(key, "").strip()
+        if value and len(value) <= 40:
+            return value
     return None
 
 
@@ -527,7 +604,7 @@ def _doc_number(meta: _Meta) -> str | None:
 
 
 def _published(meta: _Meta) -> str | None:
-    for key in ("发布日期", "发布时间", "公开日期", "成文日期", "公文生成日期", "生成日期"):
+    for key in ("发布日期", "发布时间", "发布于", "公开日期", "发文日期", "成文日期", "公文生成日期", "生成日期"):
         if meta.header.get(key) and (d := _iso_date(meta.header[key])):
             return d
     if meta.dates:
@@ -558,36 +635,84 @@ def parse_report(
     *,
     document_id: str | None = None,
     region: str | None = None,
+    metadata: Metadata | None = None,
 ) -> ParsedReport:
     """Read, clean, describe and segment one report file (any format of :mod:`simkit.reading.readers`).
 
-    ``document_id`` defaults to :func:`document_id_for`; ``region`` (a name such
-    as ``泉州市泉港区``) overrides the detected region, and fills province, city
-    and adcode when :func:`simkit.reading.regions.lookup` knows the name (the region is
-    then its canonical name). An undetected region is ``None`` and left to the
-    caller to report.
+    ``document_id`` defaults to :func:`document_id_for`. What is known of the report outside its text
+    overrides what is read from it: ``metadata`` (a row of a ``--metadata`` spreadsheet, see
+    :mod:`simkit.reading.sidecar`), over the ``NAME.json`` beside the file, over the text; ``region``
+    (a name such as ``泉州市泉港区``, ``--region``) overrides them all, and fills province, city and
+    adcode when :func:`simkit.reading.regions.lookup` knows the name (the region is then its canonical
+    name). The issuer, its kind and the region are found as :mod:`simkit.reading.origin` describes; a
+    region that is not found (or stays ambiguous, with ``Report.region_candidates``) is ``None``, left
+    to the caller to report. A traditional-script report is indexed in simplified script
+    (``Report.text``) and keeps its original script in ``Report.original_text``, offset for offset.
     """
     path = arguments.path("path", path)
     document_id = arguments.optional_text("document_id", document_id)
     region = arguments.optional_text("region", region)
+    if metadata is not None and not isinstance(metadata, Metadata):
+        raise TypeError(f"metadata must be a simkit.reading.sidecar.Metadata, not {type(metadata).__name__}")
     raw = read_document(path)
-    text, meta = _clean(raw.text)
+    sidecar = read_sidecar(Path(path))
+    known = metadata.merged_over(sidecar) if metadata is not None else sidecar
+    raw_text = repair_pinyin_debris(raw.text)
+    declared = raw.declared_title
+    script: str | None = None
+    original: str | None = None
+    if is_traditional(raw_text):
+        script = "traditional"
+        simplified = to_simplified(raw_text)
+        text, meta = _clean(simplified)
+        original = align_original(text, normalize_width(normalize_newlines(simplified)),
+                                  normalize_width(normalize_newlines(raw_text)))
+        declared = to_simplified(declared) if declared else declared
+    else:
+        text, meta = _clean(raw_text)
     if not text:
         raise InputError(f"{path}: no report text left after removing page furniture; check the file's content")
     doc_id = document_id or document_id_for(path)
 
     title_raw = meta.header.get("标题") or meta.header.get("名称") or meta.title
-    title = _normalize_title(title_raw) if title_raw else _declared_title(raw.declared_title)
+    title = _normalize_title(title_raw) if title_raw else _declared_title(declared)
+    if known is not None and known.title:
+        title = known.title
     issuer = _issuer(meta, title)
-    info: RegionInfo | None
+    issuers = _issuer_names(meta)
+    if known is not None and known.issuer:
+        issuer = known.issuer
+        issuers = [known.issuer, *issuers]
+    source = known.source if known is not None and known.source else _source(meta)
+    origin = find_origin(title=None if known is not None and known.issuer else title, issuers=issuers,
+                         body=text, addressee=meta.addressee, sites=meta.sites + ([source] if source else []))
+    issuer = issuer or origin.issuer
+    issuer_kind, department = origin.issuer_kind, origin.department
+    if known is not None and known.issuer:
+        org = split_org(known.issuer)
+        issuer_kind = org.kind if org is not None else issuer_kind
+        department = org.department if org is not None else department
+    if known is not None:
+        issuer_kind = known.issuer_kind or issuer_kind
+        department = known.department or department
+    if issuer_kind != "department":
+        department = None
+
+    info: RegionInfo | None = origin.region
+    region_name: str | None = info.name if info else None
+    province = info.province if info else None
+    candidates, region_source = origin.candidates, origin.region_source
+    if known is not None and known.issuer and region_source == "issuer":
+        region_source = "metadata"  # found from the issuer the metadata names
     if region is not None:
         info = lookup(region)
-        region_name: str | None = info.name if info else region
+        region_name = info.name if info else region
         province = info.province if info else province_of(region)
-    else:
-        info = detect_region("\n".join(x for x in (title, issuer, text[:300]) if x))
-        region_name = info.name if info else None
-        province = info.province if info else None
+        candidates, region_source = (), "--region"
+    elif known is not None and known.region is not None:
+        info = known.region
+        region_name, province = info.name, info.province
+        candidates, region_source = (), "metadata"
 
     report = Report(
         id=doc_id,
@@ -599,11 +724,22 @@ def parse_report(
         province=province,
         city=info.city if info else None,
         adcode=info.adcode if info else None,
-        year=_year(title, text),
+        year=known.year if known is not None and known.year else _year(title, text, meta.head_lines),
         issuer=issuer,
         addressee=meta.addressee,
-        published=_published(meta),
+        published=known.published if known is not None and known.published else _published(meta),
         doc_number=_doc_number(meta),
         source_format=raw.source_format,
+        issuer_kind=issuer_kind,
+        department=department,
+        report_kind=(known.report_kind if known is not None and known.report_kind
+                     else _report_kind(title, meta, declared, text)),
+        source=source,
+        index_number=meta.header.get("索引号") or None,
+        url=known.url if known is not None else None,
+        region_candidates=tuple(candidates) if region_name is None else (),
+        region_source=region_source if region_name is not None else None,
+        script=script,
+        original_text=original,
     )
     return ParsedReport(report=report, paragraphs=segment(text, doc_id))

@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["RegionInfo", "detect_region", "lookup", "province_of"]
+__all__ = ["Mention", "RegionInfo", "chain_length", "contains", "detect_region", "lookup", "lookup_adcode", "mentions",
+           "province_of", "short_names"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,15 @@ class _Division:
 
 # Words after a short (two-character) name that show it is used as a place
 # name, not as the tail of an ordinary word (示范县 contains 范县, 创新县 新县).
-_GOV_AFTER = re.compile(r"\s*(?:人民政府|政府|委员会|委|人大|人民代表大会|法院|检察院|党委)")
+_GOV_AFTER = re.compile(
+    r"\s*(?:人民政府|政府|委员会|委|人大|人民代表大会|法院|检察院|党委|县委|[\u4e00-\u9fff]{1,10}?(?:局|厅)|"
+    r"关于|(?:19|20)\d\d\s*年|"
+    # a verb: the name is the subject of a sentence (2023年，涉县全面推进…)
+    r"(?:全面|坚持|深入|认真|始终|紧紧|持续|聚焦|扎实|积极|严格|大力|着力|不断|围绕|按照|立足|以习近平))"
+)
+# Words right before a name that leave it a place name although a Chinese character precedes it.
+_ANCHOR_BEFORE = re.compile(r"(?:中共|关于|法治|原|我是)$")
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 _PROVINCE_SUFFIXES = ("省", "市", "自治区", "特别行政区")
 
 
@@ -138,11 +147,128 @@ def _info(div: _Division) -> RegionInfo:
     )
 
 
-def _is_place_use(text: str, start: int, end: int) -> bool:
-    """Whether a two-character match at ``text[start:end]`` is a real place name."""
-    if end - start > 2:
+def _anchored(text: str, start: int) -> bool:
+    """Whether a name starting at ``text[start]`` begins a word: at the start, after a non-Chinese character
+    (punctuation, a space, a digit) or after 中共/关于/法治. ``在县委和县政府`` holds 和县, not anchored."""
+    if start == 0 or not _CJK_CHAR.match(text[start - 1]):
+        return True
+    return bool(_ANCHOR_BEFORE.search(text[max(0, start - 2):start]))
+
+
+def _short_name_ok(text: str, end: int) -> bool:
+    """A two-character name (和县, 城区) is a place name only when a government or department word, 关于, a
+    year, or the end of a phrase follows it."""
+    if end >= len(text) or not _CJK_CHAR.match(text[end]):
         return True
     return bool(_GOV_AFTER.match(text, end))
+
+
+def _chain(text: str, pos: int) -> tuple[list[_Division], int] | None:
+    """The division names written one after another from ``pos`` (泉州市泉港区, 广东省新会区), parent first:
+    the candidates for the deepest name and where the chain ends. A child may skip a level."""
+    table = _table()
+    m = table.pattern.match(text, pos)
+    if m is None:
+        return None
+    candidates, end = list(table.by_name[m.group()]), m.end()
+    while True:
+        m = table.pattern.match(text, end)
+        if m is None:
+            break
+        below = [d for d in table.by_name[m.group()] if any(a in candidates for a in d.ancestors())]
+        if not below or (len(m.group()) <= 2 and not _short_name_ok(text, m.end())):
+            break
+        candidates, end = below, m.end()
+    return candidates, end
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A division name (or chain of names) found in a text: ``candidates`` are the divisions it can be
+    (several for 鼓楼区 alone), ``anchored`` whether it begins a word (see :func:`mentions`)."""
+
+    start: int
+    end: int
+    text: str
+    candidates: tuple[RegionInfo, ...]
+    anchored: bool
+
+
+def mentions(text: str, *, anchored_only: bool = False) -> list[Mention]:
+    """Every division name in ``text`` that is used as a place name, left to right.
+
+    A chain (``福建省泉州市泉港区``) is one mention. A two-character name (``和县``, ``息县``) counts only
+    when it begins a word (:func:`_anchored`) and a government word, 关于, a year or punctuation follows
+    it, so ``在县委和县政府`` never yields 和县 and ``示范县`` never 范县; a longer name counts anywhere
+    (``anchored`` says whether it begins a word).
+    """
+    table = _table()
+    found: list[Mention] = []
+    pos = 0
+    while True:
+        m = table.pattern.search(text, pos)
+        if m is None:
+            return found
+        chain = _chain(text, m.start())
+        assert chain is not None
+        candidates, end = chain
+        anchored = _anchored(text, m.start())
+        short = end - m.start() <= 2
+        after_fazhi = text[max(0, m.start() - 2):m.start()] == "法治"
+        if short and not (anchored and (_short_name_ok(text, end) or after_fazhi)):
+            pos = m.start() + 1  # 县委和县政府: look again from the next character
+            continue
+        if anchored or not anchored_only:
+            found.append(Mention(m.start(), end, text[m.start():end], tuple(_info(d) for d in candidates), anchored))
+        pos = end
+
+
+def chain_length(name: str) -> int:
+    """How many characters at the start of ``name`` are a chain of division names (0: none)."""
+    chain = _chain(name, 0)
+    if chain is None:
+        return 0
+    end = chain[1]
+    if end <= 2 and not _short_name_ok(name, end):
+        return 0
+    return end
+
+
+def contains(outer: RegionInfo, inner: RegionInfo) -> bool:
+    """Whether ``inner`` is ``outer`` or lies inside it (by admin code)."""
+    if outer.adcode is None or inner.adcode is None:
+        return outer == inner
+    prefix = outer.adcode
+    while len(prefix) > 2 and prefix.endswith("00"):
+        prefix = prefix[:-2]
+    return inner.adcode.startswith(prefix)
+
+
+def short_names(info: RegionInfo) -> list[str]:
+    """Names a text may use for a region's province and city besides the full ones: ``福建``, ``泉州``."""
+    names = [info.province]
+    short = re.sub(r"(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)$", "", info.province)
+    if len(short) >= 2:
+        names.append(short)
+    if info.city:
+        names.append(info.city)
+        city = re.sub(r"市$", "", info.city)
+        if len(city) >= 2 and city != info.city:
+            names.append(city)
+    return names
+
+
+def _descend(div: _Division, text: str, pos: int) -> tuple[_Division, int]:
+    """Follow names of child divisions written right after ``div`` (泉州市泉港区), for :func:`lookup`."""
+    table = _table()
+    while True:
+        kids = table.children.get(div.key)
+        if not kids:
+            return div, pos
+        m = table.pattern.match(text, pos)
+        if m is None or m.group() not in kids:
+            return div, pos
+        div, pos = kids[m.group()], m.end()
 
 
 def _resolve(candidates: list[_Division], text: str) -> _Division | None:
@@ -156,42 +282,31 @@ def _resolve(candidates: list[_Division], text: str) -> _Division | None:
     return None
 
 
-def _descend(div: _Division, text: str, pos: int) -> tuple[_Division, int]:
-    """Follow names of child divisions written right after ``div`` (泉州市泉港区)."""
-    table = _table()
-    while True:
-        kids = table.children.get(div.key)
-        if not kids:
-            return div, pos
-        m = table.pattern.match(text, pos)
-        if m is None or m.group() not in kids:
-            return div, pos
-        div, pos = kids[m.group()], m.end()
-
-
 def detect_region(text_head: str) -> RegionInfo | None:
     """Find the region a text is about from its beginning (title, issuer, first lines).
 
-    Takes the first administrative-division name in the text and follows any
-    child division names written right after it (``泉州市泉港区`` → 泉港区).
-    Two-character names (``和县``, ``城区``) count only when followed by a
-    government word (人民政府, 委, …), since they also occur inside ordinary
-    words. A name shared by several divisions (``鼓楼区``) is resolved by a
-    parent written before it or named elsewhere in the text; if it stays
-    ambiguous the next name is tried. Returns ``None`` when nothing is found.
+    Takes the first division name used as a place name (:func:`mentions`), with any child division
+    names written right after it (``泉州市泉港区`` → 泉港区, ``广东省新会区`` → 新会区). A name
+    shared by several divisions (``鼓楼区``) is resolved by a parent named elsewhere in the text; if it
+    stays ambiguous the next name is tried. Returns ``None`` when nothing is found.
+    :func:`simkit.reading.origin.find_origin` weighs the title, issuer and body of a whole report.
     """
     if not text_head:
         return None
     table = _table()
-    for m in table.pattern.finditer(text_head):
-        candidates = table.by_name[m.group()]
-        if not _is_place_use(text_head, m.start(), m.end()):
-            continue
-        div = _resolve(candidates, text_head)
-        if div is None:
-            continue
-        return _info(_descend(div, text_head, m.end())[0])
+    for mention in mentions(text_head):
+        divisions = [d for c in mention.candidates for d in _divisions_of(c, table)]
+        div = _resolve(divisions, text_head)
+        if div is not None:
+            return _info(div)
     return None
+
+
+def _divisions_of(info: RegionInfo, table: _Table) -> list[_Division]:
+    name = info.county or info.city or info.province
+    if info.level == "province":
+        name = info.province
+    return [d for d in table.by_name.get(name or "", []) if d.adcode == info.adcode]
 
 
 def lookup(name: str) -> RegionInfo | None:
@@ -216,6 +331,20 @@ def lookup(name: str) -> RegionInfo | None:
         if len(provinces) == 1:
             div = provinces[0]
     return _info(div) if div is not None else None
+
+
+def lookup_adcode(code: str) -> RegionInfo | None:
+    """The region of a 6-digit admin code (``350581``; ``350000`` a province, ``350500`` a city), or None."""
+    code = re.sub(r"\s+", "", str(code or ""))
+    if not re.fullmatch(r"\d{6}", code):
+        return None
+    found = _by_adcode().get(code)
+    return _info(found) if found is not None else None
+
+
+@lru_cache(maxsize=1)
+def _by_adcode() -> dict[str, _Division]:
+    return {d.adcode: d for ds in _table().by_name.values() for d in ds if d.adcode}
 
 
 def _parse_chain(name: str) -> _Division | None:

@@ -52,8 +52,10 @@ class AllowedRows:
 
 
 def region_of(unit: StoredUnit) -> str:
-    """The region a unit is grouped under (``unknown`` for a report without a detected region)."""
-    return unit.region or UNKNOWN_REGION
+    """The name a unit is grouped under in results: its report's reporter (``石狮市``, ``深圳市 · 交通运输局``;
+    a report without a region on its own, ``县民政局 [doc-1a2b3c4d5e]``; see
+    :func:`simkit.reading.records.reporter_label`)."""
+    return unit.reporter or unit.region or UNKNOWN_REGION
 
 
 def check_model(parts: IndexParts, requested: str | None) -> None:
@@ -206,7 +208,8 @@ class Search:
                 query = np.mean([self.embedder.embed_query(u.text) for u in indexed], axis=0)
                 query /= np.linalg.norm(query) or 1.0
         if exclude_same_region:
-            filters = replace(filters, exclude_regions=(*filters.exclude_regions, region_of(unit)))
+            # Its region with the region's departments; a report without a region only itself.
+            filters = replace(filters, exclude_regions=(*filters.exclude_regions, unit.region or region_of(unit)))
         own = {unit.id, *(c.id for c in children)}
         regions, rankings = self._regions_for(unit.text, query, k, hits, mode=mode, filters=filters,
                                               threshold=threshold, exclude_ids=own, settings=settings)
@@ -403,7 +406,10 @@ class Search:
             calibrated = region_hits[0].calibrated
             if cosines and calibrate is not None:
                 calibrated = max(calibrate(c) for c in cosines.values())
-            results.append(RegionResult(region, members[0][1].province, region_score, region_hits, calibrated))
+            first = members[0][1]
+            results.append(RegionResult(region, first.province, region_score, region_hits, calibrated,
+                                        region_name=first.region, issuer_kind=first.issuer_kind,
+                                        department=first.department))
         return results, ranking.names if mode == "hybrid" else [mode]
 
     def _cosines(self, query: np.ndarray | None, rows: list[int]) -> dict[int, float]:
@@ -484,7 +490,7 @@ class Search:
             calibrated = calibrate(similarity)
         highlights = self.highlights(text, unit.text, mode)
         return Hit(unit.id, unit.document_id, unit.title, unit.year, unit.section, unit.text, round(float(score), 4),
-                   unit.role, unit.boilerplate, similarity, calibrated, highlights, evidence)
+                   unit.role, unit.boilerplate, similarity, calibrated, highlights, evidence, original=unit.original)
 
     def highlights(self, query_text: str, text: str, mode: str) -> list[tuple[int, int]]:
         """Character spans of the query's words in a hit.

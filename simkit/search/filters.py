@@ -1,4 +1,5 @@
-"""Search filters (province, region, year, admin code, role, boilerplate) turned into allowed vector rows.
+"""Search filters (province, region, year, admin code, issuer, report kind, role, boilerplate) turned into allowed
+vector rows.
 
 A :class:`Filters` is resolved against an index's store with one SQL query into the sorted
 vector rows of the units it admits; :func:`simkit.store.vectors.search_vectors` then searches only
@@ -15,12 +16,13 @@ from typing import Any
 import numpy as np
 
 from simkit.errors import QueryError
-from simkit.reading.records import ROLES
+from simkit.reading.issuers import ISSUER_KINDS
+from simkit.reading.records import REPORT_KINDS, ROLES
 from simkit.store.database import Store
 
 __all__ = ["Filters", "allowed_rows", "unknown_names"]
 
-UNKNOWN_REGION = "unknown"  # how a report without a detected region is named in results
+UNKNOWN_REGION = "unknown"  # the region filter value that selects reports whose region is unknown
 
 
 def _names(value: Iterable[str] | str | None, what: str) -> tuple[str, ...]:
@@ -71,8 +73,13 @@ class Filters:
     """What a search may return; the default admits every unit that is not boilerplate.
 
     - ``provinces``: report province, forgiving (``福建`` matches ``福建省``);
-    - ``regions`` / ``exclude_regions``: report region as shown in results (``石狮市``,
-      ``泉州市泉港区``, ``unknown``); short forms that resolve uniquely (``石狮``) work too;
+    - ``regions`` / ``exclude_regions``: report region (``石狮市``, ``泉州市泉港区``; short forms that resolve
+      uniquely, ``石狮``, work too), which takes in the region's departments' reports, or a name as results
+      show it (``深圳市 · 交通运输局``, ``县民政局 [doc-1a2b3c4d5e]``); ``unknown`` stands for every report
+      whose region is unknown (each is shown on its own, never grouped with another);
+    - ``issuer_kinds``: ``government``, ``department`` or ``party-government``;
+    - ``issuers``: part of the issuer's name (``司法局``, ``深圳市交通运输局``);
+    - ``report_kinds``: ``report`` (annual reports), ``interpretation``, ``plan``, ``other``;
     - ``years``, ``since``, ``until``: the year the report covers (inclusive bounds);
     - ``adcode_prefix``: leading digits of the region's admin code (``3505`` = 泉州市 and its
       counties; ``350500`` is read as ``3505``);
@@ -92,6 +99,9 @@ class Filters:
     adcode_prefix: str | None = None
     roles: tuple[str, ...] = ()
     include_boilerplate: bool = False
+    issuer_kinds: tuple[str, ...] = ()
+    issuers: tuple[str, ...] = ()
+    report_kinds: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         fix = object.__setattr__
@@ -107,6 +117,14 @@ class Filters:
         if unknown:
             raise QueryError(f"--role {', '.join(unknown)}: unknown role; use one of {', '.join(ROLES)}")
         fix(self, "roles", roles)
+        for name, allowed, flag in (("issuer_kinds", ISSUER_KINDS, "issuer-kind"),
+                                    ("report_kinds", REPORT_KINDS, "report-kind")):
+            values = tuple(dict.fromkeys(v.strip().lower() for v in _names(getattr(self, name), name)))
+            bad = [v for v in values if v not in allowed]
+            if bad:
+                raise QueryError(f"--{flag} {', '.join(bad)}: unknown kind; use one of {', '.join(allowed)}")
+            fix(self, name, values)
+        fix(self, "issuers", _names(self.issuers, "issuers"))
         fix(self, "include_boilerplate", bool(self.include_boilerplate))
         if self.since is not None and self.until is not None and self.since > self.until:
             raise QueryError(f"--since {self.since} is after --until {self.until}; no report can match")
@@ -115,7 +133,8 @@ class Filters:
     def is_empty(self) -> bool:
         """True when no filter narrows the search (the boilerplate setting does not count)."""
         return not (self.provinces or self.regions or self.exclude_regions or self.years
-                    or self.since is not None or self.until is not None or self.adcode_prefix or self.roles)
+                    or self.since is not None or self.until is not None or self.adcode_prefix or self.roles
+                    or self.issuer_kinds or self.issuers or self.report_kinds)
 
     def describe(self) -> str:
         """A short human-readable summary, e.g. ``province 福建; year ≥ 2022; role plan``."""
@@ -138,6 +157,12 @@ class Filters:
             parts.append(f"adcode {self.adcode_prefix}*")
         if self.roles:
             parts.append("role " + ", ".join(self.roles))
+        if self.issuer_kinds:
+            parts.append("issuer kind " + ", ".join(self.issuer_kinds))
+        if self.issuers:
+            parts.append("issuer " + ", ".join(self.issuers))
+        if self.report_kinds:
+            parts.append("report kind " + ", ".join(self.report_kinds))
         if self.include_boilerplate:
             parts.append("boilerplate included")
         return "; ".join(parts) if parts else "no filters"
@@ -179,19 +204,37 @@ def _in(column: str, values: list[Any], params: list[Any], negate: bool = False)
     return f"{column} {'NOT IN' if negate else 'IN'} ({','.join('?' * len(values))})"
 
 
-_REGION = f"COALESCE(NULLIF(d.region, ''), '{UNKNOWN_REGION}')"
+def _region_condition(names: Iterable[str], params: list[Any], reporter: str, negate: bool = False) -> str:
+    """Reports of these regions (with their departments'), shown as these names, or of an unknown region."""
+    names = list(names)
+    parts = []
+    if UNKNOWN_REGION in names:
+        parts.append("(d.region IS NULL OR d.region = '')")
+    known = _expand([n for n in names if n != UNKNOWN_REGION], _region_names)
+    if known:
+        parts.append(_in("d.region", known, params))
+        parts.append(_in(f"replace({reporter}, ' ', '')", known, params))  # names lose their spaces (_names)
+    condition = "(" + " OR ".join(parts) + ")"
+    return f"NOT COALESCE({condition}, 0)" if negate else condition
 
 
-def where_clause(filters: Filters) -> tuple[str, list[Any]]:
-    """The SQL condition over ``paragraphs p JOIN documents d`` and its parameters."""
+def where_clause(filters: Filters, reporter: str = "d.reporter",
+                 columns: frozenset[str] | None = None) -> tuple[str, list[Any]]:
+    """The SQL condition over ``paragraphs p JOIN documents d`` and its parameters.
+
+    ``reporter`` is the SQL of the name results show (:attr:`simkit.store.database.Store.reporter_sql`);
+    ``columns`` the store's ``documents`` columns (a store of an older simkit has no issuer kinds: an
+    issuer-kind or report-kind filter then matches nothing, a report-kind filter ``report`` everything).
+    """
     conditions: list[str] = []
     params: list[Any] = []
+    has = (lambda name: True) if columns is None else columns.__contains__
     if filters.provinces:
         conditions.append(_in("d.province", _expand(filters.provinces, _province_names), params))
     if filters.regions:
-        conditions.append(_in(_REGION, _expand(filters.regions, _region_names), params))
+        conditions.append(_region_condition(filters.regions, params, reporter))
     if filters.exclude_regions:
-        conditions.append(_in(_REGION, _expand(filters.exclude_regions, _region_names), params, negate=True))
+        conditions.append(_region_condition(filters.exclude_regions, params, reporter, negate=True))
     if filters.years:
         conditions.append(_in("d.year", list(filters.years), params))
     if filters.since is not None:
@@ -203,6 +246,22 @@ def where_clause(filters: Filters) -> tuple[str, list[Any]]:
     if filters.adcode_prefix:
         conditions.append("substr(d.adcode, 1, ?) = ?")
         params.extend([len(filters.adcode_prefix), filters.adcode_prefix])
+    if filters.issuer_kinds:
+        conditions.append(_in("d.issuer_kind", list(filters.issuer_kinds), params) if has("issuer_kind") else "0")
+    if filters.issuers:
+        fields = [f for f in ("d.issuer", "d.department") if f == "d.issuer" or has("department")]
+        alternatives = []
+        for name in filters.issuers:
+            for f in fields:
+                alternatives.append(f"instr(COALESCE({f}, ''), ?) > 0")
+                params.append(name)
+        conditions.append("(" + " OR ".join(alternatives) + ")")
+    if filters.report_kinds:
+        if has("report_kind"):
+            conditions.append(f"COALESCE(d.report_kind, 'report') IN ({','.join('?' * len(filters.report_kinds))})")
+            params.extend(filters.report_kinds)
+        elif "report" not in filters.report_kinds:
+            conditions.append("0")
     if filters.roles:
         conditions.append(_in("p.role", list(filters.roles), params))
     if not filters.include_boilerplate:
@@ -218,7 +277,7 @@ def allowed_rows(store: Store, filters: Filters) -> np.ndarray | None:
     """
     if filters.is_empty and filters.include_boilerplate:
         return None
-    where, params = where_clause(filters)
+    where, params = where_clause(filters, store.reporter_sql, store.columns)
     return store.rows_where(where, params)
 
 
@@ -229,6 +288,7 @@ def unknown_names(store: Store, filters: Filters) -> list[str]:
     """
     provinces = {p for p in store.document_values("province") if p}
     regions = {r or UNKNOWN_REGION for r in store.document_values("region")}
+    regions |= {str(d["reporter"]).replace(" ", "") for d in store.documents()}
     missing = [name for name in filters.provinces if not provinces.intersection(_province_names(name))]
     for name in (*filters.regions, *filters.exclude_regions):
         if not regions.intersection(_region_names(name)) and name not in missing:

@@ -29,7 +29,18 @@ CREATE TABLE documents (
     published TEXT,
     doc_number TEXT,
     source_format TEXT,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    issuer_kind TEXT,
+    department TEXT,
+    report_kind TEXT,
+    source TEXT,
+    index_number TEXT,
+    url TEXT,
+    region_candidates TEXT,
+    region_source TEXT,
+    script TEXT,
+    original_text TEXT,
+    reporter TEXT
 );
 CREATE TABLE paragraphs (
     id TEXT PRIMARY KEY,
@@ -74,18 +85,24 @@ class StoredUnit:
     province: str | None
     year: int | None
     title: str | None
+    reporter: str = ""
+    issuer_kind: str | None = None
+    department: str | None = None
+    original: str | None = None  # the unit in its original script (a traditional-script report), else None
 
 
-_UNIT_SELECT = (
-    'SELECT p.id, p.document_id, p.section, p.text, p.start, p."end", p.kind, p.role, p.parent_id, p.boilerplate, '
-    'p.row, '
-    "d.region, d.province, d.year, d.title FROM paragraphs p JOIN documents d ON d.id = p.document_id"
-)
-
+# The columns documents gained with issuer kinds (simkit/reading/origin.py). A store written before them
+# lacks them: it reads as if they were empty, and groups a report without a region under "unknown" as
+# that simkit did (UNKNOWN_REPORTER).
+_ADDED_COLUMNS = ("issuer_kind", "department", "report_kind", "source", "index_number", "url", "region_candidates",
+                  "region_source", "script", "original_text", "reporter")
+_REPORT_COLUMNS = ("id", "path", "sha256", "text", "title", "region", "province", "city", "adcode", "year", "issuer",
+                   "addressee", "published", "doc_number", "source_format", *_ADDED_COLUMNS[:-1])
+UNKNOWN_REPORTER = "unknown"  # how a store of an older simkit names reports without a region
 
 _DOCUMENT_COLUMNS = frozenset(
     ("id", "path", "title", "region", "province", "city", "adcode", "year", "issuer", "addressee", "published",
-     "doc_number", "source_format")
+     "doc_number", "source_format", *(c for c in _ADDED_COLUMNS if c != "original_text"))
 )
 
 
@@ -113,9 +130,11 @@ def _write_store(path: Path, reports: Sequence[ParsedReport], rows: dict[str, in
             for parsed in reports:
                 r = parsed.report
                 connection.execute(
-                    "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO documents VALUES ({','.join('?' * 26)})",
                     (r.id, r.path, r.sha256, r.title, r.region, r.province, r.city, r.adcode, r.year, r.issuer,
-                     r.addressee, r.published, r.doc_number, r.source_format, r.text),
+                     r.addressee, r.published, r.doc_number, r.source_format, r.text, r.issuer_kind, r.department,
+                     r.report_kind, r.source, r.index_number, r.url, "|".join(r.region_candidates) or None,
+                     r.region_source, r.script, r.original_text, r.reporter),
                 )
                 connection.executemany(
                     "INSERT INTO paragraphs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -139,10 +158,28 @@ class Store:
         try:
             self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
             self._db.execute("SELECT count(*) FROM paragraphs").fetchone()
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
         except sqlite3.DatabaseError as exc:
             raise IndexLoadError(
                 f"{path}: store is not a readable SQLite database ({exc}); rebuild the index"
             ) from exc
+        self.columns = frozenset(columns)
+        #: The SQL of a report's reporter (see simkit.reading.records.reporter_label) over ``documents d``.
+        self.reporter_sql = ("d.reporter" if "reporter" in columns
+                             else f"COALESCE(NULLIF(d.region, ''), '{UNKNOWN_REPORTER}')")
+        self._unit_select = (
+            'SELECT p.id, p.document_id, p.section, p.text, p.start, p."end", p.kind, p.role, p.parent_id, '
+            "p.boilerplate, p.row, d.region, d.province, d.year, d.title, "
+            f"{self.reporter_sql}, {self._column('issuer_kind')}, {self._column('department')}, "
+            + ('CASE WHEN d.original_text IS NULL THEN NULL '
+               'ELSE substr(d.original_text, p.start + 1, p."end" - p.start) END '
+               if "original_text" in columns else "NULL ")
+            + "FROM paragraphs p JOIN documents d ON d.id = p.document_id"
+        )
+
+    def _column(self, name: str) -> str:
+        """``d.name``, or NULL for a column a store of an older simkit does not have."""
+        return f"d.{name}" if name in self.columns else "NULL"
 
     def close(self) -> None:
         self._db.close()
@@ -163,24 +200,25 @@ class Store:
         for chunk_start in range(0, len(wanted), 500):
             chunk = wanted[chunk_start : chunk_start + 500]
             marks = ",".join("?" * len(chunk))
-            for record in self._db.execute(f"{_UNIT_SELECT} WHERE p.row IN ({marks})", chunk):
+            for record in self._db.execute(f"{self._unit_select} WHERE p.row IN ({marks})", chunk):
                 unit = _unit(record)
                 found[unit.row] = unit  # type: ignore[index]
         return found
 
     def unit(self, paragraph_id: str) -> StoredUnit:
         """One paragraph by id; :class:`NotFoundError` if the index has no such paragraph."""
-        record = self._db.execute(f"{_UNIT_SELECT} WHERE p.id = ?", (paragraph_id,)).fetchone()
+        record = self._db.execute(f"{self._unit_select} WHERE p.id = ?", (paragraph_id,)).fetchone()
         if record is None:
             raise NotFoundError(f"{paragraph_id}: no such paragraph in {self.path.parent}; "
                                 "ids are shown by `simkit search --json`")
         return _unit(record)
 
     def rows_by_region(self, roles: Sequence[str]) -> dict[str, np.ndarray]:
-        """Vector rows of non-boilerplate units with one of ``roles``, per region (``unknown`` when none)."""
+        """Vector rows of non-boilerplate units with one of ``roles``, per reporter (the region, a department
+        of it, or a report without a region on its own: :func:`simkit.reading.records.reporter_label`)."""
         marks = ",".join("?" * len(roles))
         records = self._db.execute(
-            "SELECT COALESCE(NULLIF(d.region, ''), 'unknown'), p.row "
+            f"SELECT {self.reporter_sql}, p.row "
             "FROM paragraphs p JOIN documents d ON d.id = p.document_id "
             f"WHERE p.row IS NOT NULL AND p.boilerplate = 0 AND p.role IN ({marks}) ORDER BY p.row",
             tuple(roles),
@@ -191,10 +229,10 @@ class Store:
         return {region: np.asarray(rows, dtype=np.int64) for region, rows in grouped.items()}
 
     def unit_records(self, roles: Sequence[str]) -> list[tuple[str, str, int | None, str, str, int]]:
-        """``(id, region, year, role, text, row)`` of the non-boilerplate indexed units with one of ``roles``."""
+        """``(id, reporter, year, role, text, row)`` of the non-boilerplate indexed units with one of ``roles``."""
         marks = ",".join("?" * len(roles))
         return self._db.execute(
-            "SELECT p.id, COALESCE(NULLIF(d.region, ''), 'unknown'), d.year, p.role, p.text, p.row "
+            f"SELECT p.id, {self.reporter_sql}, d.year, p.role, p.text, p.row "
             "FROM paragraphs p JOIN documents d ON d.id = p.document_id "
             f"WHERE p.row IS NOT NULL AND p.boilerplate = 0 AND p.role IN ({marks}) ORDER BY p.id",
             tuple(roles),
@@ -202,28 +240,36 @@ class Store:
 
     def children_of(self, paragraph_id: str) -> list[StoredUnit]:
         """The measures cut from a parent paragraph, in reading order."""
-        records = self._db.execute(f"{_UNIT_SELECT} WHERE p.parent_id = ? ORDER BY p.ordinal", (paragraph_id,))
+        records = self._db.execute(f"{self._unit_select} WHERE p.parent_id = ? ORDER BY p.ordinal", (paragraph_id,))
         return [_unit(record) for record in records]
 
     def documents(self) -> list[dict[str, object]]:
         """Metadata of every report in the index (without text)."""
+        added = ", ".join(f"{self._column(c)} AS {c}" for c in _ADDED_COLUMNS if c != "original_text")
         cursor = self._db.execute(
             "SELECT id, path, sha256, title, region, province, city, adcode, year, issuer, addressee, published, "
-            "doc_number, source_format "
+            f"doc_number, source_format, {added.replace('d.', '')} "
             "FROM documents ORDER BY id"
         )
         names = [c[0] for c in cursor.description]
-        return [dict(zip(names, record)) for record in cursor]
+        documents = [dict(zip(names, record)) for record in cursor]
+        for doc in documents:
+            doc["region_candidates"] = [c for c in (doc["region_candidates"] or "").split("|") if c]
+            if doc["reporter"] is None:
+                doc["reporter"] = doc["region"] or UNKNOWN_REPORTER
+        return documents
 
     def report(self, document_id: str) -> ParsedReport:
         """A stored report with all its paragraphs and boilerplate spans, as it was indexed."""
-        cursor = self._db.execute(
-            "SELECT id, path, sha256, text, title, region, province, city, adcode, year, issuer, addressee, "
-            "published, doc_number, source_format FROM documents WHERE id = ?", (document_id,))
+        columns = ", ".join(c if c in self.columns else f"NULL AS {c}" for c in _REPORT_COLUMNS)
+        cursor = self._db.execute(f"SELECT {columns} FROM documents WHERE id = ?", (document_id,))
         record = cursor.fetchone()
         if record is None:
             raise NotFoundError(f"{document_id}: no such report in {self.path.parent}")
-        report = Report(*record)
+        values = dict(zip(_REPORT_COLUMNS, record))
+        values["region_candidates"] = tuple(c for c in (values["region_candidates"] or "").split("|") if c)
+        values["report_kind"] = values["report_kind"] or "report"
+        report = Report(**values)
         paragraphs = [
             Paragraph(*row[:9], boilerplate=bool(row[9]))
             for row in self._db.execute(
