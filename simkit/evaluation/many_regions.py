@@ -52,6 +52,8 @@ _LEVEL_WORD = {"县": "县", "自治县": "县", "县级市": "市", "市辖区"
 _SLOT = re.compile(r"\{n(?::(\d+)-(\d+))?\}|\{(year|next|lv|we|all|name|prov)\}")
 _DEFAULT_NUMBER = (3, 60)
 _EVIDENCE = (12, 40)
+MEASURE_CHARS = (80, 250)
+"""Length of a measure paragraph: its details are drawn again until it fits."""
 _TRIES = 50
 
 
@@ -159,9 +161,9 @@ class _Writer:
         return _SLOT.sub(one, template)
 
     def paragraph(self, sentences: Sequence[str], slots: Mapping[str, str], *, keep_order: bool = False,
-                  ) -> list[str]:
-        """The filled sentences of one paragraph, new to this corpus: the first two, then a subset of the
-        rest (at least one where there are any), in random order unless ``keep_order``."""
+                  chars: tuple[int, int] = (0, 10_000)) -> list[str]:
+        """The filled sentences of one paragraph, new to this corpus and ``chars`` long: the first two, then a
+        subset of the rest (at least one where there are any), in random order unless ``keep_order``."""
         head, rest = list(sentences[:2]), list(sentences[2:])
         for _ in range(_TRIES):
             picked = self.rng.sample(rest, self.rng.randint(min(1, len(rest)), len(rest)))
@@ -169,10 +171,11 @@ class _Writer:
                 picked = [s for s in rest if s in picked]
             filled = [self.fill(s, slots) for s in head + picked]
             text = "".join(filled)
-            if text not in self.seen:
+            if chars[0] <= len(text) <= chars[1] and text not in self.seen:
                 self.seen.add(text)
                 return filled
-        raise InputError(f"cannot vary the paragraph {''.join(sentences)[:40]}… enough to keep it unique")
+        raise InputError(f"cannot make the paragraph {''.join(sentences)[:40]}… new and {chars[0]}-{chars[1]} "
+                         "characters long")
 
 
 def evidence_of(sentence: str) -> str:
@@ -226,7 +229,7 @@ def _report(region: _Region, year: int, topics: Sequence[str], data: Mapping[str
         body[section].append("".join(writer.paragraph(sentences, slots)))
     for topic in topics:
         measure = data["measures"][topic]
-        filled = writer.paragraph(rng.choice(measure["variants"]), slots)
+        filled = writer.paragraph(rng.choice(measure["variants"]), slots, chars=MEASURE_CHARS)
         evidence[topic] = evidence_of(filled[1])
         body[measure["section"]].insert(rng.randint(0, len(body[measure["section"]])), "".join(filled))
 
