@@ -119,8 +119,10 @@ def test_search_quality_at_125_regions(corpus, corpus_dir, embedder):
     build_index([corpus_dir / "reports"], corpus_dir / "index")
     seconds = time.perf_counter() - started
     with open_index(corpus_dir / "index") as index:
-        summary = {mode: evaluate(index, queries, k=5, mode=mode).summary for mode in ("dense", "lexical", "hybrid")}
+        reports = {mode: evaluate(index, queries, k=5, mode=mode) for mode in ("dense", "lexical", "hybrid")}
         rows = index.store.units_at(range(int(index.manifest.counts["vectors"])))
+    summary = {mode: report.summary for mode, report in reports.items()}
+    relevant = {q["id"]: {r["region"] for r in q["relevant"]} for q in queries}
     print(f"\nmany-region build: {len(rows)} units in {seconds:.0f} s")
     for mode, figures in summary.items():
         print(mode, json.dumps(figures, ensure_ascii=False))
@@ -134,9 +136,29 @@ def test_search_quality_at_125_regions(corpus, corpus_dir, embedder):
     assert not any(u.boilerplate for u in measure_units)
 
     hybrid, dense, lexical = summary["hybrid"], summary["dense"], summary["lexical"]
-    # Fusion is not worse than either ranking alone on region nDCG@5.
+    # Fusion is not worse than either ranking alone on region nDCG@5 (no margin allowed). Measured (seed 7):
+    # all 0.838 vs dense 0.727 and lexical 0.462; zh 0.929 vs 0.865 and 0.924; en 0.747 vs 0.590 (lexical 0).
     assert hybrid["all"]["ndcg"] >= max(dense["all"]["ndcg"], lexical["all"]["ndcg"])
     assert hybrid["zh"]["ndcg"] >= max(dense["zh"]["ndcg"], lexical["zh"]["ndcg"])
     assert hybrid["en"]["ndcg"] >= dense["en"]["ndcg"]
-    # Floors, a little under the figures measured when the corpus was written (in the comments).
-    assert hybrid["zh"]["ndcg"] >= 0.0
+    # Floors a little under the figures measured when the corpus was written (in the comments).
+    assert hybrid["zh"]["ndcg"] >= 0.90  # 0.929
+    assert hybrid["en"]["ndcg"] >= 0.70  # 0.747
+    assert hybrid["all"]["ndcg"] >= 0.80  # 0.838
+    assert dense["all"]["ndcg"] >= 0.69  # 0.727 (zh 0.865, en 0.590)
+    assert lexical["zh"]["ndcg"] >= 0.89  # 0.924
+    # The region's first paragraph holds its evidence: zh 0.969, en 0.796, all 0.894 (dense zh 1.0, lexical 0.984).
+    assert hybrid["zh"]["evidence"] >= 0.93
+    assert hybrid["en"]["evidence"] >= 0.74
+    assert hybrid["all"]["evidence"] >= 0.85
+    assert all(summary[m]["all"]["hard_negative_violations"] == 0 for m in summary)
+
+    # Every query now has 5-9 relevant regions, so single_top1 has nothing to count (None). What a user checks
+    # instead: the first region is a relevant one, for every query and for the six queries that had one
+    # relevant region among the five examples (t03-t05, t25, t29, t30). Measured, hybrid: 27/28 and 6/6
+    # (dense 25/28 and 6/6; lexical 14/14 Chinese).
+    assert all(summary[m]["all"]["single_top1"] is None for m in summary)
+    first_relevant = [q.id for q in reports["hybrid"].queries
+                      if q.ranked_regions[:1] and q.ranked_regions[0] in relevant[q.id]]
+    assert len(first_relevant) >= 26
+    assert {"t03", "t04", "t05", "t25", "t29", "t30"} <= set(first_relevant)
