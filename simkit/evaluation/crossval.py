@@ -25,7 +25,7 @@ from simkit.evaluation.queries import QueryScore, score_query, summarize
 from simkit.search.settings import DEFAULT_SETTINGS, SearchSettings
 
 GRID: dict[str, tuple[Any, ...]] = {
-    "rrf_k": (20, 60),
+    "rrf_k": (20, 60),  # the shipped value of each constant is in its list
     "lexical_weight": (1.0, 2.0, 3.0),
     "latent_weight": (0.0, 1.0),
     "evidence_sentence": (0.25, 0.5, 0.75),

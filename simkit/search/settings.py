@@ -35,10 +35,10 @@ class SearchSettings:
       units (with ``evidence_lexical_weight``).
     """
 
-    rrf_k: int = 60
+    rrf_k: int = 20
     lexical_weight: float = 2.0
     latent_weight: float = 1.0
-    evidence_sentence: float = 0.5
+    evidence_sentence: float = 0.75
     evidence_lexical_weight: float = 1.0
     evidence_lexical: str = "unit"
     latent_evidence: bool = True

@@ -7,7 +7,7 @@ a sentence that says what was asked. Each unit is therefore also cut into senten
 is embedded on its own, without titles, with e5's *query* prefix (other models: their
 passage prefix; see :attr:`simkit.embedding.models.ModelProfile.sentence_prompt`): a query and the
 sentence answering it say the same thing, a symmetric comparison. Within a region,
-units are ordered by the mean of their own cosine and their best sentence's (fused with
+units are ordered by a mix of their own cosine and their best sentence's (fused with
 the lexical rank among the region's units in hybrid mode), and that sentence is returned as
 the hit's evidence span.
 
