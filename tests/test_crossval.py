@@ -86,28 +86,31 @@ def test_held_out_scores_come_from_settings_chosen_without_them(demo_index):
     assert report.summary["hybrid"]["all"]["ndcg"] == ndcg
 
 
-def test_folds_need_two_folds_and_enough_queries(demo_index):
-    queries = load_queries(DATA / "queries.json")[:3]
+def test_folds_need_two_folds_and_enough_topics(demo_index):
+    queries = load_queries(DATA / "queries.json")
     with pytest.raises(QueryError, match="--folds"):
-        cross_validate(demo_index, queries, folds=4)
+        cross_validate(demo_index, queries[:3], folds=4)
+    twins = [q for q in queries if q["topic"] in {queries[0]["topic"], queries[1]["topic"]}]
+    with pytest.raises(QueryError, match="only 2 topics"):  # a Chinese query and its twin are one topic
+        cross_validate(demo_index, twins, folds=3)
 
 
 @pytest.mark.slow
 def test_cli_reports_held_out_figures(demo_index_dir, tmp_path):
     queries = load_queries(DATA / "queries.json")
     subset = tmp_path / "subset.json"
-    subset.write_text(json.dumps(queries[:3] + queries[14:17], ensure_ascii=False), encoding="utf-8")
+    subset.write_text(json.dumps(queries[:2] + queries[14:16], ensure_ascii=False), encoding="utf-8")
     runner = CliRunner()
-    result = runner.invoke(cli, ["eval", str(subset), "--index", str(demo_index_dir), "--folds", "3", "--json"])
+    result = runner.invoke(cli, ["eval", str(subset), "--index", str(demo_index_dir), "--folds", "2", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["folds"] == 3 and report["candidates"] == len(candidate_settings())
+    assert report["folds"] == 2 and report["candidates"] == len(candidate_settings())
     assert set(report["summary"]) == {"hybrid", "dense", "lexical"}
-    assert report["summary"]["hybrid"]["all"]["queries"] == 6
+    assert report["summary"]["hybrid"]["all"]["queries"] == 4
     assert set(report["chosen"]) == set(DEFAULT_SETTINGS.to_dict())
-    text = runner.invoke(cli, ["eval", str(subset), "--index", str(demo_index_dir), "--folds", "3"])
+    text = runner.invoke(cli, ["eval", str(subset), "--index", str(demo_index_dir), "--folds", "2"])
     assert text.exit_code == 0 and "hybrid (held out)" in text.output and "chosen on all queries" in text.output
     bad = runner.invoke(cli, ["eval", str(subset), "--index", str(demo_index_dir), "--folds", "1"])
     assert bad.exit_code == 2 and "--folds" in bad.output
-    mixed = runner.invoke(cli, ["eval", str(subset), "--index", str(demo_index_dir), "--folds", "3", "--similar"])
+    mixed = runner.invoke(cli, ["eval", str(subset), "--index", str(demo_index_dir), "--folds", "2", "--similar"])
     assert mixed.exit_code == 2 and "--folds" in mixed.output

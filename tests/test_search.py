@@ -6,6 +6,7 @@ import pytest
 
 from simkit.errors import NotFoundError, QueryError
 from simkit.reading.segment import embedding_text
+from simkit.search.settings import DEFAULT_SETTINGS
 
 TOWNSHIP_ENFORCEMENT = "在乡镇推行一支队伍管执法的综合执法改革"
 REFORM_WORDS = ("综合执法", "一支队伍管执法", "综合行政执法", "执法权", "赋权")
@@ -39,8 +40,9 @@ def test_hybrid_ranks_regions_by_their_places_in_the_dense_and_lexical_rankings(
     hybrid = demo_index.search(query, k=None, mode="hybrid").regions
 
     def fused(region: str) -> float:
-        return sum(weight / (61 + (ranking.index(region) if region in ranking else len(ranking)))
-                   for weight, ranking in ((1.0, dense), (2.0, lexical)) if ranking)
+        k = DEFAULT_SETTINGS.rrf_k + 1
+        return sum(weight / (k + (ranking.index(region) if region in ranking else len(ranking)))
+                   for weight, ranking in ((1.0, dense), (DEFAULT_SETTINGS.lexical_weight, lexical)) if ranking)
 
     assert [r.region for r in hybrid] == sorted(dense, key=lambda region: -fused(region))
     assert [r.score for r in hybrid] == [round(fused(r.region), 4) for r in hybrid]
@@ -54,7 +56,8 @@ def test_regions_are_distinct_ranked_and_carry_metadata(demo_index):
     assert scores == sorted(scores, reverse=True)
     for region in result.regions:
         assert 1 <= len(region.hits) <= 2
-        assert 0 < region.score <= 3 / 61  # hybrid: reciprocal ranks, lexical weighted 2
+        # hybrid: reciprocal ranks, at most both rankings' first place
+        assert 0 < region.score <= (1 + DEFAULT_SETTINGS.lexical_weight) / (DEFAULT_SETTINGS.rrf_k + 1)
         hit = region.hits[0]
         assert hit.year in (2021, 2023, 2024)
         assert hit.title is None or "报告" in hit.title

@@ -195,6 +195,9 @@ def cross_validate(index: Any, queries: Sequence[dict[str, Any]], *, folds: int 
         raise QueryError(f"--folds must be between 2 and the number of queries ({len(queries)}); got {folds}")
     candidates = list(candidates or candidate_settings())
     fold_of = assign_folds(queries, folds)
+    if len(set(fold_of)) < folds:
+        raise QueryError(f"--folds {folds}: the queries have only {len(set(fold_of))} topics to deal out; "
+                         "use fewer folds")
     scored = score_candidates(index, queries, candidates, k=k, include_boilerplate=include_boilerplate,
                               progress=progress)
     hybrid, dense, lexical = scored.hybrid, scored.dense, scored.lexical
