@@ -42,3 +42,31 @@ def test_query_labels_are_well_formed(name):
                 elif not any(normalize_for_match(evidence) in unit for unit in units(label["region"])):
                     problems.append((q["id"], evidence, f"in no indexed unit of {label['region']}"))
     assert not problems
+
+
+def test_own_initiative_labels_are_well_formed():
+    """``initiatives_own.json``: clusters.json's format plus ``shares_paragraph_with``, which must be exactly
+    the other initiatives with evidence in the same indexed unit of the same region."""
+    initiatives = json.loads((DATA / "initiatives_own.json").read_text(encoding="utf-8"))
+    ids = [item["id"] for item in initiatives]
+    assert len(ids) >= 10 and len(ids) == len(set(ids))
+    problems, where = [], {}
+    for item in initiatives:
+        assert item["label_zh"].strip() and item["label_en"].strip(), item["id"]
+        regions = [m["region"] for m in item["members"]]
+        assert len(regions) >= 2 and len(set(regions)) == len(regions), item["id"]
+        spots = where.setdefault(item["id"], set())
+        for member in item["members"]:
+            assert member["grade"] in (1, 2) and 1 <= len(member["evidence"]) <= 2, item["id"]
+            for evidence in member["evidence"]:
+                hits = {i for i, unit in enumerate(units(member["region"])) if normalize_for_match(evidence) in unit}
+                if not 12 <= len(evidence) <= 40:
+                    problems.append((item["id"], evidence, f"{len(evidence)} characters"))
+                elif not hits:
+                    problems.append((item["id"], evidence, f"in no indexed unit of {member['region']}"))
+                spots.update((member["region"], i) for i in hits)
+    assert not problems
+    for item in initiatives:
+        shared = sorted(other for other in ids if other != item["id"] and where[item["id"]] & where[other])
+        assert item.get("shares_paragraph_with", []) == shared, item["id"]
+    assert sum(1 for item in initiatives if item.get("shares_paragraph_with")) >= 4
