@@ -34,6 +34,7 @@ __all__ = [
     "Recommendation",
     "RegionResult",
     "SearchResult",
+    "SearchSettings",
     "SimkitError",
     "SimkitIndex",
     "VersionInfo",
@@ -57,6 +58,7 @@ _LAZY = {
     "open_index": "simkit.api",
     "SimkitIndex": "simkit.api",
     "Filters": "simkit.search.filters",
+    "SearchSettings": "simkit.search.settings",
     "Embedder": "simkit.embedding.embedder",
     "parse_report": "simkit.reading.parse",
     "SimkitError": "simkit.errors",
@@ -86,6 +88,7 @@ if TYPE_CHECKING:
         SearchResult,
     )
     from simkit.search.filters import Filters
+    from simkit.search.settings import SearchSettings
 
 
 def __getattr__(name: str) -> Any:
