@@ -29,19 +29,19 @@ def progress_factory(quiet: bool) -> Callable[[str, int], Callable[[int], None]]
 
 
 def counter(quiet: bool, unit: str) -> Callable[[int, int], None] | None:
-    """A tqdm bar on stderr fed ``(done, total)`` calls, only on a terminal and without --quiet."""
-    if quiet or not sys.stderr.isatty():
+    """A bar of :func:`progress_factory` fed ``(done, total)`` calls instead of increments."""
+    factory = progress_factory(quiet)
+    if factory is None:
         return None
-    from tqdm import tqdm
-
-    bar: list[tqdm] = []
+    bar: list[Callable[[int], None]] = []
+    seen = 0
 
     def advance(done: int, total: int) -> None:
+        nonlocal seen
         if not bar:
-            bar.append(tqdm(total=total, unit=unit.rstrip("s"), desc=unit, file=sys.stderr, leave=False))
-        bar[0].update(done - bar[0].n)
-        if done >= total:
-            bar[0].close()
+            bar.append(factory(unit, total))
+        bar[0](done - seen)
+        seen = done
 
     return advance
 

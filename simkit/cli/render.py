@@ -512,15 +512,28 @@ judged against an index; ``show_all``: headings and fragments too; ``width``: ch
 # --------------------------------------------------------------------------- eval
 
 
+_EVAL_FIGURES = "{group:<5} {n:>3} {ndcg:>8} {recall:>7} {top1:>6} {evid:>6} {hardneg:>7}"
+
+
+def _eval_header(k: int) -> str:
+    return _EVAL_FIGURES.format(group="group", n="n", ndcg=f"nDCG@{k}", recall=f"R2@{k}", top1="top1", evid="evid",
+                                hardneg="hardneg")
+
+
+def _eval_figures(group: str, row: dict[str, Any]) -> str:
+    """One group's figures (a :func:`simkit.evaluation.queries.summarize` row) as a table line."""
+    top1 = "-" if row["single_top1"] is None else f"{row['single_top1']:.2f}"
+    return _EVAL_FIGURES.format(group=group, n=row["queries"], ndcg=f"{row['ndcg']:.3f}",
+                                recall=f"{row['recall_grade2']:.3f}", top1=top1, evid=f"{row['evidence']:.3f}",
+                                hardneg=row["hard_negative_violations"])
+
+
 def _eval_text(reports: list[Any], k: int) -> None:
-    echo_line(f"{'mode':<8} {'bp':<3} {'group':<5} {'n':>3} {'nDCG@' + str(k):>8} {'R2@' + str(k):>7} "
-              f"{'top1':>6} {'evid':>6} {'hardneg':>7}")
+    echo_line(f"{'mode':<8} {'bp':<3} " + _eval_header(k))
     for report in reports:
         for name, row in report.summary.items():
-            top1 = "-" if row["single_top1"] is None else f"{row['single_top1']:.2f}"
-            echo_line(f"{report.mode:<8} {'on' if report.include_boilerplate else 'off':<3} {name:<5} "
-                      f"{row['queries']:>3} {row['ndcg']:>8.3f} {row['recall_grade2']:>7.3f} {top1:>6} "
-                      f"{row['evidence']:>6.3f} {row['hard_negative_violations']:>7}")
+            boilerplate = "on" if report.include_boilerplate else "off"
+            echo_line(f"{report.mode:<8} {boilerplate:<3} " + _eval_figures(name, row))
 
 
 def _eval_similar_text(reports: list[Any], k: int) -> None:
@@ -532,16 +545,13 @@ def _eval_similar_text(reports: list[Any], k: int) -> None:
 def _eval_folds_text(report: Any, k: int) -> None:
     echo_line(f"{report.folds}-fold cross-validation over {len(report.queries)} queries, "
               f"{report.candidates} candidate settings; held-out figures")
-    echo_line(f"{'figures':<16} {'group':<5} {'n':>3} {'nDCG@' + str(k):>8} {'R2@' + str(k):>7} "
-              f"{'top1':>6} {'evid':>6} {'hardneg':>7}")
+    echo_line(f"{'figures':<17} " + _eval_header(k))
     rows = [(f"{mode} (held out)" if mode != "lexical" else "lexical", summary)
             for mode, summary in report.summary.items()]
     rows.append(("hybrid (shipped)", report.default))
     for label, summary in rows:
         for name, row in summary.items():
-            top1 = "-" if row["single_top1"] is None else f"{row['single_top1']:.2f}"
-            echo_line(f"{label:<16} {name:<5} {row['queries']:>3} {row['ndcg']:>8.3f} {row['recall_grade2']:>7.3f} "
-                      f"{top1:>6} {row['evidence']:>6.3f} {row['hard_negative_violations']:>7}")
+            echo_line(f"{label:<17} " + _eval_figures(name, row))
     echo_line("chosen on all queries: " + ", ".join(f"{name}={value}" for name, value in report.chosen.items()))
 
 

@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from simkit.evaluation.queries import QueryScore, score_query, summarize
+from simkit.errors import QueryError
+from simkit.evaluation.queries import QueryScore, score_query, summarize_by_language
 from simkit.search.settings import DEFAULT_SETTINGS, SearchSettings
 
 GRID: dict[str, tuple[Any, ...]] = {
@@ -90,7 +91,8 @@ class FoldChoice:
 
 @dataclass
 class CrossValidation:
-    """Held-out-fold figures per mode (``summary[mode][lang]``, as :func:`simkit.evaluation.queries.summarize`)."""
+    """Held-out-fold figures per mode: ``summary[mode][lang]``, as
+    :func:`simkit.evaluation.queries.summarize_by_language` gives them."""
 
     k: int
     folds: int
@@ -133,12 +135,6 @@ def _choose(scores: dict[SearchSettings, list[QueryScore]], train: list[int]) ->
     if best not in scores:  # the grid is a product, so this only happens with a hand-made candidate list
         best = max(value_of, key=value_of.__getitem__)
     return best, value_of[best]
-
-
-def _summaries(scores: list[QueryScore]) -> dict[str, dict[str, Any]]:
-    summary = {lang: summarize([s for s in scores if s.lang == lang]) for lang in sorted({s.lang for s in scores})}
-    summary["all"] = summarize(scores)
-    return summary
 
 
 @dataclass
@@ -188,8 +184,6 @@ def cross_validate(index: Any, queries: Sequence[dict[str, Any]], *, folds: int 
     ``index`` is an open :class:`~simkit.api.SimkitIndex`; ``candidates`` default to
     :func:`candidate_settings`. ``progress(done, total)`` is called after each search.
     """
-    from simkit.errors import QueryError
-
     queries = list(queries)
     if folds < 2 or folds > len(queries):
         raise QueryError(f"--folds must be between 2 and the number of queries ({len(queries)}); got {folds}")
@@ -212,9 +206,9 @@ def cross_validate(index: Any, queries: Sequence[dict[str, Any]], *, folds: int 
             report.choices.append(FoldChoice(fold, len(test), mode, choice.to_dict(), round(value, 4)))
             for i in test:
                 held[mode][i] = scores[choice][i]
-    report.summary = {mode: _summaries([s for s in held[mode] if s is not None]) for mode in held}
-    report.summary["lexical"] = _summaries(lexical)
-    report.default = _summaries(hybrid[DEFAULT_SETTINGS])
+    report.summary = {mode: summarize_by_language([s for s in held[mode] if s is not None]) for mode in held}
+    report.summary["lexical"] = summarize_by_language(lexical)
+    report.default = summarize_by_language(hybrid[DEFAULT_SETTINGS])
     report.chosen = _choose(hybrid, list(range(len(queries))))[0].to_dict()
     report.queries = [{"id": q.get("id", ""), "lang": q.get("lang", "?"), "fold": fold_of[i]}
                       for i, q in enumerate(queries)]

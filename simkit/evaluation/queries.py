@@ -121,6 +121,13 @@ def summarize(scores: list[QueryScore]) -> dict[str, Any]:
     }
 
 
+def summarize_by_language(scores: list[QueryScore]) -> dict[str, dict[str, Any]]:
+    """:func:`summarize` per language and over all queries (``"all"``)."""
+    summary = {lang: summarize([s for s in scores if s.lang == lang]) for lang in sorted({s.lang for s in scores})}
+    summary["all"] = summarize(scores)
+    return summary
+
+
 def evaluate(index: Any, queries: list[dict[str, Any]], *, k: int = 5, mode: str | None = None,
              include_boilerplate: bool = False) -> EvalResult:
     """Run every query through ``index.search`` (in ``mode``) and score it."""
@@ -130,9 +137,7 @@ def evaluate(index: Any, queries: list[dict[str, Any]], *, k: int = 5, mode: str
     for query in queries:
         result = index.search(query["query"], k=k, mode=mode, include_boilerplate=include_boilerplate)
         report.queries.append(score_query(query, result, k))
-    for lang in sorted({s.lang for s in report.queries}):
-        report.summary[lang] = summarize([s for s in report.queries if s.lang == lang])
-    report.summary["all"] = summarize(report.queries)
+    report.summary = summarize_by_language(report.queries)
     return report
 
 
