@@ -263,7 +263,7 @@ class RegionRecommendations:
     recommendations: list[Recommendation]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"region": self.region, "recommendations": [r.to_dict() for r in self.recommendations]}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -286,7 +286,7 @@ class RegionInitiatives:
     initiatives: list[Initiative]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"region": self.region, "initiatives": [i.to_dict() for i in self.initiatives]}
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,8 @@ def test_missing_initiatives_schema_is_the_summary_not_the_dataclass(served):
     (["search", QUERY, "-k", "3", "--hits", "2"], "/search?k=3&hits=2&text=" + QUERY),
     (["search", QUERY, "--mode", "lexical", "--province", "福建", "--role", "measure"],
      "/search?mode=lexical&province=福建&role=measure&text=" + QUERY),
+    (["search", QUERY, "--issuer-kind", "government", "--report-kind", "report", "--issuer", "人民政府"],
+     "/search?issuer_kind=government&report_kind=report&issuer=人民政府&text=" + QUERY),
     (["show", "{paragraph}"], "/paragraphs/{paragraph}"),
     (["recommend", "石狮市", "-k", "2"], "/regions/石狮市/recommendations?k=2"),
     (["matrix", "--missing", "石狮市", "--min-support", "1"], "/regions/石狮市/missing-initiatives?min_support=1"),

@@ -9,7 +9,7 @@ import click
 import simkit
 from simkit.cli import render
 from simkit.cli.options import index_option, json_option, mode_option
-from simkit.cli.progress import counter
+from simkit.cli.progress import progress_factory
 
 
 @click.command("eval")
@@ -45,7 +45,7 @@ def eval_command(queries: tuple[str, ...], index_dir: str | None, k: int, mode: 
             from simkit.evaluation.crossval import cross_validate
 
             report = cross_validate(index, labeled, folds=folds, k=k, include_boilerplate=include_boilerplate,
-                                    progress=counter(quiet or as_json, "searches"))
+                                    progress=progress_factory(quiet or as_json))
             render.render(report, render.EVAL_FOLDS, fmt, k=k)
             return
         if by_example:

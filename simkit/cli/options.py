@@ -154,11 +154,7 @@ def filters_from(values: dict[str, Any]) -> Any:
     """The :class:`~simkit.search.filters.Filters` of the values of :func:`filter_options`."""
     from simkit.search.filters import Filters
 
-    return Filters(provinces=values["province"], regions=values["region"],
-                   exclude_regions=values["exclude_region"], years=values["year"], since=values["since"],
-                   until=values["until"], adcode_prefix=values["adcode"], roles=values["role"],
-                   include_boilerplate=values["include_boilerplate"], issuer_kinds=values["issuer_kind"],
-                   issuers=values["issuer"], report_kinds=values["report_kind"])
+    return Filters.from_options(values)
 
 
 def result_options(func: F) -> F:

@@ -28,24 +28,6 @@ def progress_factory(quiet: bool) -> Callable[[str, int], Callable[[int], None]]
     return factory
 
 
-def counter(quiet: bool, unit: str) -> Callable[[int, int], None] | None:
-    """A bar of :func:`progress_factory` fed ``(done, total)`` calls instead of increments."""
-    factory = progress_factory(quiet)
-    if factory is None:
-        return None
-    bar: list[Callable[[int], None]] = []
-    seen = 0
-
-    def advance(done: int, total: int) -> None:
-        nonlocal seen
-        if not bar:
-            bar.append(factory(unit, total))
-        bar[0](done - seen)
-        seen = done
-
-    return advance
-
-
 def log_to_stderr(enabled: bool) -> None:
     """Send simkit's log records (stage progress) to stderr."""
     import logging

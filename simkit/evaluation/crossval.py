@@ -148,22 +148,22 @@ class CandidateScores:
 
 def score_candidates(index: Any, queries: Sequence[dict[str, Any]], candidates: Sequence[SearchSettings], *,
                      k: int = 5, include_boilerplate: bool = False,
-                     progress: Callable[[int, int], None] | None = None) -> CandidateScores:
-    """Run every query under every candidate (one search per distinct effective setting) and score it."""
+                     progress: Callable[[str, int], Callable[[int], None]] | None = None) -> CandidateScores:
+    """Run every query under every candidate (one search per distinct effective setting) and score it.
+
+    ``progress(label, total)`` gives the function called with 1 after each search."""
     has_terms = [bool(index.lexical.query_terms(q["query"])) for q in queries]
     dense_candidates = list(dict.fromkeys(replace(DEFAULT_SETTINGS, evidence_sentence=s.evidence_sentence)
                                           for s in candidates))
     plans = [list(dict.fromkeys(_effective(s, t) for s in candidates)) for t in has_terms]
     total = sum(len(p) for p in plans) + len(queries) * (len(dense_candidates) + 1)
-    done = 0
+    advance = progress("searches", total) if progress is not None else None
 
     def run(query: dict[str, Any], mode: str, settings: SearchSettings) -> QueryScore:
-        nonlocal done
         result = index.search(query["query"], k=k, mode=mode, include_boilerplate=include_boilerplate,
                               settings=settings)
-        done += 1
-        if progress is not None:
-            progress(done, total)
+        if advance is not None:
+            advance(1)
         return score_query(query, result, k)
 
     hybrid: dict[SearchSettings, list[QueryScore]] = {s: [] for s in candidates}
@@ -178,11 +178,11 @@ def score_candidates(index: Any, queries: Sequence[dict[str, Any]], candidates: 
 
 def cross_validate(index: Any, queries: Sequence[dict[str, Any]], *, folds: int = 5, k: int = 5,
                    candidates: Sequence[SearchSettings] | None = None, include_boilerplate: bool = False,
-                   progress: Callable[[int, int], None] | None = None) -> CrossValidation:
+                   progress: Callable[[str, int], Callable[[int], None]] | None = None) -> CrossValidation:
     """Held-out-fold figures of hybrid and dense search with constants chosen on the other folds.
 
     ``index`` is an open :class:`~simkit.api.SimkitIndex`; ``candidates`` default to
-    :func:`candidate_settings`. ``progress(done, total)`` is called after each search.
+    :func:`candidate_settings`. ``progress`` as in :func:`score_candidates`.
     """
     queries = list(queries)
     if folds < 2 or folds > len(queries):

@@ -30,6 +30,7 @@ _CJK = r"\u4e00-\u9fff"
 # Place words a name can end in (province, prefecture, county, district, banner…), used to cut the
 # region words off the front of an organisation name without the division table.
 _PLACE_END = r"(?:特别行政区|自治区|自治州|自治县|自治旗|新区|林区|特区|矿区|省|市|县|区|旗|州|盟)"
+_PLACE_WORD = re.compile(rf"[{_CJK}]{{1,12}}?{_PLACE_END}")
 _GOVERNMENT = re.compile(r"^(?:人民政府|政府)$")
 _PARTY = re.compile(rf"^(?:中共|中国共产党)?[{_CJK}]{{0,20}}?(?:省委|市委|县委|区委|州委|旗委|盟委|党委|委员会)$")
 # What a department's name ends in: 司法局, 卫生健康委员会, 卫健委, 人民政府办公室, 消防救援支队…
@@ -65,17 +66,16 @@ def _place_split(name: str) -> tuple[str, str]:
     known = chain_length(name)
     if known and (_GOVERNMENT.match(name[known:]) or _is_department(name[known:])):
         return name[:known], name[known:]
-    place_word = re.compile(rf"[{_CJK}]{{1,12}}?{_PLACE_END}")
     pos = 0
     while True:
-        m = place_word.match(name, pos)
+        m = _PLACE_WORD.match(name, pos)
         if m is None or m.end() == len(name):
             break
         rest = name[m.end():]
         if _GOVERNMENT.match(rest) or _is_department(rest):
             pos = m.end()
             break
-        if not place_word.match(name, m.end()):
+        if not _PLACE_WORD.match(name, m.end()):
             break
         pos = m.end()
     if pos and (_GOVERNMENT.match(name[pos:]) or _is_department(name[pos:])):

@@ -71,7 +71,7 @@ def to_simplified(text: str) -> str:
     for line in text.split("\n"):
         converted = convert(line) if line else line
         if len(converted) != len(line):
-            converted = "".join(convert(ch) if len(convert(ch)) == 1 else ch for ch in line)
+            converted = "".join(c if len(c := convert(ch)) == 1 else ch for ch in line)
         out.append(converted)
     return "\n".join(out)
 

@@ -17,6 +17,7 @@ date that is not a date is an :class:`~simkit.errors.InputError` naming the file
 from __future__ import annotations
 
 import csv
+import glob
 import io
 import json
 import re
@@ -205,9 +206,6 @@ def is_sidecar(path: Path) -> bool:
     inner = path.with_suffix("")
     if inner.suffix and inner.is_file():
         return True
-    siblings = path.parent.glob(_glob_escape(path.stem) + ".*")
+    siblings = path.parent.glob(glob.escape(path.stem) + ".*")
     return any(p != path and p.stem == path.stem and p.is_file() for p in siblings)
 
-
-def _glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", text)

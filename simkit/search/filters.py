@@ -9,7 +9,7 @@ those rows, so filtering happens inside the nearest-neighbour search, not after 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -68,6 +68,15 @@ def _adcode(value: str | int | None) -> str | None:
     return code
 
 
+OPTION_FIELDS = {
+    "province": "provinces", "region": "regions", "exclude_region": "exclude_regions", "year": "years",
+    "since": "since", "until": "until", "adcode": "adcode_prefix", "role": "roles",
+    "include_boilerplate": "include_boilerplate", "issuer_kind": "issuer_kinds", "issuer": "issuers",
+    "report_kind": "report_kinds",
+}
+"""The name of each filter as a CLI option (``--exclude-region``) and HTTP parameter, and its field."""
+
+
 @dataclass(frozen=True)
 class Filters:
     """What a search may return; the default admits every unit that is not boilerplate.
@@ -112,22 +121,25 @@ class Filters:
         fix(self, "since", _year(self.since, "since"))
         fix(self, "until", _year(self.until, "until"))
         fix(self, "adcode_prefix", _adcode(self.adcode_prefix))
-        roles = tuple(dict.fromkeys(role.strip().lower() for role in _names(self.roles, "roles")))
-        unknown = [role for role in roles if role not in ROLES]
-        if unknown:
-            raise QueryError(f"--role {', '.join(unknown)}: unknown role; use one of {', '.join(ROLES)}")
-        fix(self, "roles", roles)
-        for name, allowed, flag in (("issuer_kinds", ISSUER_KINDS, "issuer-kind"),
-                                    ("report_kinds", REPORT_KINDS, "report-kind")):
+        for name, allowed, flag, what in (("roles", ROLES, "role", "role"),
+                                          ("issuer_kinds", ISSUER_KINDS, "issuer-kind", "kind"),
+                                          ("report_kinds", REPORT_KINDS, "report-kind", "kind")):
             values = tuple(dict.fromkeys(v.strip().lower() for v in _names(getattr(self, name), name)))
             bad = [v for v in values if v not in allowed]
             if bad:
-                raise QueryError(f"--{flag} {', '.join(bad)}: unknown kind; use one of {', '.join(allowed)}")
+                raise QueryError(f"--{flag} {', '.join(bad)}: unknown {what}; use one of {', '.join(allowed)}")
             fix(self, name, values)
         fix(self, "issuers", _names(self.issuers, "issuers"))
         fix(self, "include_boilerplate", bool(self.include_boilerplate))
         if self.since is not None and self.until is not None and self.since > self.until:
             raise QueryError(f"--since {self.since} is after --until {self.until}; no report can match")
+
+    @classmethod
+    def from_options(cls, values: Mapping[str, Any]) -> Filters:
+        """Filters from values named as the CLI's options and the HTTP parameters (``province``,
+        ``exclude_region``, ``adcode``, ``issuer_kind``…); absent names filter nothing."""
+        return cls(**{field: values[option] for option, field in OPTION_FIELDS.items()
+                      if values.get(option) is not None})
 
     @property
     def is_empty(self) -> bool:

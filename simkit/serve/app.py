@@ -56,6 +56,8 @@ VERSION_HEADER = "Simkit-Version"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 MODES = Literal["dense", "lexical", "hybrid"]
 ROLES = Literal["measure", "plan", "problem", "leadership", "overview"]
+ISSUER_KINDS = Literal["government", "department", "party-government"]
+REPORT_KINDS = Literal["report", "interpretation", "plan", "other"]
 
 
 class JSONBody(JSONResponse):
@@ -188,16 +190,18 @@ class FilterParams(_Strict):
     since: int | None = Field(None, description="Only reports covering this year or later.")
     until: int | None = Field(None, description="Only reports covering this year or earlier.")
     adcode: str | None = Field(None, description="Only regions whose admin code starts with this (3505).")
+    issuer_kind: list[ISSUER_KINDS] = Field([], description="Only reports issued by a government, a department "
+                                             "or party and government jointly.")
+    issuer: list[str] = Field([], description="Only reports whose issuer's name contains this (司法局).")
+    report_kind: list[REPORT_KINDS] = Field([], description="Only documents of this kind (report = annual "
+                                            "reports, interpretation, plan, other).")
     role: list[ROLES] = Field([], description="Only paragraphs of these roles (measure = work carried out).")
     include_boilerplate: bool = Field(False, description="Also match generic formula passages (套话).")
 
 
-
 def filters_of(params: Any) -> Filters:
     """The :class:`~simkit.search.filters.Filters` of search or similar parameters (QueryError: 422)."""
-    return Filters(provinces=params.province, regions=params.region, exclude_regions=params.exclude_region,
-                   years=params.year, since=params.since, until=params.until, adcode_prefix=params.adcode,
-                   roles=params.role, include_boilerplate=params.include_boilerplate)
+    return Filters.from_options(params.model_dump())
 
 
 def _ranking_fields(settings: ServeSettings) -> dict[str, Any]:
@@ -453,5 +457,6 @@ def add_index_routes(app: FastAPI, served: ServedIndex, settings: ServeSettings,
     def versions() -> Any:
         """The index's published versions, oldest first; `current` marks the one CURRENT names
         (`simkit versions --json`). The header names the version this server answers from."""
-        with served.lease() as index:
-            return answer(list_versions(index.root), index)
+        # The listing reads the index directory, not the served version: no lease (nor its query lock).
+        headers = {VERSION_HEADER: served.version} if served.version else {}
+        return JSONBody(json_data(list_versions(settings.index_dir)), headers=headers)
