@@ -83,11 +83,15 @@ class ServeSettings:
         if not self.reload_interval > 0:
             raise ConfigError(f"reload_interval={self.reload_interval!r}: give a number of seconds above 0")
         try:
-            limit = self.max_query_chars if self.max_query_chars is not None else max_query_chars()
+            library_limit = max_query_chars()
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        limit = self.max_query_chars if self.max_query_chars is not None else library_limit
         if limit < 1:
             raise ConfigError(f"max_query_chars={limit}: give a whole number of characters of at least 1")
+        if limit > library_limit:  # the library refuses longer queries itself
+            raise ConfigError(f"max_query_chars={limit} is above the library's limit of {library_limit}; "
+                              f"raise $SIMKIT_MAX_QUERY_CHARS to at least {limit} as well")
         if self.token_file is None and not is_loopback(self.host):
             raise ConfigError(f"--host {self.host} is not a loopback address: anyone who reaches it could query the "
                               "index; give --token-file FILE (a bearer token every request must carry) or bind "
