@@ -160,6 +160,9 @@ def _search_table(result: Any, width: int = 160) -> None:
         print_table("No matching regions.")
         return
     table = Table(show_lines=True, title=Text(clean(f"[{result.mode}] {result.query[:60]}")), title_justify="left")
+    if result.translated:
+        table.caption = Text(clean("translated: " + " ".join(result.translated)), style="dim")
+        table.caption_justify = "left"
     for column, kwargs in (("#", {"justify": "right"}), ("region", {}), ("score", {"justify": "right"}),
                            ("year", {}), ("evidence", {"ratio": 1})):
         table.add_column(column, **kwargs)

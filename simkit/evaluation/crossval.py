@@ -6,11 +6,12 @@ and its English twin, stay in one group, and each fold gets both languages). For
 mean utility: nDCG@k + the share of the query's regions whose top unit holds the evidence + single-region
 first, where the query has one region) is kept, and the fold's queries are scored with it. The held-out
 figures pool those scores, so no query is ever scored with constants chosen on it. The same is done for
-dense mode alone (its one constant, the evidence mix); lexical mode has no constant.
+dense mode alone (its one constant, ``dense_evidence_sentence``, over the grid's evidence mixes); lexical
+mode has no constant.
 
-Each candidate is run once per query: for a query with indexed words the latent-term constants cannot
-change the result, and for one without (English) the lexical constants cannot, so settings that differ
-only there share one search.
+Each candidate is run once per query: for a query with indexed words the cross-lingual constants (latent
+terms, dictionary translation) cannot change the result, and for one without (English) the BM25 weight
+cannot, so settings that differ only there share one search.
 """
 
 from __future__ import annotations
@@ -29,16 +30,24 @@ GRID: dict[str, tuple[Any, ...]] = {
     "rrf_k": (20, 60),  # the shipped value of each constant is in its list
     "lexical_weight": (1.0, 2.0, 3.0),
     "latent_weight": (0.0, 1.0),
-    "evidence_sentence": (0.25, 0.5, 0.75),
+    "evidence_sentence": (0.5, 0.75),
     "evidence_lexical_weight": (1.0, 2.0, 4.0),
     "evidence_lexical": ("unit", "sentence"),
     "latent_evidence": (False, True),
-    "region_support": (0.0, 0.5),
+    "translation_weight": (0.0, 1.0, 2.0),
+    "translation_evidence": (False, True),
+    "translation_alternatives": ("best", "words"),
 }
-"""The candidate values of each constant; the grid is their product, the shipped defaults included."""
+"""The candidate values of each constant; the grid is their product, the shipped defaults included.
 
-LEXICAL_ONLY = ("lexical_weight", "evidence_lexical")
-LATENT_ONLY = ("latent_weight", "latent_evidence")
+Left out after earlier grids never chose them in any fold (docs/method/cross-validation.md): an
+``evidence_sentence`` of 0.25 and a ``region_support`` above 0."""
+
+LEXICAL_ONLY = ("lexical_weight",)
+"""Constants that act only on a query with indexed words (Chinese)."""
+CROSSLINGUAL_ONLY = ("latent_weight", "latent_evidence", "translation_weight", "translation_evidence",
+                     "translation_alternatives")
+"""Constants that act only on a query without indexed words (English)."""
 
 
 def candidate_settings(grid: dict[str, Sequence[Any]] | None = None) -> list[SearchSettings]:
@@ -110,7 +119,7 @@ class CrossValidation:
 
 def _effective(settings: SearchSettings, has_terms: bool) -> SearchSettings:
     """``settings`` with the constants that cannot act on this kind of query reset (one search per class)."""
-    unused = LATENT_ONLY if has_terms else LEXICAL_ONLY
+    unused = CROSSLINGUAL_ONLY if has_terms else LEXICAL_ONLY
     return replace(settings, **{name: getattr(DEFAULT_SETTINGS, name) for name in unused})
 
 
@@ -153,7 +162,7 @@ def score_candidates(index: Any, queries: Sequence[dict[str, Any]], candidates: 
 
     ``progress(label, total)`` gives the function called with 1 after each search."""
     has_terms = [bool(index.lexical.query_terms(q["query"])) for q in queries]
-    dense_candidates = list(dict.fromkeys(replace(DEFAULT_SETTINGS, evidence_sentence=s.evidence_sentence)
+    dense_candidates = list(dict.fromkeys(replace(DEFAULT_SETTINGS, dense_evidence_sentence=s.evidence_sentence)
                                           for s in candidates))
     plans = [list(dict.fromkeys(_effective(s, t) for s in candidates)) for t in has_terms]
     total = sum(len(p) for p in plans) + len(queries) * (len(dense_candidates) + 1)
@@ -209,7 +218,9 @@ def cross_validate(index: Any, queries: Sequence[dict[str, Any]], *, folds: int 
     report.summary = {mode: summarize_by_language([s for s in held[mode] if s is not None]) for mode in held}
     report.summary["lexical"] = summarize_by_language(lexical)
     report.default = summarize_by_language(hybrid[DEFAULT_SETTINGS])
-    report.chosen = _choose(hybrid, list(range(len(queries))))[0].to_dict()
+    everything = list(range(len(queries)))
+    report.chosen = replace(_choose(hybrid, everything)[0],
+                            dense_evidence_sentence=_choose(dense, everything)[0].dense_evidence_sentence).to_dict()
     report.queries = [{"id": q.get("id", ""), "lang": q.get("lang", "?"), "fold": fold_of[i]}
                       for i, q in enumerate(queries)]
     return report

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from simkit import arguments
+from simkit.config import user_cache_dir
 from simkit.embedding.embedder import Embedder
 from simkit.embedding.models import PROFILES, resolve_model
 from simkit.embedding.sparse_head import LatentVector, head_info
@@ -25,8 +26,10 @@ from simkit.search.filters import UNKNOWN_REGION, Filters, allowed_rows
 from simkit.search.fusion import Ranking, fuse
 from simkit.search.highlights import shared_substrings
 from simkit.search.settings import DEFAULT_SETTINGS, SearchSettings
+from simkit.search.translation import GlossTable, Translation
 from simkit.store.database import StoredUnit
 from simkit.store.latent import LatentIndex
+from simkit.store.lexical import VOCAB as LEXICAL_VOCABULARY
 from simkit.store.lexical import normalize
 from simkit.store.manifest import MANIFEST
 from simkit.store.parts import IndexParts
@@ -113,6 +116,7 @@ class Search:
         self._requested_model = model
         self._latent_usable: bool | None = None
         self._latent_memo: tuple[str, LatentVector] | None = None
+        self._glosses: GlossTable | None = None
         self._calibration: Calibration | None = None
         self._allowed_cache: dict[Filters, AllowedRows | None] = {}
 
@@ -170,7 +174,8 @@ class Search:
         query = self.embedder.embed_query(text) if mode != "lexical" or threshold is not None else None
         regions, rankings = self._regions_for(text, query, k, hits, mode=mode, filters=filters, threshold=threshold,
                                               settings=settings)
-        return SearchResult(text, self.model_name, regions, mode, filters.to_dict(), rankings)
+        translated = self.translation(text).words if "translated" in rankings else []
+        return SearchResult(text, self.model_name, regions, mode, filters.to_dict(), rankings, translated)
 
     def similar(self, paragraph_id: str, k: int | None = 5, *, hits: int = 3, exclude_same_region: bool = True,
                 mode: str | None = None, filters: Filters | None = None, threshold: float | None = None,
@@ -294,22 +299,44 @@ class Search:
             dense = rows.tolist()
             if mode == "dense":
                 return Ranking(dense, dict(zip(dense, sims.tolist())))
-        kind = "lexical"
+        sparse: list[tuple[str, list[int]]] = []
         if mode in ("lexical", "hybrid"):
             mask = None if allowed is None else allowed.mask
             bm25, rows = self.parts.lexical.search(text, n, mask)
             lexical = rows.tolist()
             if mode == "lexical":
                 return Ranking(lexical, dict(zip(lexical, bm25.tolist())))
-            # Latent terms only for a query with no indexed word at all (not one whose words the filters left out).
-            wanted = settings.latent_weight > 0 or (settings.latent_evidence and settings.evidence_lexical_weight > 0)
-            if (not lexical and wanted and self.latent is not None
-                    and not self.parts.lexical.query_terms(text)):
-                kind = "latent"
-                lexical = self.latent.search(self._latent_query(text), n, mask)[1].tolist()
-        scores = fuse((("dense", dense), (kind, lexical)), settings)
+            if lexical:
+                sparse.append(("lexical", lexical))
+            # A query with no indexed word at all (English; not one whose words the filters left out) is
+            # ranked by its dictionary translation and its latent terms instead.
+            elif not self.parts.lexical.query_terms(text):
+                sparse.extend(self._crosslingual_rankings(text, n, mask, settings))
+        scores = fuse((("dense", dense), *sparse), settings)
         fused = sorted(scores, key=lambda r: -scores[r])
-        return Ranking(fused, scores, dense, lexical, kind)
+        return Ranking(fused, scores, dense, tuple(sparse))
+
+    def _crosslingual_rankings(self, text: str, n: int, mask: np.ndarray | None,
+                               settings: SearchSettings) -> list[tuple[str, list[int]]]:
+        """The translated and latent-term rankings of a query without indexed words, where wanted."""
+        rankings: list[tuple[str, list[int]]] = []
+        evidence = settings.evidence_lexical_weight > 0
+        if settings.translation_weight > 0 or (settings.translation_evidence and evidence):
+            translation = self.translation(text)
+            if translation.phrases:
+                query = translation.text if settings.translation_alternatives == "words" else translation.groups
+                rankings.append(("translated", self.parts.lexical.search(query, n, mask)[1].tolist()))
+        if (settings.latent_weight > 0 or (settings.latent_evidence and evidence)) and self.latent is not None:
+            rankings.append(("latent", self.latent.search(self._latent_query(text), n, mask)[1].tolist()))
+        return rankings
+
+    def translation(self, text: str) -> Translation:
+        """``text``'s English phrases and the index's Chinese words they translate to
+        (:mod:`simkit.search.translation`; the table is made on first use)."""
+        if self._glosses is None:
+            entry = self.parts.manifest.files.get(LEXICAL_VOCABULARY) or {}
+            self._glosses = GlossTable.cached(self.parts.lexical.has_word, entry.get("sha256"), user_cache_dir())
+        return self._glosses.translate(text)
 
     def _latent_query(self, text: str) -> Any:
         """The latent terms of ``text``, remembered for the widening passes of one search."""
@@ -348,6 +375,8 @@ class Search:
         if k is not None and k < 1 or hits < 1:
             raise QueryError(f"k and hits must be at least 1 (got k={k}, hits={hits})")
         exclude_ids = exclude_ids or set()
+        if mode == "dense":
+            settings = replace(settings, evidence_sentence=settings.dense_evidence_sentence)
         allowed = self.allowed_rows_for(filters)
         total = int(self.parts.vectors.ntotal) if allowed is None else len(allowed.rows)
         if total == 0:
@@ -388,9 +417,14 @@ class Search:
             ranked = ranked[:k]
         results = []
         lexical_rank: dict[int, int] | None = None
-        if mode == "hybrid" and settings.evidence_lexical_weight > 0 and (
-                ranking.lexical_kind == "lexical" or settings.latent_evidence):
-            lexical_rank = {row: rank for rank, row in enumerate(ranking.lexical)}
+        sentence_terms: str | None = None
+        if mode == "hybrid" and settings.evidence_lexical_weight > 0:
+            names = ["lexical"] + ["latent"] * settings.latent_evidence + ["translated"] * settings.translation_evidence
+            lexical_rank = ranking.sparse_ranks(names, settings)
+            if "lexical" in ranking.names:
+                sentence_terms = text
+            elif "translated" in ranking.names and settings.translation_evidence:
+                sentence_terms = self.translation(text).text
         for region, members in ranked:
             region_score = round(float(region_scores[region]), 4)
             # The query's cosine with each of the region's units, read in one batch: evidence order,
@@ -398,7 +432,6 @@ class Search:
             cosines = self._cosines(query, [u.row for _, u in members if u.row is not None])
             spans: dict[int, tuple[int, int]] = {}
             if query is not None and mode != "lexical" and self.sentences is not None:
-                sentence_terms = text if ranking.lexical_kind == "lexical" else None
                 members, spans = self._by_evidence(members, query, cosines, lexical_rank, settings, sentence_terms)
             region_hits = [self._hit(unit, score, text, cosines.get(unit.row), calibrate, mode,
                                      None if unit.row is None else spans.get(unit.row))

@@ -1,4 +1,5 @@
-"""Reciprocal-rank fusion of the dense and lexical (or latent-term) rankings: pure functions over row lists.
+"""Reciprocal-rank fusion of the dense and the word-based rankings (BM25, translated, latent terms): pure
+functions over row lists.
 
 The weights and the fusion constant are :class:`~simkit.search.settings.SearchSettings`, chosen by
 cross-validation (docs/method/cross-validation.md); the method: docs/method/search.md.
@@ -7,7 +8,7 @@ cross-validation (docs/method/cross-validation.md); the method: docs/method/sear
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from simkit.search.settings import DEFAULT_SETTINGS, SearchSettings
 
@@ -26,33 +27,47 @@ def fuse(rankings: Iterable[tuple[str, list[int]]], settings: SearchSettings = D
 
 @dataclass(frozen=True)
 class Ranking:
-    """Rows best first by the mode's unit score; in hybrid mode also the two rankings fused."""
+    """Rows best first by the mode's unit score; in hybrid mode also the rankings fused.
+
+    ``sparse`` holds the word-based rankings fused with the dense one, by name: ``lexical`` (BM25 on the
+    query's own words) for a Chinese query; for a query with no indexed word (English), ``translated``
+    (BM25 on its dictionary translation, :mod:`simkit.search.translation`) and ``latent`` (its latent
+    terms), each where it found rows and its weight is above 0.
+    """
 
     order: list[int]
     scores: dict[int, float]
     dense: list[int] = field(default_factory=list)
-    lexical: list[int] = field(default_factory=list)
-    lexical_kind: str = "lexical"  # or "latent": the query's latent terms stood in for its words
+    sparse: tuple[tuple[str, list[int]], ...] = ()
 
     @property
     def names(self) -> list[str]:
         """The rankings with rows, as named in :attr:`SearchResult.rankings`."""
-        return [name for name, rows in (("dense", self.dense), (self.lexical_kind, self.lexical)) if rows]
+        return [name for name, rows in (("dense", self.dense), *self.sparse) if rows]
+
+    def sparse_ranks(self, names: Iterable[str], settings: SearchSettings = DEFAULT_SETTINGS) -> dict[int, int] | None:
+        """Rows' places in the named sparse rankings fused (one ranking: its own order); None if none has rows."""
+        chosen = [(name, rows) for name, rows in self.sparse if name in set(names) and rows]
+        if not chosen:
+            return None
+        if len(chosen) == 1:
+            return {row: rank for rank, row in enumerate(chosen[0][1])}
+        scores = fuse(((name, rows) for name, rows in chosen), replace(settings, **_UNIT_WEIGHTS))
+        return {row: rank for rank, row in enumerate(sorted(scores, key=lambda r: -scores[r]))}
 
     def region_scores(self, region_of: Mapping[int, str], regions: Iterable[str],
                       settings: SearchSettings = DEFAULT_SETTINGS) -> dict[str, float]:
-        """Hybrid region scores: each region's rank in the dense and in the lexical ranking (by its
+        """Hybrid region scores: each region's rank in the dense and in each sparse ranking (by its
         best unit there), fused by reciprocal rank like the units.
 
         Fusing at the level that is ranked: a region first in one ranking and third in the other
         ranks by those places, where its best *fused* unit (one fair in both) could rank it below
         regions that are second in both (measured in docs/method/search.md). With
         ``settings.region_support`` a region also gains that share of its further units' reciprocal
-        ranks in each ranking (how many of its units match). English queries have no
-        lexical ranking; their latent-term ranking takes its place (``lexical_kind``).
+        ranks in each ranking (how many of its units match).
         """
         places: dict[str, float] = dict.fromkeys(regions, 0.0)
-        for name, ranking in (("dense", self.dense), (self.lexical_kind, self.lexical)):
+        for name, ranking in (("dense", self.dense), *self.sparse):
             if not ranking or settings.weight(name) <= 0:  # e.g. no word shared: no place to give
                 continue
             seen: dict[str, int] = {}
@@ -70,3 +85,6 @@ class Ranking:
                 places[region] += weight / (settings.rrf_k + seen.get(region, len(seen)) + 1)
                 places[region] += settings.region_support * support.get(region, 0.0)
         return places
+
+
+_UNIT_WEIGHTS = {"lexical_weight": 1.0, "latent_weight": 1.0, "translation_weight": 1.0}

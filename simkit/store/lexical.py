@@ -271,6 +271,10 @@ class LexicalIndex:
         terms.extend(token for token in _LATIN_TOKEN.findall(text) if token in vocab and token not in STOPWORDS)
         return list(dict.fromkeys(terms))
 
+    def has_word(self, word: str) -> bool:
+        """Whether ``word`` is one of the index's terms (a word of some unit, not a bigram)."""
+        return word in self._model.vocab_dict
+
     def term_weights(self, terms: Sequence[str]) -> dict[str, float]:
         """The inverse document frequency (BM25's) of each indexed term in ``terms``."""
         vocab = self._model.vocab_dict
@@ -290,15 +294,33 @@ class LexicalIndex:
             return np.zeros(self.rows, dtype=np.float32)
         return np.asarray(self._model.get_scores_from_ids(ids), dtype=np.float32)
 
-    def search(self, query: str, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def scores_for_alternatives(self, groups: Sequence[str]) -> np.ndarray:
+        """Each row's summed score over ``groups``, a group scoring its best alternative in the row.
+
+        A group is a space-separated set of alternatives (the Chinese words one English phrase translates
+        to), each scored like a query of its own; a phrase with many translations then counts once, not once
+        per translation (a structured query).
+        """
+        total = np.zeros(self.rows, dtype=np.float32)
+        for group in groups:
+            best = np.zeros(self.rows, dtype=np.float32)
+            for alternative in group.split():
+                np.maximum(best, self.scores_for(alternative), out=best)
+            total += best
+        return total
+
+    def search(self, query: str | Sequence[str], n: int,
+               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The top ``n`` rows with a score above 0 as ``(scores, rows)``, best first.
 
+        ``query`` is a text, or a list of groups of alternatives (:meth:`scores_for_alternatives`).
         ``allowed`` (a boolean mask over rows) is applied before the top ``n`` are taken.
         Ties keep row order.
         """
         from simkit.store.vectors import top_scored_rows
 
-        return top_scored_rows(self.scores_for(query), n, allowed)
+        scores = self.scores_for(query) if isinstance(query, str) else self.scores_for_alternatives(query)
+        return top_scored_rows(scores, n, allowed)
 
     def matched_terms(self, query: str, text: str) -> list[tuple[int, int]]:
         """Character spans ``(start, end)`` in ``text`` of the query's terms, in text order.

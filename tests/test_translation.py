@@ -1,0 +1,90 @@
+"""English queries translated to the index's Chinese words through CC-CEDICT (simkit/search/translation.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from simkit.search.settings import SearchSettings
+from simkit.search.translation import GlossTable, stems
+
+ENTRIES = [
+    ("法律援助", ["legal aid"]),
+    ("援助", ["to help; to assist; aid"]),
+    ("调解", ["to mediate; mediation (law)"]),
+    ("复议", ["reconsideration (law)"]),
+    ("县", ["county"]),  # one character: never a translation
+    ("诈骗", ["to defraud; fraud"]),  # not a word of the index below
+    ("乡镇", ["township", "CL:個|个[ge4]", "surname Xiang"]),
+]
+VOCABULARY = {"法律援助", "援助", "调解", "复议", "县", "乡镇"}
+
+
+@pytest.fixture()
+def table() -> GlossTable:
+    return GlossTable.for_vocabulary(VOCABULARY.__contains__, ENTRIES)
+
+
+def test_stems_meet_across_inflections_and_leave_out_stopwords():
+    assert stems("Handling suggestions of the people") == stems("handle suggestion people")
+    assert stems("to enforce a law") == ("enforc", "law")
+    assert stems("Law-enforcement") == ("law", "enforc")
+
+
+def test_longest_gloss_wins_and_only_index_words_of_two_characters_are_translations(table):
+    translation = table.translate("Legal aid and mediation for the county; fraud")
+    assert translation.phrases == (("legal aid", ("法律援助",)), ("mediat", ("调解",)))
+    assert translation.words == ["法律援助", "调解"]
+    assert translation.text == "法律援助 调解"
+
+
+def test_parenthesised_senses_classifiers_and_surnames_are_not_glosses(table):
+    assert table.translate("Administrative reconsideration").words == ["复议"]
+    assert table.translate("townships").words == ["乡镇"]
+    assert table.translate("Xiang").words == []
+    assert table.translate("Chinese measure words").words == []
+
+
+def test_the_table_is_kept_in_the_cache_and_a_damaged_one_is_made_again(tmp_path):
+    made = GlossTable.cached(VOCABULARY.__contains__, "ab" * 32, tmp_path, ENTRIES)
+    [kept] = tmp_path.glob("glosses-*.json")
+    again = GlossTable.cached(lambda word: False, "ab" * 32, tmp_path)  # read back: the predicate is not asked
+    assert again.translate("legal aid").words == made.translate("legal aid").words == ["法律援助"]
+    kept.write_text("{not json", encoding="utf-8")
+    remade = GlossTable.cached(VOCABULARY.__contains__, "ab" * 32, tmp_path, ENTRIES)
+    assert remade.translate("mediation").words == ["调解"]
+    assert json.loads(kept.read_text(encoding="utf-8"))
+
+
+def test_an_english_query_is_ranked_by_its_translation_in_the_reports_words(demo_index):
+    result = demo_index.search("Using short videos and livestreams to spread legal knowledge", k=5)
+    assert "translated" in result.rankings
+    assert {"视频", "直播"} <= set(result.translated)
+    assert result.to_dict()["translated"] == result.translated
+    texts = [hit.text for region in result.regions for hit in region.hits]
+    assert any("视频" in text or "直播" in text for text in texts)
+
+
+def test_translation_can_be_left_out_and_a_chinese_query_never_uses_it(demo_index):
+    off = SearchSettings(translation_weight=0.0, translation_evidence=False)
+    result = demo_index.search("Using short videos and livestreams to spread legal knowledge", k=5, settings=off)
+    assert "translated" not in result.rankings and result.translated == []
+    chinese = demo_index.search("利用短视频和直播开展普法宣传", k=5)
+    assert chinese.rankings == ["dense", "lexical"] and chinese.translated == []
+
+
+def test_a_phrase_with_several_translations_counts_once_in_a_structured_query():
+    import numpy as np
+
+    from simkit.store.lexical import LexicalIndex
+
+    lexical = LexicalIndex.build(["开展法律援助和人民调解", "提供援助服务", "调解纠纷", "推进政务公开"])
+    both = lexical.scores_for("法律援助 调解")
+    best = lexical.scores_for_alternatives(["法律援助 调解"])
+    assert np.allclose(best, np.maximum(lexical.scores_for("法律援助"), lexical.scores_for("调解")))
+    assert (best <= both + 1e-6).all() and best[0] < both[0]  # the row with both words counts one of them
+    two_groups = lexical.scores_for_alternatives(["法律援助 调解", "纠纷"])
+    assert np.allclose(two_groups, best + lexical.scores_for("纠纷"))
+    scores, rows = lexical.search(["法律援助 调解", "纠纷"], 10)
+    assert set(rows.tolist()) == {0, 1, 2} and (scores > 0).all()
