@@ -17,6 +17,10 @@ numbering as the FAISS vectors. :meth:`LexicalIndex.save` writes flat files name
     lexical.indices.npy   int32 rows,
     lexical.indptr.npy    and int64 column pointers (plain .npy, loaded memory-mapped)
 
+A term with more than ``postings_cap`` postings (recorded in ``lexical.json``) has them in descending
+score order, and a query reads its first ``postings_cap`` only (:mod:`simkit.store.postings`); an index
+without the entry is scored by bm25s over all postings.
+
 Nothing is pickled: every array is loaded with ``allow_pickle=False``.
 
 jieba's dictionary (slow to build, quicker from its cache; timed in
@@ -44,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simkit.errors import IndexLoadError
+from simkit.store.postings import LEXICAL_CAP, add_postings, order_long_postings
 
 if TYPE_CHECKING:  # pragma: no cover
     import bm25s
@@ -174,10 +179,11 @@ def _library_version(package: str) -> str | None:
 class LexicalIndex:
     """BM25 over the tokenized texts of an index's units; row ``i`` is ``texts[i]``."""
 
-    def __init__(self, model: bm25s.BM25, rows: int, variant: str = DEFAULT_VARIANT) -> None:
+    def __init__(self, model: bm25s.BM25, rows: int, variant: str = DEFAULT_VARIANT, cap: int | None = None) -> None:
         self._model = model
         self.rows = rows
         self.variant = variant
+        self.cap = cap  # terms with more postings are in descending score order; a query reads this many
 
     def __len__(self) -> int:
         return self.rows
@@ -198,11 +204,13 @@ class LexicalIndex:
             model.scores["num_docs"] = 0
         return cls(model, len(corpus), variant)
 
-    def save(self, directory: Path) -> list[str]:
+    def save(self, directory: Path, *, cap: int | None = LEXICAL_CAP) -> list[str]:
         """Write the index's files into ``directory`` (created if missing); returns their names.
 
         The names are relative to ``directory`` and all sit at its top level, so they can go
-        straight into the manifest's checksums.
+        straight into the manifest's checksums. Terms with more than ``cap`` postings have them
+        written in descending score order, and ``lexical.json`` records the cap
+        (:mod:`simkit.store.postings`).
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -210,12 +218,20 @@ class LexicalIndex:
             directory, data_name=DATA, indices_name=INDICES, indptr_name=INDPTR, vocab_name=VOCAB,
             params_name=PARAMS, allow_pickle=False, show_progress=False,
         )
+        if cap is not None:
+            data = np.load(directory / DATA, mmap_mode="r+", allow_pickle=False)
+            indices = np.load(directory / INDICES, mmap_mode="r+", allow_pickle=False)
+            if order_long_postings(np.load(directory / INDPTR, allow_pickle=False), data, indices, cap):
+                data.flush()
+                indices.flush()
+            del data, indices
         meta = {
             "format": LEXICAL_FORMAT,
             "variant": self.variant,
             "rows": self.rows,
             "stopwords": len(STOPWORDS),
             "versions": {p: _library_version(p) for p in ("bm25s", "jieba")},
+            **({"postings_cap": cap} if cap is not None else {}),
         }
         (directory / META).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         return list(FILES)
@@ -245,7 +261,9 @@ class LexicalIndex:
         if problem:
             name, why = problem
             raise IndexLoadError(f"{directory / name}: corrupt lexical index ({why}); rebuild the index")
-        return cls(model, int(rows), str(meta["variant"]))
+        cap = meta.get("postings_cap")
+        cap = cap if isinstance(cap, int) and not isinstance(cap, bool) and cap >= 1 else None
+        return cls(model, int(rows), str(meta["variant"]), cap)
 
     def query_terms(self, query: str) -> list[str]:
         """The query's distinct terms, in order: every indexed word and bigram that occurs in it.
@@ -288,6 +306,10 @@ class LexicalIndex:
         ids = [vocab[t] for t in self.query_terms(query) if t in vocab]
         if not ids or not self.rows:
             return np.zeros(self.rows, dtype=np.float32)
+        if self.cap is not None:  # each term's first `cap` postings: its highest scores (simkit.store.postings)
+            scores = self._model.scores
+            return add_postings(np.zeros(self.rows, dtype=np.float32), scores["indptr"], scores["indices"],
+                                scores["data"], ((i, 1.0) for i in ids), self.cap)
         return np.asarray(self._model.get_scores_from_ids(ids), dtype=np.float32)
 
     def search(self, query: str, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,59 @@
+"""Capped postings: what keeps a query's cost from growing with the corpus on common terms.
+
+BM25 (:mod:`simkit.store.lexical`) and latent terms (:mod:`simkit.store.latent`) keep, per term, a
+contiguous slice of postings (row, weight) in compressed-sparse-column form. A common term of a
+large index has hundreds of thousands of postings, and a query adds every one of them into its
+score array. With a *cap* ``C``, a term with more than ``C`` postings has them written in
+descending weight order (impact order), and a query reads only its first ``C``: the rows where the
+term weighs most. A row outside them loses that term's (small, being shared by so many rows) share
+of its score. Terms with at most ``C`` postings keep their order and are read whole, so an index
+whose terms all have at most ``C`` postings ranks exactly as without a cap. The cap is recorded with
+the postings (``lexical.json``'s ``"postings_cap"``, the manifest's ``latent_terms.postings_cap``);
+postings written without one are read whole. What the caps cost and change at large sizes:
+docs/method/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+LEXICAL_CAP = 20_000
+"""Postings a BM25 term contributes at most (rows with its highest scores)."""
+LATENT_CAP = 10_000
+"""Postings a latent term contributes at most (rows with its strongest activations)."""
+
+
+def order_long_postings(indptr: np.ndarray, weights: np.ndarray, rows: np.ndarray, cap: int) -> int:
+    """Sort, in place, the postings of every term with more than ``cap`` of them by descending weight
+    (ties in their order); returns how many terms were sorted. ``weights`` and ``rows`` may be memory-mapped."""
+    lengths = np.diff(np.asarray(indptr))
+    long_terms = np.flatnonzero(lengths > cap)
+    for term in long_terms.tolist():
+        start, end = int(indptr[term]), int(indptr[term + 1])
+        order = np.argsort(-np.asarray(weights[start:end], dtype=np.float32), kind="stable")
+        weights[start:end] = np.asarray(weights[start:end])[order]
+        rows[start:end] = np.asarray(rows[start:end])[order]
+    return len(long_terms)
+
+
+def add_postings(scores: np.ndarray, indptr: np.ndarray, rows: np.ndarray, weights: np.ndarray,
+                 terms: Iterable[tuple[int, float]], cap: int | None) -> np.ndarray:
+    """Add ``factor * weight`` of each term's postings (its first ``cap``; all when None) into ``scores``.
+
+    ``terms`` are ``(term, factor)`` pairs; a term names a row at most once, so the postings are added
+    in place, term after term (per row, the same additions in the same order as summing all postings).
+    Raises IndexError when a posting names a row past ``scores``.
+    """
+    for term, factor in terms:
+        start, end = int(indptr[term]), int(indptr[term + 1])
+        if cap is not None:
+            end = min(end, start + cap)
+        if start >= end:
+            continue
+        values = np.asarray(weights[start:end], dtype=np.float32)
+        if factor != 1.0:
+            values = np.float32(factor) * values
+        scores[rows[start:end]] += values
+    return scores
