@@ -640,7 +640,7 @@ def test_damaged_current_version_is_detected_and_rollback_recovers(work, embedde
     assert current_version(index).name == previous
     assert runner.invoke(cli, ["verify", "--index", str(index)]).exit_code == 0
     listed = json.loads(runner.invoke(cli, ["verify", "--all", "--json", "--index", str(index)]).stdout)
-    assert [c["ok"] for c in listed] == [True, False] and listed[0]["current"]
+    assert [c["ok"] for c in listed][-2:] == [True, False] and listed[-2]["current"] and listed[-2]["name"] == previous
     assert _search_json(index)["regions"]
 
 
