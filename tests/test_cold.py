@@ -176,3 +176,14 @@ def test_bm25_with_a_cap_above_every_term_scores_as_bm25s(tmp_path):
         np.testing.assert_array_equal(capped.scores_for(query), plain.scores_for(query))
         top = small.search(query, 3)[1].tolist()
         assert top and set(top) <= set(plain.search(query, len(texts))[1].tolist())
+
+
+def test_a_capped_bm25_index_with_a_row_out_of_range_is_named_when_searched(tmp_path):
+    """With a cap, opening checks shapes only (reading every row index costs hundreds of MB at 1M units)."""
+    LexicalIndex.build(["行政执法公示制度", "法治宣传教育", "综合行政执法改革"]).save(tmp_path)
+    indices = np.load(tmp_path / "lexical.indices.npy")
+    indices[:] = 99
+    np.save(tmp_path / "lexical.indices.npy", indices)
+    index = LexicalIndex.load(tmp_path)
+    with pytest.raises(IndexLoadError, match=r"lexical\.indices\.npy: corrupt lexical index \(row index out of range"):
+        index.search("行政执法", 3)

@@ -184,6 +184,7 @@ class LexicalIndex:
         self.rows = rows
         self.variant = variant
         self.cap = cap  # terms with more postings are in descending score order; a query reads this many
+        self._directory: Path | None = None  # where it was loaded from (named by errors)
 
     def __len__(self) -> int:
         return self.rows
@@ -257,13 +258,17 @@ class LexicalIndex:
             raise IndexLoadError(f"{_culprit(directory)}: corrupt lexical index file ({exc.__class__.__name__}); "
                                  "rebuild the index") from exc
         rows = meta.get("rows")
-        problem = _check_matrix(model.scores, rows, model.vocab_dict)
+        cap = meta.get("postings_cap")
+        cap = cap if isinstance(cap, int) and not isinstance(cap, bool) and cap >= 1 else None
+        # Rows out of range are found when scored with a cap (checked indexing); bm25s's scorer does not check,
+        # so without one every row index is read here (hundreds of MB on a large index).
+        problem = _check_matrix(model.scores, rows, model.vocab_dict, every_row=cap is None)
         if problem:
             name, why = problem
             raise IndexLoadError(f"{directory / name}: corrupt lexical index ({why}); rebuild the index")
-        cap = meta.get("postings_cap")
-        cap = cap if isinstance(cap, int) and not isinstance(cap, bool) and cap >= 1 else None
-        return cls(model, int(rows), str(meta["variant"]), cap)
+        index = cls(model, int(rows), str(meta["variant"]), cap)
+        index._directory = directory
+        return index
 
     def query_terms(self, query: str) -> list[str]:
         """The query's distinct terms, in order: every indexed word and bigram that occurs in it.
@@ -308,8 +313,13 @@ class LexicalIndex:
             return np.zeros(self.rows, dtype=np.float32)
         if self.cap is not None:  # each term's first `cap` postings: its highest scores (simkit.store.postings)
             scores = self._model.scores
-            return add_postings(np.zeros(self.rows, dtype=np.float32), scores["indptr"], scores["indices"],
-                                scores["data"], ((i, 1.0) for i in ids), self.cap)
+            try:
+                return add_postings(np.zeros(self.rows, dtype=np.float32), scores["indptr"], scores["indices"],
+                                    scores["data"], ((i, 1.0) for i in ids), self.cap)
+            except IndexError:
+                where = (self._directory or Path(".")) / INDICES
+                raise IndexLoadError(f"{where}: corrupt lexical index (row index out of range); "
+                                     "rebuild the index") from None
         return np.asarray(self._model.get_scores_from_ids(ids), dtype=np.float32)
 
     def search(self, query: str, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -392,8 +402,9 @@ def _culprit(directory: Path) -> Path:
     return directory
 
 
-def _check_matrix(scores: dict[str, Any], rows: Any, vocab: Any) -> tuple[str, str] | None:
-    """What is inconsistent in a loaded index, as (file to blame, why); None if nothing."""
+def _check_matrix(scores: dict[str, Any], rows: Any, vocab: Any, *, every_row: bool = True) -> tuple[str, str] | None:
+    """What is inconsistent in a loaded index, as (file to blame, why); None if nothing. ``every_row``
+    also reads every row index (else only the shapes are checked)."""
     if not isinstance(rows, int) or rows < 0:
         return META, "no row count"
     if not isinstance(vocab, dict) or not all(isinstance(v, int) for v in vocab.values()):
@@ -409,6 +420,6 @@ def _check_matrix(scores: dict[str, Any], rows: Any, vocab: Any) -> tuple[str, s
         return INDPTR, "column pointers do not match the vocabulary and scores"
     if len(indices) != len(data):
         return INDICES, "row indices do not match the scores"
-    if len(indices) and rows and int(indices.max()) >= rows:
+    if every_row and len(indices) and rows and int(indices.max()) >= rows:
         return INDICES, "row index out of range"
     return None
