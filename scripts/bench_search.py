@@ -231,6 +231,54 @@ def components(index: Any, queries: list[str], province: str) -> dict[str, Any]:
     }
 
 
+def caps_effect(index: Any, queries: list[str], fetch: int = 120) -> dict[str, Any]:
+    """What the latent terms' postings cap (simkit.store.postings) saves and changes: the capped ranking
+    against the same postings read whole, per query (ms), and how many of the capped top ``fetch`` rows
+    score, read whole, at least the uncapped ``fetch``-th score (rows, not ids: the generated index copies
+    texts, so ties abound)."""
+    from simkit.store.latent import LatentIndex
+
+    def compare(capped: Any, whole: Any, items: list[Any]) -> dict[str, Any]:
+        capped_ms, whole_ms, kept = [], [], []
+        for item in items:
+            ms, (_, rows) = timed_ms(capped.search, item, fetch)
+            capped_ms.append(ms)
+            ms, (scores, full) = timed_ms(whole.search, item, fetch)
+            whole_ms.append(ms)
+            if len(full):
+                true = whole.scores_for(item)[rows]
+                kept.append(float((true >= scores[-1] * (1 - 1e-6)).sum()) / len(full))
+        return {"queries": len(items), "cap": capped.cap, "capped_ms_median": round(statistics.median(capped_ms), 2),
+                "whole_ms_median": round(statistics.median(whole_ms), 2),
+                f"top{fetch}_kept_mean": round(statistics.fmean(kept), 4) if kept else None,
+                f"top{fetch}_kept_min": round(min(kept), 4) if kept else None}
+
+    result: dict[str, Any] = {}
+    lexical = index.lexical
+    latent = index.latent
+    english = [index.embedder.latent_terms([text])[0] for text in queries if not lexical.query_terms(text)][:10]
+    if latent is not None and latent.cap is not None and english:
+        result["latent"] = compare(latent, LatentIndex(latent.indptr, latent.rows, latent.values, latent.units, None),
+                                   english)
+    return result
+
+
+def recommend_computed(index_dir: Path, region: str) -> dict[str, Any]:
+    """``recommend_for_region`` on a fresh handle with the profiles computed from every vector (as for a
+    version written before they were stored)."""
+    import simkit
+    import simkit.initiatives.peers as peers
+
+    original = peers._load_profiles
+    peers._load_profiles = lambda parts: None
+    try:
+        with simkit.open_index(index_dir) as index:
+            ms, _ = timed_ms(index.recommend_for_region, region)
+    finally:
+        peers._load_profiles = original
+    return {"region": region, "first_call_ms": round(ms, 1)}
+
+
 def recommend_latency(index_dir: Path, region: str, runs: int) -> dict[str, Any]:
     """``recommend_for_region`` on a fresh handle each run (the open not counted), then warm on the last one."""
     import simkit
@@ -332,8 +380,10 @@ def measure(index_dir: Path, queries: list[str], *, province: str, region: str, 
         result["warm"]["embed_query_only"] = embed_query_latency(index, queries)
         result["warm"]["components"] = components(index, queries, province)
         result["similar"] = similar_latency(index, queries)
+        result["caps"] = caps_effect(index, queries)
     if recommend_runs:
         result["recommend_for_region"] = recommend_latency(index_dir, region, recommend_runs)
+        result["recommend_for_region"]["profiles_computed"] = recommend_computed(index_dir, region)
     result["vectors_and_sentences_mb_per_million_units"] = round(dense_mb * 1e6 / result["units"], 1)
     print(json.dumps(result, ensure_ascii=False), file=sys.stderr)  # partial results, in case the rest fails
     result["cold_search"] = {mode: cold_search(index_dir, mode, cold_runs, importtime) for mode in ("dense", "hybrid")}

@@ -17,9 +17,10 @@ numbering as the FAISS vectors. :meth:`LexicalIndex.save` writes flat files name
     lexical.indices.npy   int32 rows,
     lexical.indptr.npy    and int64 column pointers (plain .npy, loaded memory-mapped)
 
-A term with more than ``postings_cap`` postings (recorded in ``lexical.json``) has them in descending
-score order, and a query reads its first ``postings_cap`` only (:mod:`simkit.store.postings`); an index
-without the entry is scored by bm25s over all postings.
+A query's score array is the sum of its terms' stored BM25 scores, added term by term with checked
+indexing (:func:`simkit.store.postings.add_postings`: bm25s's own sums, which do not check rows). The
+postings are not capped: every posting of a query's terms is read (~5 ms at a million units,
+docs/method/benchmarks.md).
 
 Nothing is pickled: every array is loaded with ``allow_pickle=False``.
 
@@ -48,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simkit.errors import IndexLoadError
-from simkit.store.postings import LEXICAL_CAP, add_postings, order_long_postings
+from simkit.store.postings import add_postings
 
 if TYPE_CHECKING:  # pragma: no cover
     import bm25s
@@ -179,11 +180,10 @@ def _library_version(package: str) -> str | None:
 class LexicalIndex:
     """BM25 over the tokenized texts of an index's units; row ``i`` is ``texts[i]``."""
 
-    def __init__(self, model: bm25s.BM25, rows: int, variant: str = DEFAULT_VARIANT, cap: int | None = None) -> None:
+    def __init__(self, model: bm25s.BM25, rows: int, variant: str = DEFAULT_VARIANT) -> None:
         self._model = model
         self.rows = rows
         self.variant = variant
-        self.cap = cap  # terms with more postings are in descending score order; a query reads this many
         self._directory: Path | None = None  # where it was loaded from (named by errors)
 
     def __len__(self) -> int:
@@ -205,13 +205,11 @@ class LexicalIndex:
             model.scores["num_docs"] = 0
         return cls(model, len(corpus), variant)
 
-    def save(self, directory: Path, *, cap: int | None = LEXICAL_CAP) -> list[str]:
+    def save(self, directory: Path) -> list[str]:
         """Write the index's files into ``directory`` (created if missing); returns their names.
 
         The names are relative to ``directory`` and all sit at its top level, so they can go
-        straight into the manifest's checksums. Terms with more than ``cap`` postings have them
-        written in descending score order, and ``lexical.json`` records the cap
-        (:mod:`simkit.store.postings`).
+        straight into the manifest's checksums.
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -219,20 +217,12 @@ class LexicalIndex:
             directory, data_name=DATA, indices_name=INDICES, indptr_name=INDPTR, vocab_name=VOCAB,
             params_name=PARAMS, allow_pickle=False, show_progress=False,
         )
-        if cap is not None:
-            data = np.load(directory / DATA, mmap_mode="r+", allow_pickle=False)
-            indices = np.load(directory / INDICES, mmap_mode="r+", allow_pickle=False)
-            if order_long_postings(np.load(directory / INDPTR, allow_pickle=False), data, indices, cap):
-                data.flush()
-                indices.flush()
-            del data, indices
         meta = {
             "format": LEXICAL_FORMAT,
             "variant": self.variant,
             "rows": self.rows,
             "stopwords": len(STOPWORDS),
             "versions": {p: _library_version(p) for p in ("bm25s", "jieba")},
-            **({"postings_cap": cap} if cap is not None else {}),
         }
         (directory / META).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         return list(FILES)
@@ -258,15 +248,13 @@ class LexicalIndex:
             raise IndexLoadError(f"{_culprit(directory)}: corrupt lexical index file ({exc.__class__.__name__}); "
                                  "rebuild the index") from exc
         rows = meta.get("rows")
-        cap = meta.get("postings_cap")
-        cap = cap if isinstance(cap, int) and not isinstance(cap, bool) and cap >= 1 else None
-        # Rows out of range are found when scored with a cap (checked indexing); bm25s's scorer does not check,
-        # so without one every row index is read here (hundreds of MB on a large index).
-        problem = _check_matrix(model.scores, rows, model.vocab_dict, every_row=cap is None)
+        # Shapes only: a row index out of range is found when a query's postings are added (checked indexing);
+        # reading every row index here cost a cold search hundreds of MB at a million units.
+        problem = _check_matrix(model.scores, rows, model.vocab_dict)
         if problem:
             name, why = problem
             raise IndexLoadError(f"{directory / name}: corrupt lexical index ({why}); rebuild the index")
-        index = cls(model, int(rows), str(meta["variant"]), cap)
+        index = cls(model, int(rows), str(meta["variant"]))
         index._directory = directory
         return index
 
@@ -311,11 +299,12 @@ class LexicalIndex:
         ids = [vocab[t] for t in self.query_terms(query) if t in vocab]
         if not ids or not self.rows:
             return np.zeros(self.rows, dtype=np.float32)
-        if self.cap is not None:  # each term's first `cap` postings: its highest scores (simkit.store.postings)
+        if self._model.nonoccurrence_array is None:  # Lucene's BM25: a sum of the stored scores of the postings
+            # Term by term into one array, as bm25s adds them (the same sums), but with checked indexing.
             scores = self._model.scores
             try:
                 return add_postings(np.zeros(self.rows, dtype=np.float32), scores["indptr"], scores["indices"],
-                                    scores["data"], ((i, 1.0) for i in ids), self.cap)
+                                    scores["data"], ((i, 1.0) for i in ids), None)
             except IndexError:
                 where = (self._directory or Path(".")) / INDICES
                 raise IndexLoadError(f"{where}: corrupt lexical index (row index out of range); "
@@ -402,9 +391,8 @@ def _culprit(directory: Path) -> Path:
     return directory
 
 
-def _check_matrix(scores: dict[str, Any], rows: Any, vocab: Any, *, every_row: bool = True) -> tuple[str, str] | None:
-    """What is inconsistent in a loaded index, as (file to blame, why); None if nothing. ``every_row``
-    also reads every row index (else only the shapes are checked)."""
+def _check_matrix(scores: dict[str, Any], rows: Any, vocab: Any) -> tuple[str, str] | None:
+    """What is inconsistent in a loaded index's shapes, as (file to blame, why); None if nothing."""
     if not isinstance(rows, int) or rows < 0:
         return META, "no row count"
     if not isinstance(vocab, dict) or not all(isinstance(v, int) for v in vocab.values()):
@@ -420,6 +408,4 @@ def _check_matrix(scores: dict[str, Any], rows: Any, vocab: Any, *, every_row: b
         return INDPTR, "column pointers do not match the vocabulary and scores"
     if len(indices) != len(data):
         return INDICES, "row indices do not match the scores"
-    if every_row and len(indices) and rows and int(indices.max()) >= rows:
-        return INDICES, "row index out of range"
     return None

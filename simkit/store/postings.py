@@ -1,16 +1,16 @@
-"""Capped postings: what keeps a query's cost from growing with the corpus on common terms.
+"""Postings added into a score array, and capped postings for latent terms.
 
 BM25 (:mod:`simkit.store.lexical`) and latent terms (:mod:`simkit.store.latent`) keep, per term, a
-contiguous slice of postings (row, weight) in compressed-sparse-column form. A common term of a
-large index has hundreds of thousands of postings, and a query adds every one of them into its
-score array. With a *cap* ``C``, a term with more than ``C`` postings has them written in
-descending weight order (impact order), and a query reads only its first ``C``: the rows where the
-term weighs most. A row outside them loses that term's (small, being shared by so many rows) share
-of its score. Terms with at most ``C`` postings keep their order and are read whole, so an index
-whose terms all have at most ``C`` postings ranks exactly as without a cap. The cap is recorded with
-the postings (``lexical.json``'s ``"postings_cap"``, the manifest's ``latent_terms.postings_cap``);
-postings written without one are read whole. What the caps cost and change at large sizes:
-docs/method/benchmarks.md.
+contiguous slice of postings (row, weight) in compressed-sparse-column form; a query adds its terms'
+postings into one score array (:func:`add_postings`). An English query has up to 256 latent terms,
+many of them common, and on a large index they have hundreds of thousands of postings each. With a
+*cap* ``C``, a term with more than ``C`` postings has them written in descending weight order (impact
+order), and a query reads only its first ``C``: the rows where the term weighs most. A row outside
+them loses that term's share of its score. Terms with at most ``C`` postings keep their order and are
+read whole, so an index whose terms all have at most ``C`` postings ranks exactly as without a cap.
+The cap is recorded with the postings (the manifest's ``latent_terms.postings_cap``); postings written
+without one are read whole. BM25 is not capped: a Chinese query has a few dozen terms, all read in
+~5 ms at a million units. What the cap saves and changes: docs/method/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from collections.abc import Iterable
 
 import numpy as np
 
-LEXICAL_CAP = 20_000
-"""Postings a BM25 term contributes at most (rows with its highest scores)."""
 LATENT_CAP = 10_000
 """Postings a latent term contributes at most (rows with its strongest activations)."""
 
