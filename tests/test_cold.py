@@ -17,7 +17,7 @@ from simkit.store.latent import LatentIndex
 from simkit.store.layout import current_version, file_entry
 from simkit.store.lexical import LexicalIndex
 from simkit.store.manifest import Manifest
-from simkit.store.postings import add_postings, order_long_postings
+from simkit.store.postings import add_postings, capped_depths, order_long_postings
 from simkit.store.sentences import FILES, INT8_FILES, SentenceIndex, SentencePlan, quantize
 
 QUERIES = ("在乡镇推行一支队伍管执法的综合执法改革", "开展法治宣传教育，落实谁执法谁普法责任制",
@@ -138,10 +138,18 @@ def test_long_postings_are_ordered_by_weight_and_read_up_to_the_cap():
     rows = np.array([0, 1, 2, 3, 4, 0, 1], dtype=np.int32)
     assert order_long_postings(indptr, weights, rows, cap=3) == 1
     assert rows.tolist() == [1, 3, 2, 4, 0, 0, 1]  # ties keep their order; the short term is left as it was
-    scores = add_postings(np.zeros(5, np.float32), indptr, rows, weights, [(0, 2.0), (1, 1.0)], cap=3)
+    scores = add_postings(np.zeros(5, np.float32), indptr, rows, weights, [(0, 2.0, 3), (1, 1.0, None)])
     np.testing.assert_allclose(scores, [0.4, 1.9, 0.6, 1.0, 0.0], rtol=1e-6)
-    whole = add_postings(np.zeros(5, np.float32), indptr, rows, weights, [(0, 2.0), (1, 1.0)], cap=None)
+    whole = add_postings(np.zeros(5, np.float32), indptr, rows, weights, [(0, 2.0, None), (1, 1.0, None)])
     np.testing.assert_allclose(whole, [0.6, 1.9, 0.6, 1.0, 0.4], rtol=1e-6)
+
+
+def test_capped_depths_read_short_terms_whole_and_long_ones_by_weight():
+    lengths = np.array([50, 500, 500, 500, 10_000])
+    weights = np.array([9.0, 1.0, 2.0, 0.01, 100.0])
+    assert capped_depths(lengths, weights, 100) == [None, 25, 25, 25, 400]  # between cap / 4 and 4 * cap
+    assert capped_depths(lengths, np.ones(5), 100) == [None, 100, 100, 100, 100]
+    assert capped_depths(lengths, weights, None) == [None] * 5
 
 
 def test_latent_terms_with_a_cap_above_every_term_score_as_without(demo_index_dir):
@@ -159,7 +167,7 @@ def test_latent_terms_with_a_cap_above_every_term_score_as_without(demo_index_di
         np.testing.assert_array_equal(stored.scores_for(query), uncapped.scores_for(query))
         capped = small.scores_for(query)
         assert (capped <= uncapped.scores_for(query) + 1e-6).all()
-        assert 0 < np.count_nonzero(capped) <= 5 * len(query[0])
+        assert 0 < np.count_nonzero(capped) <= 4 * 5 * len(query[0])
 
 
 def test_bm25_scores_are_bm25s_own(tmp_path):

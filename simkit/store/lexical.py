@@ -304,7 +304,7 @@ class LexicalIndex:
             scores = self._model.scores
             try:
                 return add_postings(np.zeros(self.rows, dtype=np.float32), scores["indptr"], scores["indices"],
-                                    scores["data"], ((i, 1.0) for i in ids), None)
+                                    scores["data"], ((i, 1.0, None) for i in ids))
             except IndexError:
                 where = (self._directory or Path(".")) / INDICES
                 raise IndexLoadError(f"{where}: corrupt lexical index (row index out of range); "
