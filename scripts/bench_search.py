@@ -2,6 +2,7 @@
 """Query-path latency of an index: warm API queries, cold `simkit search` processes, open time. Prints JSON.
 
     python scripts/bench_search.py [--index DIR] [--units 200000] [--queries 50] [--quick]
+                                   [--skip-example] [--large-dir DIR] [--cluster-units-max 200000]
 
 Two indexes are measured:
 
@@ -12,9 +13,13 @@ Two indexes are measured:
   belong to made-up regions (测试县0001 …) spread over the example's provinces, years 2019-2024,
   and copy the texts, sections, roles and boilerplate flags of the source units (so lexical
   search and the role distribution are real). The version is written by ``simkit.pipeline.build.write_version``
-  (what `simkit build` uses after embedding). Generation time is reported apart.
+  (what `simkit build` uses after embedding). Generation time is reported apart. Latent terms are copied
+  term by term from the example's postings; above --cluster-units-max units the initiative clustering
+  (quadratic, read by no query) is left out. --large-dir keeps the generated index for another run.
 
-Warm latencies go through the Python API on one open index, after warm-up queries. Cold
+Warm latencies go through the Python API on one open index, after warm-up queries (``hybrid_chinese``:
+queries sharing a word with the index; ``hybrid_no_shared_word``: the English ones, ranked by latent
+terms); ``recommend_for_region`` is timed on a fresh handle each run (the open not counted). Cold
 searches are new ``python -m simkit search`` processes timed by GNU time (wall, peak RSS);
 ``cold_breakdown`` times the stages of a cold search one by one in a fresh process.
 """
@@ -85,8 +90,8 @@ from simkit.store.vectors import _faiss
 _faiss()
 mark("import_faiss_ms")
 root, text = Path(sys.argv[1]), sys.argv[2]
-verify_files(current_version(root))
-mark("verify_checksums_ms")
+verify_files(current_version(root), checksums=False)
+mark("verify_sizes_ms")
 index = open_index(root, verify=False)
 mark("open_index_no_verify_ms")
 index.embedder.embed_query(text)
@@ -171,8 +176,11 @@ def warm_latency(index: Any, queries: list[str], province: str) -> dict[str, Any
         results[name] = {**summary_ms(times), "regions_per_query": round(regions / len(queries), 2)}
     # Queries sharing no word with the index (English): hybrid ranks them by latent terms (simkit.store.latent).
     english = [text for text in queries if not index.lexical.query_terms(text)]
+    chinese = [text for text in queries if index.lexical.query_terms(text)]
+    if chinese:
+        results["hybrid_chinese"] = summary_ms([timed_ms(index.search, text, k=5)[0] for text in chinese])
     if english:
-        times = [timed_ms(index.search, text, k=5)[0] for text in english]
+        times = [timed_ms(index.search, text, k=5)[0] for text in english * max(1, 20 // len(english))]
         results["hybrid_no_shared_word"] = {**summary_ms(times), "latent_terms": index.latent is not None}
     return results
 
@@ -223,13 +231,68 @@ def components(index: Any, queries: list[str], province: str) -> dict[str, Any]:
     }
 
 
-def recommend_latency(index: Any, region: str, runs: int) -> dict[str, Any]:
-    times, found = [], 0
+def caps_effect(index: Any, queries: list[str], fetch: int = 120) -> dict[str, Any]:
+    """What the latent terms' postings cap (simkit.store.postings) saves and changes: the capped ranking
+    against the same postings read whole, per query (ms), and how many of the capped top ``fetch`` rows
+    score, read whole, at least the uncapped ``fetch``-th score (rows, not ids: the generated index copies
+    texts, so ties abound)."""
+    from simkit.store.latent import LatentIndex
+
+    def compare(capped: Any, whole: Any, items: list[Any]) -> dict[str, Any]:
+        capped_ms, whole_ms, kept = [], [], []
+        for item in items:
+            ms, (_, rows) = timed_ms(capped.search, item, fetch)
+            capped_ms.append(ms)
+            ms, (scores, full) = timed_ms(whole.search, item, fetch)
+            whole_ms.append(ms)
+            if len(full):
+                true = whole.scores_for(item)[rows]
+                kept.append(float((true >= scores[-1] * (1 - 1e-6)).sum()) / len(full))
+        return {"queries": len(items), "cap": capped.cap, "capped_ms_median": round(statistics.median(capped_ms), 2),
+                "whole_ms_median": round(statistics.median(whole_ms), 2),
+                f"top{fetch}_kept_mean": round(statistics.fmean(kept), 4) if kept else None,
+                f"top{fetch}_kept_min": round(min(kept), 4) if kept else None}
+
+    result: dict[str, Any] = {}
+    lexical = index.lexical
+    latent = index.latent
+    english = [index.embedder.latent_terms([text])[0] for text in queries if not lexical.query_terms(text)][:10]
+    if latent is not None and latent.cap is not None and english:
+        result["latent"] = compare(latent, LatentIndex(latent.indptr, latent.rows, latent.values, latent.units, None),
+                                   english)
+    return result
+
+
+def recommend_computed(index_dir: Path, region: str) -> dict[str, Any]:
+    """``recommend_for_region`` on a fresh handle with the profiles computed from every vector (as for a
+    version written before they were stored)."""
+    import simkit
+    import simkit.initiatives.peers as peers
+
+    original = peers._load_profiles
+    peers._load_profiles = lambda parts: None
+    try:
+        with simkit.open_index(index_dir) as index:
+            ms, _ = timed_ms(index.recommend_for_region, region)
+    finally:
+        peers._load_profiles = original
+    return {"region": region, "first_call_ms": round(ms, 1)}
+
+
+def recommend_latency(index_dir: Path, region: str, runs: int) -> dict[str, Any]:
+    """``recommend_for_region`` on a fresh handle each run (the open not counted), then warm on the last one."""
+    import simkit
+
+    fresh, warm, found, stored = [], [], 0, None
     for _ in range(runs):
-        ms, recs = timed_ms(index.recommend_for_region, region)
-        times.append(ms)
-        found = len(recs)
-    return {"region": region, **summary_ms(times), "recommendations": found}
+        with simkit.open_index(index_dir) as index:
+            ms, recs = timed_ms(index.recommend_for_region, region)
+            fresh.append(ms)
+            found = len(recs)
+            stored = index.peer_profiles.stored
+            warm = [timed_ms(index.recommend_for_region, region)[0] for _ in range(3)]
+    return {"region": region, "fresh_handle": summary_ms(fresh), "warm": summary_ms(warm), "recommendations": found,
+            "profiles_stored": stored}
 
 
 def similar_latency(index: Any, queries: list[str]) -> dict[str, Any]:
@@ -240,21 +303,20 @@ def similar_latency(index: Any, queries: list[str]) -> dict[str, Any]:
 
 
 def open_times(index_dir: Path, runs: int) -> dict[str, Any]:
-    """``open_index`` with and without checksum verification (files already in the page cache)."""
+    """``open_index`` unchecked, checking sizes (the default) and checksums (files already in the page cache)."""
     import simkit
     from simkit.store.layout import current_version, verify_files
 
-    plain, verified, checks = [], [], []
+    times: dict[str, list[float]] = {"none": [], "sizes": [], "checksums": []}
+    checks = []
     for _ in range(runs):
-        ms, index = timed_ms(simkit.open_index, index_dir, verify=False)
-        plain.append(ms)
-        index.close()
-        ms, index = timed_ms(simkit.open_index, index_dir)
-        verified.append(ms)
-        index.close()
+        for mode in times:
+            ms, index = timed_ms(simkit.open_index, index_dir, verify=mode)
+            times[mode].append(ms)
+            index.close()
         checks.append(timed_ms(verify_files, current_version(index_dir))[0])
-    return {"runs": runs, "open_no_verify_ms_median": round(statistics.median(plain), 1),
-            "open_verified_ms_median": round(statistics.median(verified), 1),
+    return {"runs": runs, **{f"open_verify_{mode}_ms_median": round(statistics.median(values), 1)
+                             for mode, values in times.items()},
             "verify_checksums_ms_median": round(statistics.median(checks), 1),
             "note": "files in the page cache; includes reading the FAISS file and opening SQLite"}
 
@@ -307,6 +369,9 @@ def measure(index_dir: Path, queries: list[str], *, province: str, region: str, 
     import simkit
 
     result: dict[str, Any] = {"index_mb": dir_mb(index_dir), "files_mb": version_files_mb(index_dir)}
+    files = result["files_mb"]
+    dense_mb = sum(mb for name, mb in files.items() if name == "vectors.faiss" or name.startswith("sentence"))
+    result["vectors_and_sentences_mb"] = round(dense_mb, 1)
     result["open"] = open_times(index_dir, 3)
     with simkit.open_index(index_dir) as index:
         result["units"] = int(index.manifest.counts["units"])
@@ -315,8 +380,11 @@ def measure(index_dir: Path, queries: list[str], *, province: str, region: str, 
         result["warm"]["embed_query_only"] = embed_query_latency(index, queries)
         result["warm"]["components"] = components(index, queries, province)
         result["similar"] = similar_latency(index, queries)
-        if recommend_runs:
-            result["recommend_for_region"] = recommend_latency(index, region, recommend_runs)
+        result["caps"] = caps_effect(index, queries)
+    if recommend_runs:
+        result["recommend_for_region"] = recommend_latency(index_dir, region, recommend_runs)
+        result["recommend_for_region"]["profiles_computed"] = recommend_computed(index_dir, region)
+    result["vectors_and_sentences_mb_per_million_units"] = round(dense_mb * 1e6 / result["units"], 1)
     print(json.dumps(result, ensure_ascii=False), file=sys.stderr)  # partial results, in case the rest fails
     result["cold_search"] = {mode: cold_search(index_dir, mode, cold_runs, importtime) for mode in ("dense", "hybrid")}
     # An English query: hybrid reads the latent terms and runs the sparse head once more.
@@ -327,11 +395,48 @@ def measure(index_dir: Path, queries: list[str], *, province: str, region: str, 
 
 # --------------------------------------------------------------------------- the generated index
 
+def copied_latent_terms(source: Any, picks: Any) -> Any:
+    """The latent terms of generated units that copy source unit ``picks[i]``: a term's postings are those of
+    every generated copy of the source units it has, in row order (then impact-ordered past the cap)."""
+    import numpy as np
+
+    from simkit.store.latent import LatentIndex
+    from simkit.store.postings import LATENT_CAP, order_long_postings
+
+    order = np.argsort(picks, kind="stable").astype(np.int32)  # generated rows grouped by source unit
+    copies = np.bincount(picks, minlength=source.units)
+    first = np.zeros(source.units + 1, dtype=np.int64)
+    np.cumsum(copies, out=first[1:])
+    src_indptr = np.asarray(source.indptr)
+    lengths = np.zeros(source.dim, dtype=np.int64)
+    for term in range(source.dim):
+        lo, hi = int(src_indptr[term]), int(src_indptr[term + 1])
+        lengths[term] = int(copies[np.asarray(source.rows[lo:hi])].sum()) if hi > lo else 0
+    indptr = np.zeros(source.dim + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    rows = np.empty(int(indptr[-1]), dtype=np.int32)
+    values = np.empty(int(indptr[-1]), dtype=np.float16)
+    for term in np.flatnonzero(lengths).tolist():
+        lo, hi = int(src_indptr[term]), int(src_indptr[term + 1])
+        src_rows = np.asarray(source.rows[lo:hi], dtype=np.int64)
+        counts = copies[src_rows]
+        starts = np.repeat(first[src_rows], counts)
+        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        generated = order[starts + offsets]
+        by_row = np.argsort(generated, kind="stable")
+        out = slice(int(indptr[term]), int(indptr[term + 1]))
+        rows[out] = generated[by_row]
+        values[out] = np.repeat(np.asarray(source.values[lo:hi]), counts)[by_row]
+    order_long_postings(indptr, values, rows, LATENT_CAP)
+    return LatentIndex(indptr, rows, values, len(picks), LATENT_CAP)
+
+
 def generate_large(example_dir: Path, root: Path, *, units: int, per_report: int, regions: int, sigma: float,
-                   seed: int) -> dict[str, Any]:
+                   seed: int, clusters: bool = True) -> dict[str, Any]:
     """Write a complete index version of ``units`` generated units at ``root``; returns what was made."""
     import numpy as np
 
+    import simkit.pipeline.build as build
     import simkit.store.lexical as lexical
     from simkit.embedding.models import resolve_model
     from simkit.pipeline.build import write_version
@@ -412,13 +517,14 @@ def generate_large(example_dir: Path, root: Path, *, units: int, per_report: int
         sentences = (plan, sentence_vectors)
     seconds["sentences"] = time.perf_counter() - mark
 
-    # Latent terms: each generated unit gets its source unit's.
+    # Latent terms: each generated unit gets its source unit's, built term by term from the source's postings
+    # (no packed row per generated unit: that would be 2 KB a unit).
     mark = time.perf_counter()
     latent = None
-    if LatentIndex.present(source.path) and source.manifest.get("latent_terms"):
-        src_latent = LatentIndex.load(source.path, int(base.ntotal))
-        latent = LatentIndex.from_packed(src_latent.packed_rows()[picks], src_latent.dim)
+    if LatentIndex.present(source.path) and source.manifest.latent_terms:
+        latent = copied_latent_terms(LatentIndex.load(source.path, int(base.ntotal)), picks)
     seconds["latent_terms"] = time.perf_counter() - mark
+    del real, picks
 
     # build_index's write step, as is. Tokenizing is memoized per distinct text (every text is a copy of
     # one of the example's units): same tokens, ~1 ms of jieba per unit saved.
@@ -427,25 +533,41 @@ def generate_large(example_dir: Path, root: Path, *, units: int, per_report: int
     original_tokenize = lexical.tokenize
     cached = functools.lru_cache(maxsize=None)(original_tokenize)
     lexical.tokenize = lambda text, variant=lexical.DEFAULT_VARIANT: list(cached(text, variant))
+    # The recurring-initiative clustering (an exact kNN graph over the carried-out units: quadratic) is left
+    # out above --cluster-units-max units; `simkit initiatives` then clusters on first use. No query reads it.
+    original_clusters = build.write_clusters
+    if not clusters:
+        build.write_clusters = lambda *args, **kwargs: []
     try:
         mark = time.perf_counter()
         write_version(root, parsed, unit_list, vectors, resolved, PhraseStats.load(source.path / PHRASES),
-                      embed_context=source.manifest.get("embed_context", "section"), sentences=sentences,
+                      embed_context=source.manifest.embed_context, sentences=sentences,
                       latent=latent,
                       # The copied sentence vectors keep the prompt they were embedded with.
-                      sentence_prompt=source.manifest.get("sentence_prompt", "passage") if sentences else None)
+                      sentence_prompt=source.manifest.sentence_prompt or "passage" if sentences else None)
         seconds["write_version"] = time.perf_counter() - mark
     finally:
         lexical.tokenize = original_tokenize
+        build.write_clusters = original_clusters
     seconds["total"] = time.perf_counter() - started
     return {
         "units": len(unit_list), "documents": len(parsed), "regions": regions, "provinces": provinces,
-        "units_per_report": per_report, "noise_sigma": sigma,
+        "units_per_report": per_report, "noise_sigma": sigma, "clusters_written": clusters,
         "generation_s": {k: round(v, 2) for k, v in seconds.items()},
     }
 
 
 # --------------------------------------------------------------------------- main
+
+def _holds_units(index_dir: Path, units: int) -> bool:
+    from simkit.errors import IndexLoadError
+    from simkit.store.layout import current_version
+
+    try:
+        return index_dir.is_dir() and current_version(index_dir).manifest.counts.get("units") == units
+    except IndexLoadError:
+        return False
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -459,6 +581,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="small generated index and fewer queries (smoke run)")
     parser.add_argument("--skip-large", action="store_true", help="only the example index")
+    parser.add_argument("--skip-example", action="store_true", help="only the generated index")
+    parser.add_argument("--cluster-units-max", type=int, default=200_000,
+                        help="generated indexes above this many units are written without the initiative clustering")
+    parser.add_argument("--large-dir", type=Path, default=None,
+                        help="keep the generated index here (reused when it already holds one of --units units)")
     args = parser.parse_args()
     units = args.units or (20_000 if args.quick else 200_000)
     queries = load_queries(args.queries or (16 if args.quick else 50))
@@ -478,15 +605,21 @@ def main() -> None:
             example_dir = tmp / "example"
             built = build_index([PROJECT / "examples" / "reports"], example_dir)
             result["example_build_s"] = built.seconds
-        result["example"] = measure(example_dir, queries, province="福建", region="四平市", cold_runs=cold_runs,
-                                    recommend_runs=5, importtime=True)
-        print(json.dumps(result, ensure_ascii=False), file=sys.stderr)
+        if not args.skip_example:
+            result["example"] = measure(example_dir, queries, province="福建", region="四平市", cold_runs=cold_runs,
+                                        recommend_runs=5, importtime=True)
+            print(json.dumps(result, ensure_ascii=False), file=sys.stderr)
         if not args.skip_large:
-            large_dir = tmp / "large"
-            generated = generate_large(example_dir, large_dir, units=units, per_report=args.units_per_report,
-                                       regions=args.regions, sigma=args.sigma, seed=args.seed)
+            large_dir = args.large_dir or tmp / "large"
+            generated: dict[str, Any] = {"reused": str(large_dir)}
+            if not _holds_units(large_dir, units):
+                shutil.rmtree(large_dir, ignore_errors=True)
+                generated = generate_large(example_dir, large_dir, units=units, per_report=args.units_per_report,
+                                           regions=args.regions, sigma=args.sigma, seed=args.seed,
+                                           clusters=units <= args.cluster_units_max)
+                print(json.dumps(generated, ensure_ascii=False), file=sys.stderr)
             result["large"] = {**generated, **measure(large_dir, queries, province="福建", region="测试县0001",
-                                                      cold_runs=cold_runs, recommend_runs=2, importtime=False)}
+                                                      cold_runs=cold_runs, recommend_runs=3, importtime=False)}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(result, ensure_ascii=False, indent=2))

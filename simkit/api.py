@@ -59,10 +59,10 @@ class SimkitIndex:
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *, model: str | None = None,
-                 verify: bool = True, version: str | None = None, embedder: Embedder | None = None) -> None:
+                 verify: bool | str = True, version: str | None = None, embedder: Embedder | None = None) -> None:
         self.root: Path = resolve_index_dir(arguments.optional_path("index_dir", root))
         self._requested_model = arguments.optional_text("model", model)
-        self._verify = arguments.flag("verify", verify)
+        self._verify = arguments.verify_mode("verify", verify)
         version = arguments.optional_text("version", version)
         if embedder is not None:
             arguments.instance("embedder", embedder, Embedder)
@@ -71,7 +71,7 @@ class SimkitIndex:
                 current_version(self.root)  # not an index: the usual "no index here" error
             raise NotFoundError(f"{self.root}: no version {version!r}; see `simkit versions --index {self.root}`")
         self._closed = False
-        parts = IndexParts.open(self.root, version=version, verify=verify)
+        parts = IndexParts.open(self.root, version=version, verify=self._verify)
         try:
             check_model(parts, model)
         except BaseException:
@@ -291,6 +291,11 @@ class SimkitIndex:
 
 
 def open_index(index_dir: str | os.PathLike[str] | None = None, *, model: str | None = None,
-               verify: bool = True) -> SimkitIndex:
-    """Open the current version of an index (``$SIMKIT_INDEX`` or ``indexes/default`` by default)."""
+               verify: bool | str = True) -> SimkitIndex:
+    """Open the current version of an index (``$SIMKIT_INDEX`` or ``indexes/default`` by default).
+
+    ``verify``: True (or ``"sizes"``) checks that every file of the version is there with the size its
+    manifest records; ``"checksums"`` also hashes every file (seconds per gigabyte; ``simkit verify``
+    does this for operations to schedule); False skips both.
+    """
     return SimkitIndex(index_dir, model=model, verify=verify)

@@ -73,6 +73,18 @@ def flag(name: str, value: Any) -> bool:
     raise QueryError(f"{name}={_shown(value)}: give True or False")
 
 
+def verify_mode(name: str, value: Any) -> str:
+    """How much of an index version to check on open: ``"none"``, ``"sizes"`` or ``"checksums"``.
+
+    ``True`` means ``"sizes"`` (every file present with its recorded size) and ``False`` ``"none"``.
+    """
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return "sizes" if value else "none"
+    if isinstance(value, str) and value in ("none", "sizes", "checksums"):
+        return value
+    raise QueryError(f"{name}={_shown(value)}: give True (sizes), False, \"sizes\" or \"checksums\"")
+
+
 def optional_flag(name: str, value: Any) -> bool | None:
     """Like :func:`flag`, None passing through."""
     return None if value is None else flag(name, value)

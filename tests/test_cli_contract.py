@@ -32,7 +32,8 @@ ALL_COMMANDS = list(_commands(cli, []))
 def test_the_commands_are_all_there():
     assert [" ".join(path) for path, _ in ALL_COMMANDS] == [
         "build", "clusters", "eval", "info", "ingest", "matrix", "models", "models install", "models list",
-        "parse", "rebuild", "recommend", "report", "rollback", "search", "serve", "show", "similar", "versions"]
+        "parse", "rebuild", "recommend", "report", "rollback", "search", "serve", "show", "similar", "verify",
+        "versions"]
 
 
 @pytest.mark.parametrize("path", [[]] + [p for p, _ in ALL_COMMANDS], ids=lambda p: " ".join(p) or "simkit")

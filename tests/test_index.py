@@ -6,8 +6,10 @@ import json
 
 import faiss
 import pytest
+from click.testing import CliRunner
 
 from simkit.api import open_index
+from simkit.cli import cli
 from simkit.errors import BuildError, IndexLoadError
 from simkit.pipeline.build import build_index
 from simkit.store.layout import current_version
@@ -40,11 +42,30 @@ def _flip_byte(path, offset_from_end: int = 100) -> None:
     path.write_bytes(bytes(data))
 
 
-def test_flipped_byte_in_faiss_file_is_detected(index_copy):
+def test_flipped_byte_in_faiss_file_is_detected_by_checksums(index_copy):
+    """Opening checks sizes (cheap); a same-size flip is found by the checksums: verify="checksums", `simkit verify`."""
     version = current_version(index_copy)
     _flip_byte(version.path / "vectors.faiss")
+    open_index(index_copy).close()
     with pytest.raises(IndexLoadError, match=r"vectors\.faiss: checksum mismatch"):
-        open_index(index_copy)
+        open_index(index_copy, verify="checksums")
+    result = CliRunner().invoke(cli, ["verify", "--index", str(index_copy)])
+    assert result.exit_code == 1
+    assert "vectors.faiss: checksum mismatch (file corrupt or changed)" in result.output
+
+
+def test_open_checks_sizes_not_checksums(index_copy, monkeypatch):
+    """Opening reads no file to hash it (cold start); verify="checksums" hashes each listed file once."""
+    import simkit.store.layout as layout
+
+    hashed: list[str] = []
+    real = layout.sha256_file
+    monkeypatch.setattr(layout, "sha256_file", lambda path: hashed.append(path.name) or real(path))
+    open_index(index_copy).close()
+    open_index(index_copy, verify=False).close()
+    assert hashed == []
+    open_index(index_copy, verify="checksums").close()
+    assert sorted(hashed) == sorted(current_version(index_copy).manifest.files)
 
 
 def test_truncated_store_is_detected(index_copy):

@@ -608,7 +608,9 @@ def test_cli_exit_code_when_validation_fails(work, tmp_path):
 
 @pytest.mark.parametrize("name", ["vectors.faiss", "store.sqlite"])
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
-def test_damaged_current_version_is_detected_on_open_and_rollback_recovers(work, embedder, name, damage):
+def test_damaged_current_version_is_detected_and_rollback_recovers(work, embedder, name, damage):
+    """A truncated file is refused on open (its size); a same-size bit flip is what `simkit verify` finds
+    (opening does not hash gigabytes); either way the error names the file and the rollback."""
     src, index = work
     (src / "taishun-2023.txt").unlink()
     previous = current_version(index).name
@@ -620,14 +622,25 @@ def test_damaged_current_version_is_detected_on_open_and_rollback_recovers(work,
     else:
         data[len(data) // 3] ^= 0x01
     path.write_bytes(bytes(data))
+    runner = CliRunner()
+    if damage == "truncate":
+        with pytest.raises(IndexLoadError, match=re.escape(name) + ": checksum mismatch.*simkit rollback"):
+            open_index(index)
+        result = runner.invoke(cli, ["search", QUERY, "--index", str(index)])
+        assert result.exit_code == 1
+        assert result.output.startswith("Error: ") and name in result.output and "simkit rollback" in result.output
     with pytest.raises(IndexLoadError, match=re.escape(name) + ": checksum mismatch.*simkit rollback"):
-        open_index(index)
-    result = CliRunner().invoke(cli, ["search", QUERY, "--index", str(index)])
-    assert result.exit_code == 1
-    assert result.output.startswith("Error: ") and name in result.output and "simkit rollback" in result.output
-    rolled = CliRunner().invoke(cli, ["rollback", "--index", str(index)])
+        open_index(index, verify="checksums")
+    checked = runner.invoke(cli, ["verify", "--index", str(index)])
+    assert checked.exit_code == 1, checked.output
+    errors = [line for line in checked.output.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and f"{name}: checksum mismatch" in errors[0] and "simkit rollback" in errors[0]
+    rolled = runner.invoke(cli, ["rollback", "--index", str(index)])
     assert rolled.exit_code == 0, rolled.output
     assert current_version(index).name == previous
+    assert runner.invoke(cli, ["verify", "--index", str(index)]).exit_code == 0
+    listed = json.loads(runner.invoke(cli, ["verify", "--all", "--json", "--index", str(index)]).stdout)
+    assert [c["ok"] for c in listed][-2:] == [True, False] and listed[-2]["current"] and listed[-2]["name"] == previous
     assert _search_json(index)["regions"]
 
 

@@ -3,7 +3,7 @@
 One module per group of commands, along the data flow:
 
 * :mod:`~simkit.cli.reading` parse, ingest;
-* :mod:`~simkit.cli.index` build, rebuild, versions, rollback, info;
+* :mod:`~simkit.cli.index` build, rebuild, versions, rollback, verify, info;
 * :mod:`~simkit.cli.search` search, similar, show, recommend;
 * :mod:`~simkit.cli.initiatives` clusters, matrix, report;
 * :mod:`~simkit.cli.models` models install, models list;

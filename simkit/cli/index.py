@@ -1,4 +1,4 @@
-"""The index and its versions: ``build``, ``rebuild``, ``versions``, ``rollback``, ``info``."""
+"""The index and its versions: ``build``, ``rebuild``, ``versions``, ``rollback``, ``verify``, ``info``."""
 
 from __future__ import annotations
 
@@ -141,6 +141,27 @@ def rollback(version: str | None, index_dir: str | None) -> None:
 
 @click.command()
 @index_option
+@click.option("--all", "all_versions", is_flag=True, help="Check every published version, not only the current one.")
+@json_option
+def verify(index_dir: str | None, all_versions: bool, as_json: bool) -> None:
+    """Check every file of the current version against its sha256 checksum and open it (exit 1 if damaged).
+
+    Opening an index only checks file sizes; schedule this command to catch bit rot (docs/operations.md).
+    """
+    from simkit.config import index_dir as resolve_index_dir
+    from simkit.pipeline.versions import verify_index
+
+    checks = verify_index(resolve_index_dir(index_dir), all_versions=all_versions)
+    render.render(checks, render.VERIFY, render.output_format(as_json))
+    damaged = [c for c in checks if c.problem]
+    for check in damaged:
+        error(check.problem)
+    if damaged:
+        sys.exit(EXIT_ERROR)
+
+
+@click.command()
+@index_option
 @json_option
 def info(index_dir: str | None, as_json: bool) -> None:
     """Show the index's current version, model, counts and the last rebuild's report."""
@@ -149,4 +170,4 @@ def info(index_dir: str | None, as_json: bool) -> None:
     render.render(data, render.INFO, render.output_format(as_json))
 
 
-COMMANDS = [build, rebuild, versions, rollback, info]
+COMMANDS = [build, rebuild, versions, rollback, verify, info]

@@ -428,6 +428,17 @@ VERSIONS = View(text=_versions_text)
 """A list of :class:`~simkit.pipeline.versions.VersionInfo`, oldest first."""
 
 
+def _verify_text(checks: list[Any]) -> None:
+    for c in checks:
+        mark = "*" if c.current else " "
+        state = f"damaged: {c.problem}" if c.problem else "ok"
+        echo_line(f"{mark} {c.name}  {c.files} files  {c.bytes / 2**20:.1f} MiB  {c.seconds:.1f} s  {state}")
+
+
+VERIFY = View(text=_verify_text)
+"""A list of :class:`~simkit.pipeline.versions.VersionCheck`, oldest first."""
+
+
 def _info_text(data: dict[str, Any]) -> None:
     echo_line(f"index    {data['index']}  (version {data['version']}, created {data['created_at']})")
     echo_line(f"model    {data['model']['name']}  dim {data['model']['dimension']}")

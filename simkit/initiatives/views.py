@@ -71,7 +71,7 @@ class Initiatives:
         min_regions = arguments.whole_number("min_regions", min_regions)
         profiles = self.peers.profiles
         region = _resolve_region(self.parts, region, list(profiles.rows))
-        own = profiles.matrix[profiles.rows[region]]
+        own = profiles.vectors(profiles.rows[region])
         profile = own.mean(axis=0)
         profile /= np.linalg.norm(profile) or 1.0
         others = {name: c / (np.linalg.norm(c) or 1.0) for name, c in profiles.centroids.items() if name != region}

@@ -21,12 +21,13 @@ from simkit.embedding.sparse_head import head_info
 from simkit.errors import BuildError, IndexLoadError, WriteError
 from simkit.fileio import write_failure
 from simkit.initiatives.clustering import model_key, write_clusters
+from simkit.initiatives.peers import save_profiles
 from simkit.pipeline.distributed import check_address, encode_on_ray
 from simkit.pipeline.sources import ReportPaths, SkippedFile, collect_files, parse_reports, read_metadata
 from simkit.reading.boilerplate import PhraseStats, flag_reports
 from simkit.reading.records import UNIT_KINDS, Paragraph, ParsedReport
 from simkit.reading.segment import embedding_text, split_long
-from simkit.store.database import write_store
+from simkit.store.database import Store, write_store
 from simkit.store.latent import LatentIndex, latent_index
 from simkit.store.layout import (
     KEEP_VERSIONS,
@@ -312,6 +313,8 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
                                           model=model_key(model.profile.model_id, model.fingerprint,
                                                           vectors.shape[1]),
                                           root=root, warnings=warnings)
+        with _naming_written(tmp):
+            extra_files += _write_profiles(tmp, vectors)
         counts = {
             "documents": len(parsed),
             "paragraphs": sum(len(p.paragraphs) for p in parsed),
@@ -322,7 +325,7 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         }
         prompt = (sentence_prompt or model.profile.sentence_prompt) if sentences is not None else None
         manifest = _manifest(model, vector_index, counts, tmp, extra_files=extra_files, embed_context=embed_context,
-                             sentence_prompt=prompt, latent_terms=head_info() if latent is not None else None,
+                             sentence_prompt=prompt, latent_terms=_latent_entry(latent),
                              runtime=runtime, embedded_on=embedded_on)
         with _naming_written(tmp):
             manifest.write(tmp)
@@ -330,6 +333,23 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         discard(tmp)
         raise
     return name, tmp, counts
+
+
+def _latent_entry(latent: LatentIndex | None) -> dict[str, Any] | None:
+    """The manifest's ``latent_terms``: the head, and the postings cap the files were ordered for."""
+    if latent is None:
+        return None
+    info = head_info()
+    return {**info, "postings_cap": latent.cap} if info is not None and latent.cap is not None else info
+
+
+def _write_profiles(directory: Path, vectors: np.ndarray) -> list[str]:
+    """The regions' profiles for recommendations (:func:`simkit.initiatives.peers.save_profiles`)."""
+    store = Store(directory / STORE)
+    try:
+        return save_profiles(directory, store, vectors)
+    finally:
+        store.close()
 
 
 @contextmanager

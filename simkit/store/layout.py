@@ -439,9 +439,16 @@ def _remedy(root: Path) -> str:
             f"or rebuild the index (`simkit rebuild REPORTS --index {root}`)")
 
 
-def verify_files(version: IndexVersion, *, advise: bool = True) -> None:
-    """Check every file listed in the manifest against its size and sha256.
+VERIFY_MODES = ("none", "sizes", "checksums")
 
+
+def verify_files(version: IndexVersion, *, advise: bool = True, checksums: bool = True) -> None:
+    """Check every file listed in the manifest: present, with its recorded size, and (``checksums``) its sha256.
+
+    Sizes cost one ``stat`` per file and catch a missing, truncated or extended file; a same-size
+    change (bit rot, an edit in place) is only found by the checksums, which read every byte
+    (seconds per gigabyte: docs/method/benchmarks.md). Opening an index checks sizes; publication,
+    rollback and ``simkit verify`` check the checksums (docs/operations.md schedules the latter).
     The error suggests a rollback or a rebuild unless ``advise`` is false (a version not yet published).
     """
     remedy = _remedy(version.root) if advise else "the version is damaged"
@@ -455,6 +462,8 @@ def verify_files(version: IndexVersion, *, advise: bool = True) -> None:
                 f"{file}: checksum mismatch (truncated or extended: {size} bytes, the manifest says "
                 f"{entry['bytes']}); {remedy}"
             )
+    if not checksums:
+        return
     # hashlib releases the GIL on large blocks: the files are hashed side by side (docs/method/benchmarks.md).
     from concurrent.futures import ThreadPoolExecutor
 
@@ -465,5 +474,3 @@ def verify_files(version: IndexVersion, *, advise: bool = True) -> None:
             raise IndexLoadError(
                 f"{file}: checksum mismatch (file corrupt or changed); {remedy}"
             )
-
-

@@ -1,9 +1,10 @@
 """The loaded parts of one index version, handed to search, initiatives and peers.
 
-:class:`IndexParts` opens a version (verifying its files), its SQLite store, FAISS vectors and the
-memory-mapped sentence vectors and latent terms; the BM25 index is read on first use. Nothing
-here queries: :class:`simkit.search.engine.Search`, :class:`simkit.initiatives.views.Initiatives`
-and :class:`simkit.initiatives.peers.Peers` receive an ``IndexParts`` and work on it.
+:class:`IndexParts` opens a version (checking its files' sizes, or their checksums on request), its
+SQLite store, FAISS vectors and the memory-mapped sentence vectors and latent terms; the BM25 index
+is read on first use. Nothing here queries: :class:`simkit.search.engine.Search`,
+:class:`simkit.initiatives.views.Initiatives` and :class:`simkit.initiatives.peers.Peers` receive
+an ``IndexParts`` and work on it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from simkit.arguments import verify_mode
 from simkit.errors import IndexLoadError
 from simkit.store.database import Store
 from simkit.store.latent import LatentIndex
@@ -56,13 +58,18 @@ class IndexParts:
         self._hold = hold
 
     @classmethod
-    def open(cls, root: Path, *, version: str | None = None, verify: bool = True) -> IndexParts:
+    def open(cls, root: Path, *, version: str | None = None, verify: bool | str = True) -> IndexParts:
         """Open the current version of the index at ``root`` (or the version named ``version``).
+
+        ``verify`` (see :func:`simkit.arguments.verify_mode`): True or ``"sizes"`` checks that every file
+        the manifest lists is there with its size (cheap); ``"checksums"`` also hashes them (reads every
+        byte: what ``simkit verify`` does); False opens unchecked.
 
         The version is locked against pruning before anything of it is read; if a rebuild removed
         the current version between reading ``CURRENT`` and taking the lock, the new current one is
         opened instead.
         """
+        mode = verify_mode("verify", verify)
         hold = None
         for attempt in range(5):
             name = version if version is not None else resolve_current(root)
@@ -73,17 +80,17 @@ class IndexParts:
                 if version is not None or attempt == 4 or read_current(root) == name:
                     raise
         try:
-            return cls._open_held(root, name, verify, hold)
+            return cls._open_held(root, name, mode, hold)
         except BaseException:
             if hold is not None:
                 hold.close()
             raise
 
     @classmethod
-    def _open_held(cls, root: Path, name: str, verify: bool, hold: BinaryIO | None) -> IndexParts:
+    def _open_held(cls, root: Path, name: str, mode: str, hold: BinaryIO | None) -> IndexParts:
         found = load_version(root, name)
-        if verify:
-            verify_files(found)
+        if mode != "none":
+            verify_files(found, checksums=mode == "checksums")
         manifest = found.manifest
         store = Store(found.path / STORE)
         try:
@@ -94,7 +101,7 @@ class IndexParts:
                 raise IndexLoadError(f"{found.path / VECTORS}: holds {total} vectors but the manifest says "
                                      f"{expected}; rebuild the index")
             sentences = SentenceIndex(found.path, total) if SentenceIndex.present(found.path) else None
-            latent = (LatentIndex.load(found.path, total)
+            latent = (LatentIndex.load(found.path, total, _cap(manifest.latent_terms.get("postings_cap")))
                       if manifest.latent_terms and LatentIndex.present(found.path) else None)
         except BaseException:
             store.close()
@@ -152,3 +159,8 @@ class IndexParts:
         if self._hold is not None:
             self._hold.close()
             self._hold = None
+
+
+def _cap(value: Any) -> int | None:
+    """A recorded postings cap: a whole number of at least 1, else None (postings read whole)."""
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None

@@ -23,7 +23,13 @@ stands for the paragraph embedded as a query, without loading the model.
 
 Files (all ``.npy``, loaded memory-mapped, no pickle), in the index version directory:
 
-- ``sentences.npy``: float16 ``(n_sentences, dim)``, L2-normalised sentence vectors;
+- ``sentences.npy``: float16 ``(n_sentences, dim)``, L2-normalised sentence vectors, below
+  :data:`INT8_FROM` sentences; from there on instead
+- ``sentence_codes.npy``: int8 ``(n_sentences, dim)`` and ``sentence_scales.npy``: float32
+  ``(n_sentences,)``: sentence ``i``'s L2-normalised vector is ``codes[i] * scales[i]`` (symmetric
+  per-row quantisation, ``scale = max |x| / 127``; 1 byte a dimension, half of float16: what keeps
+  the sentence vectors of a million units near 1 GB; cosine to the float vector ≥ 0.9999, measured
+  in docs/method/benchmarks.md). A reader tells the two apart by the files present;
 - ``sentence_offsets.npy``: int64 ``(n_units + 1,)``; the sentences of unit row ``r``
   are ``offsets[r]:offsets[r + 1]``;
 - ``sentence_spans.npy``: int32 ``(n_sentences, 2)``, each sentence's [start, end)
@@ -35,16 +41,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from simkit.errors import IndexLoadError
 from simkit.reading.boilerplate import sentence_spans
 
-SENTENCE_VECTORS = "sentences.npy"
+SENTENCE_VECTORS = "sentences.npy"  # float16: versions written before sentence_codes.npy (still read)
+SENTENCE_CODES = "sentence_codes.npy"
+SENTENCE_SCALES = "sentence_scales.npy"
 SENTENCE_OFFSETS = "sentence_offsets.npy"
 SENTENCE_SPANS = "sentence_spans.npy"
-FILES = (SENTENCE_VECTORS, SENTENCE_OFFSETS, SENTENCE_SPANS)
+FILES = (SENTENCE_VECTORS, SENTENCE_OFFSETS, SENTENCE_SPANS)  # float16 vectors
+INT8_FILES = (SENTENCE_CODES, SENTENCE_SCALES, SENTENCE_OFFSETS, SENTENCE_SPANS)  # int8 codes and scales
+INT8_FROM = 100_000
+"""Sentence vectors are stored as int8 from this many sentences on (about 37,000 units), as float16 below:
+quantisation moves cosines by ~3e-5, enough to swap near-tied hits within a region, so an index of
+the example's size keeps exactly its float16 results (docs/method/benchmarks.md)."""
 MIN_SENTENCE_CHARS = 8
 
 
@@ -67,6 +81,36 @@ def split_sentences(text: str, min_chars: int = MIN_SENTENCE_CHARS) -> list[tupl
     return spans or [(0, len(text))]
 
 
+def quantize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 codes and float32 per-row scales of ``vectors``: ``codes[i] * scales[i]`` approximates row ``i``."""
+    vectors = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
+    peak = np.abs(vectors).max(axis=1) if vectors.size else np.zeros(len(vectors), dtype=np.float32)
+    scales = (peak / 127.0).astype(np.float32)
+    safe = np.where(scales > 0, scales, 1.0).astype(np.float32)
+    codes = np.clip(np.rint(vectors / safe[:, None]), -127, 127).astype(np.int8)
+    return codes, scales
+
+
+class QuantizedVectors:
+    """int8 codes with per-row scales, read like a float32 array: indexing a row or rows dequantises them."""
+
+    def __init__(self, codes: np.ndarray, scales: np.ndarray) -> None:
+        self.codes = codes
+        self.scales = scales
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.codes.shape)
+
+    def __getitem__(self, rows: Any) -> np.ndarray:
+        codes = np.asarray(self.codes[rows], dtype=np.float32)
+        scales = np.asarray(self.scales[rows], dtype=np.float32)
+        return codes * (scales[..., None] if codes.ndim == 2 else scales)
+
+
 @dataclass(frozen=True)
 class SentencePlan:
     """The sentences of a list of units, in unit order: what to embed and how it maps back."""
@@ -87,14 +131,35 @@ class SentencePlan:
             offsets[row + 1] = len(texts)
         return cls(texts, offsets, np.asarray(spans, dtype=np.int32).reshape(-1, 2))
 
-    def save(self, directory: Path, vectors: np.ndarray) -> list[str]:
-        """Write the three files; returns their names (for the manifest)."""
+    def save(self, directory: Path, vectors: np.ndarray, *, int8_from: int = INT8_FROM) -> list[str]:
+        """Write the files; returns their names (for the manifest).
+
+        From ``int8_from`` sentences on the vectors are written as int8 codes and scales (:func:`quantize`),
+        below as float16.
+        """
         if len(vectors) != len(self.texts):
             raise ValueError(f"{len(vectors)} sentence vectors for {len(self.texts)} sentences")
-        np.save(directory / SENTENCE_VECTORS, np.ascontiguousarray(vectors, dtype=np.float16))
+        if len(vectors) < int8_from:
+            np.save(directory / SENTENCE_VECTORS, np.ascontiguousarray(vectors, dtype=np.float16))
+            np.save(directory / SENTENCE_OFFSETS, self.offsets)
+            np.save(directory / SENTENCE_SPANS, self.spans)
+            return list(FILES)
+        if len(vectors):
+            codes = np.lib.format.open_memmap(directory / SENTENCE_CODES, mode="w+", dtype=np.int8,
+                                              shape=(len(vectors), int(np.shape(vectors)[1])))
+            scales = np.empty(len(vectors), dtype=np.float32)
+            for lo in range(0, len(vectors), 65_536):  # in blocks: no float32 copy of all the vectors at once
+                codes[lo:lo + 65_536], scales[lo:lo + 65_536] = quantize(vectors[lo:lo + 65_536])
+            codes.flush()
+            del codes
+        else:
+            scales = np.zeros(0, dtype=np.float32)
+            np.save(directory / SENTENCE_CODES, np.zeros((0, int(np.shape(vectors)[-1]) if np.ndim(vectors) == 2
+                                                            else 0), dtype=np.int8))
+        np.save(directory / SENTENCE_SCALES, scales)
         np.save(directory / SENTENCE_OFFSETS, self.offsets)
         np.save(directory / SENTENCE_SPANS, self.spans)
-        return list(FILES)
+        return list(INT8_FILES)
 
 
 @dataclass(frozen=True)
@@ -107,11 +172,22 @@ class BestSentence:
 
 
 class SentenceIndex:
-    """Memory-mapped sentence vectors of an index version."""
+    """Memory-mapped sentence vectors of an index version (int8 codes and scales, or float16 in older versions).
+
+    ``vectors`` reads like an array of float32 rows (``vectors[lo:hi]``); only the rows asked for are read.
+    """
 
     def __init__(self, directory: Path, units: int) -> None:
         try:
-            self.vectors = np.load(directory / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
+            if (directory / SENTENCE_CODES).is_file():
+                self.vectors: QuantizedVectors | np.ndarray = QuantizedVectors(
+                    np.load(directory / SENTENCE_CODES, mmap_mode="r", allow_pickle=False),
+                    np.load(directory / SENTENCE_SCALES, mmap_mode="r", allow_pickle=False))
+                if len(self.vectors.scales) != len(self.vectors.codes):
+                    raise ValueError(f"{SENTENCE_SCALES} has {len(self.vectors.scales)} rows for "
+                                     f"{len(self.vectors.codes)} codes")
+            else:
+                self.vectors = np.load(directory / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
             self.offsets = np.load(directory / SENTENCE_OFFSETS, allow_pickle=False)
             self.spans = np.load(directory / SENTENCE_SPANS, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as exc:
@@ -122,7 +198,7 @@ class SentenceIndex:
 
     @staticmethod
     def present(directory: Path) -> bool:
-        return all((directory / name).is_file() for name in FILES)
+        return any(all((directory / name).is_file() for name in files) for files in (INT8_FILES, FILES))
 
     def mean(self, rows: Sequence[int]) -> np.ndarray | None:
         """The normalised mean of the sentence vectors of the units at ``rows`` (None if they have none)."""
