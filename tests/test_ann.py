@@ -14,6 +14,7 @@ import faiss
 import numpy as np
 import pytest
 
+import simkit.store.vectors as vectors_module
 from simkit.api import open_index
 from simkit.pipeline.rebuild import rebuild_index
 from simkit.search.filters import Filters
@@ -114,10 +115,14 @@ def test_forced_inverted_file_is_calibrated_and_recalls_the_exact_top_10(cluster
     assert np.allclose(index.reconstruct_batch(rows), stored_form(index, vectors[rows]), atol=1e-6)
 
 
+@pytest.mark.parametrize("scan", [True, False], ids=["scored-directly", "probed"])
 @pytest.mark.parametrize("share", [1 / 30, 1 / 400, 3 / ROWS])
-def test_filtered_search_returns_only_allowed_rows_and_as_many_as_asked(clustered, approximate, share):
+def test_filtered_search_returns_only_allowed_rows_and_as_many_as_asked(clustered, approximate, share, scan,
+                                                                        monkeypatch):
     vectors, queries = clustered
     index, _ = approximate
+    if not scan:  # through the inverted lists with a selector, as a large index would
+        monkeypatch.setattr(vectors_module, "EXACT_SCAN_ROWS", 0)
     allowed = np.sort(np.random.default_rng(1).choice(ROWS, max(1, int(ROWS * share)), replace=False))
     hits = want = 0
     for q in queries[:30]:
@@ -186,21 +191,27 @@ def test_the_manifest_checks_the_approximate_fields(demo_index_dir, approximate)
 
 @pytest.fixture(scope="module")
 def forced_index(tmp_path_factory, demo_index_dir, examples_dir, embedder):
-    """The example corpus rebuilt (vectors reused, nothing embedded) with the approximate index forced."""
+    """The example corpus rebuilt (vectors reused, nothing embedded) with an inverted file forced: 16 lists
+    for its 172 units (more than FAISS would like to train, so that nprobe is below nlist)."""
     base = tmp_path_factory.mktemp("ann")
     shutil.copytree(examples_dir, base / "src")
     shutil.copytree(demo_index_dir, base / "index")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(EXACT_BELOW_ENV, "0")
+        patch.setenv(VECTOR_FACTORY_ENV, "IVF16,SQfp16")
         report = rebuild_index([base / "src"], base / "index", embedder=embedder, force=True)
     assert report.status == "published" and report.units.embedded == 0
     return base / "index"
 
 
 @pytest.mark.slow
-def test_forced_approximate_index_on_the_example_corpus_keeps_the_region_guarantee(forced_index, demo_index):
+@pytest.mark.parametrize("scan", [True, False], ids=["scored-directly", "probed"])
+def test_forced_approximate_index_on_the_example_corpus_keeps_the_region_guarantee(forced_index, demo_index, scan,
+                                                                                   monkeypatch):
+    if not scan:  # filters through the inverted lists, as on a large index
+        monkeypatch.setattr(vectors_module, "EXACT_SCAN_ROWS", 0)
     manifest = current_version(forced_index).manifest
-    assert manifest.index["factory"].startswith("IVF") and manifest.index["nprobe"] >= 1
+    assert manifest.index["factory"] == "IVF16,SQfp16" and 1 <= manifest.index["nprobe"] < 16
     assert manifest.index["calibration"]["recall"] >= 0.97
     every = {region.region for region in demo_index.search("法治", k=1000, mode="dense").regions}
     province = demo_index.search("法治", k=1, mode="dense").regions[0].province

@@ -41,6 +41,12 @@ PROBE_LADDER = (4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024
 """The nprobe values tried at build time, smallest first; the whole list count (nlist) is the last resort."""
 
 
+EXACT_SCAN_ROWS = 4096
+"""A filter admitting at most this many rows of an inverted file is answered by scoring those rows' stored
+vectors directly (read back through the direct map) instead of probing lists: for one region of ~300 rows
+at a million units 4.5 ms → well under a millisecond (docs/method/approximate-search.md)."""
+
+
 class VectorIndexError(ConfigError):
     """A vector-index specification that cannot be built (bad factory string, bad threshold)."""
 
@@ -294,7 +300,8 @@ def search_vectors(index: Any, query: np.ndarray, n: int, allowed_rows: np.ndarr
     of rows allowed (a filter admitting 1/30 of the rows probes 30 times as many lists, so about as
     many allowed rows are scored as without a filter), and whenever fewer than ``min(n, allowed)``
     rows come back the search is repeated with four times as many lists, up to all of them: it too
-    returns ``min(n, allowed)`` rows.
+    returns ``min(n, allowed)`` rows. A filter admitting at most :data:`EXACT_SCAN_ROWS` rows is
+    answered exactly over the stored vectors of those rows.
     """
     ivf = _ivf(index)
     if ivf is not None:
@@ -341,6 +348,8 @@ def _search_ivf(index: Any, ivf: Any, query: np.ndarray, n: int, allowed_rows: n
     wanted = min(n, available)
     if wanted <= 0:
         return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    if allowed_rows is not None and available <= EXACT_SCAN_ROWS:
+        return _score_rows(index, query, wanted, np.asarray(allowed_rows, dtype=np.int64))
     while True:
         params = faiss.SearchParametersIVF(nprobe=probe, sel=selector) if selector is not None else \
             faiss.SearchParametersIVF(nprobe=probe)
@@ -348,6 +357,13 @@ def _search_ivf(index: Any, ivf: Any, query: np.ndarray, n: int, allowed_rows: n
         if len(rows) >= wanted or probe >= nlist:
             return scores, rows
         probe = min(nlist, probe * 4)
+
+
+def _score_rows(index: Any, query: np.ndarray, n: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The top-``n`` of ``rows`` (sorted, distinct) by inner product with their stored vectors; ties keep row order."""
+    scores = index.reconstruct_batch(rows) @ np.asarray(query, dtype=np.float32).ravel()
+    order = np.argsort(-scores, kind="stable")[:n]
+    return scores[order].astype(np.float32), rows[order]
 
 
 def row_bitmap(rows: np.ndarray, total: int) -> np.ndarray:
