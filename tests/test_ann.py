@@ -229,3 +229,14 @@ def test_forced_approximate_index_on_the_example_corpus_keeps_the_region_guarant
                 assert {r.region for r in found} == in_province
             exact = [r.region for r in demo_index.search(query, k=3, mode="dense").regions]
             assert [r.region for r in index.search(query, k=3, mode="dense").regions] == exact
+
+
+def test_a_bad_threshold_is_refused_before_anything_is_embedded(monkeypatch, tmp_path, examples_dir):
+    from simkit.pipeline.build import build_index
+
+    monkeypatch.setenv(EXACT_BELOW_ENV, "1e5")
+    with pytest.raises(VectorIndexError, match="whole number"):
+        build_index([examples_dir], tmp_path / "index")
+    with pytest.raises(VectorIndexError, match="whole number"):
+        rebuild_index([examples_dir], tmp_path / "index")
+    assert not (tmp_path / "index" / "versions").exists()

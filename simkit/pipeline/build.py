@@ -127,6 +127,7 @@ def build_index(
     metadata = arguments.optional_path("metadata", metadata)
     ray = arguments.optional_text("ray", ray)
     ray_workers = arguments.optional_whole_number("ray_workers", ray_workers)
+    VectorIndexSpec.from_env()  # a bad $SIMKIT_EXACT_BELOW is refused before anything is embedded
     if embed_context not in EMBED_CONTEXTS:
         raise BuildError(f"unknown embed context {embed_context!r}; use one of {', '.join(EMBED_CONTEXTS)}")
     if ray is not None:
