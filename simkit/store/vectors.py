@@ -350,6 +350,9 @@ def _search_ivf(index: Any, ivf: Any, query: np.ndarray, n: int, allowed_rows: n
         return np.zeros(0, np.float32), np.zeros(0, np.int64)
     if allowed_rows is not None and available <= EXACT_SCAN_ROWS:
         return _score_rows(index, query, wanted, np.asarray(allowed_rows, dtype=np.int64))
+    # A deep search (a widening pass asking for a large share of the rows) starts with about enough lists
+    # to hold that many rows, rather than reaching them by repeated searches.
+    probe = min(nlist, max(probe, math.ceil(1.25 * nlist * wanted / available)))
     while True:
         params = faiss.SearchParametersIVF(nprobe=probe, sel=selector) if selector is not None else \
             faiss.SearchParametersIVF(nprobe=probe)
