@@ -393,8 +393,15 @@ def _search(index: Any, query: np.ndarray, n: int, params: Any = None) -> tuple[
 
 
 def _valid_rows(rows: np.ndarray, ntotal: int) -> np.ndarray:
-    """Distinct in-range rows, sorted, as contiguous int64."""
-    rows = np.unique(np.asarray(rows, dtype=np.int64).ravel())
+    """Distinct in-range rows, sorted, as contiguous int64.
+
+    Rows already sorted and distinct (a filter's rows) are only checked: ``np.unique`` of numpy 2.4 took
+    about 0.5 s for 195,000 sorted rows, against 1 ms for a sort.
+    """
+    rows = np.asarray(rows, dtype=np.int64).ravel()
+    if len(rows) > 1 and not bool(np.all(rows[1:] > rows[:-1])):
+        rows = np.sort(rows)
+        rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
     return np.ascontiguousarray(rows[(rows >= 0) & (rows < ntotal)])
 
 
