@@ -136,21 +136,22 @@ def test_search_quality_at_125_regions(corpus, corpus_dir, embedder):
     assert not any(u.boilerplate for u in measure_units)
 
     hybrid, dense, lexical = summary["hybrid"], summary["dense"], summary["lexical"]
-    # Fusion is not worse than either ranking alone on region nDCG@5 (no margin allowed). Measured (seed 7):
-    # all 0.838 vs dense 0.727 and lexical 0.462; zh 0.929 vs 0.865 and 0.924; en 0.747 vs 0.590 (lexical 0).
+    # Fusion is not worse than either ranking alone on region nDCG@5 (no margin allowed). Measured (seed 7), with
+    # the dictionary translation of English queries: all 0.902 vs dense 0.727 and lexical 0.462; zh 0.930 vs
+    # 0.865 and 0.924; en 0.875 vs 0.590 (lexical 0; before the translation 0.747).
     assert hybrid["all"]["ndcg"] >= max(dense["all"]["ndcg"], lexical["all"]["ndcg"])
     assert hybrid["zh"]["ndcg"] >= max(dense["zh"]["ndcg"], lexical["zh"]["ndcg"])
     assert hybrid["en"]["ndcg"] >= dense["en"]["ndcg"]
     # Floors a little under the figures measured when the corpus was written (in the comments).
     assert hybrid["zh"]["ndcg"] >= 0.90  # 0.929
-    assert hybrid["en"]["ndcg"] >= 0.70  # 0.747
-    assert hybrid["all"]["ndcg"] >= 0.80  # 0.838
+    assert hybrid["en"]["ndcg"] >= 0.82  # 0.875
+    assert hybrid["all"]["ndcg"] >= 0.86  # 0.902
     assert dense["all"]["ndcg"] >= 0.69  # 0.727 (zh 0.865, en 0.590)
     assert lexical["zh"]["ndcg"] >= 0.89  # 0.924
-    # The region's first paragraph holds its evidence: zh 0.969, en 0.796, all 0.894 (dense zh 1.0, lexical 0.984).
-    assert hybrid["zh"]["evidence"] >= 0.93
-    assert hybrid["en"]["evidence"] >= 0.74
-    assert hybrid["all"]["evidence"] >= 0.85
+    # The region's first paragraph holds its evidence: zh 0.984, en 0.831, all 0.911 (dense zh 1.0, lexical 0.984).
+    assert hybrid["zh"]["evidence"] >= 0.95
+    assert hybrid["en"]["evidence"] >= 0.78
+    assert hybrid["all"]["evidence"] >= 0.87
     assert all(summary[m]["all"]["hard_negative_violations"] == 0 for m in summary)
 
     # Every query now has 5-9 relevant regions, so single_top1 has nothing to count (None). What a user checks

@@ -47,7 +47,7 @@ from simkit.store.layout import (
 from simkit.store.lexical import LexicalIndex
 from simkit.store.manifest import EMBED_CONTEXTS, Manifest
 from simkit.store.sentences import SentencePlan
-from simkit.store.vectors import build_vector_index, describe, save_vector_index
+from simkit.store.vectors import VectorIndexSpec, make_vector_index, save_vector_index
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
@@ -128,6 +128,7 @@ def build_index(
     metadata = arguments.optional_path("metadata", metadata)
     ray = arguments.optional_text("ray", ray)
     ray_workers = arguments.optional_whole_number("ray_workers", ray_workers)
+    VectorIndexSpec.from_env()  # a bad $SIMKIT_EXACT_BELOW is refused before anything is embedded
     if embed_context not in EMBED_CONTEXTS:
         raise BuildError(f"unknown embed context {embed_context!r}; use one of {', '.join(EMBED_CONTEXTS)}")
     if ray is not None:
@@ -241,19 +242,22 @@ def write_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
                   model: ResolvedModel, phrases: PhraseStats, *, embed_context: str = "section",
                   sentences: tuple[SentencePlan, np.ndarray] | None = None,
                   sentence_prompt: str | None = None,
-                  latent: LatentIndex | None = None) -> tuple[str, dict[str, int]]:
+                  latent: LatentIndex | None = None,
+                  vector_spec: VectorIndexSpec | None = None) -> tuple[str, dict[str, int]]:
     """Write a complete index version (vectors, store, statistics, manifest) and publish it atomically.
 
     ``vectors[i]`` is the vector of ``units[i]``; ``sentences`` (optional) the units' sentence
     plan and its vectors (see :mod:`simkit.store.sentences`), embedded with ``sentence_prompt``
     (default: the model's, :attr:`ModelProfile.sentence_prompt`); ``latent`` (optional) the units' latent
-    terms (:mod:`simkit.store.latent`). Returns the version name and the counts. Nothing is published if any
-    step fails. Holds the index's writer lock meanwhile.
+    terms (:mod:`simkit.store.latent`). ``vector_spec`` chooses the vector index (default: exact below
+    :data:`simkit.store.vectors.EXACT_BELOW` units, see :meth:`VectorIndexSpec.from_env`). Returns the version
+    name and the counts. Nothing is published if any step fails. Holds the index's writer lock meanwhile.
     """
     with IndexLock(root, "build"):
         recover(root)
         name, tmp, counts = stage_version(root, parsed, units, vectors, model, phrases, embed_context=embed_context,
-                                          sentences=sentences, sentence_prompt=sentence_prompt, latent=latent)
+                                          sentences=sentences, sentence_prompt=sentence_prompt, latent=latent,
+                                          vector_spec=vector_spec)
         publish_or_discard(root, name, tmp)
     return name, counts
 
@@ -277,7 +281,8 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
                   split_faiss_write: bool = False,
                   warnings: list[str] | None = None,
                   runtime: str | None = None,
-                  embedded_on: dict[str, Any] | None = None) -> tuple[str, Path, dict[str, int]]:
+                  embedded_on: dict[str, Any] | None = None,
+                  vector_spec: VectorIndexSpec | None = None) -> tuple[str, Path, dict[str, int]]:
     """Write a complete index version into a temporary directory under ``root/versions``, unpublished.
 
     Returns the version name, the temporary directory and the counts; the caller publishes
@@ -286,11 +291,12 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
     (fault-injection tests; see :func:`simkit.store.vectors.save_vector_index`). Problems that do not
     stop the build (an unreadable earlier clustering) are appended to ``warnings``. ``runtime`` is the
     bulk runtime that computed the vectors (:attr:`Embedder.runtime_id`), recorded in the manifest, and so is
-    ``embedded_on`` (where the units were embedded, when not in this process).
+    ``embedded_on`` (where the units were embedded, when not in this process). ``vector_spec`` chooses the
+    vector index (:func:`simkit.store.vectors.make_vector_index`; default :meth:`VectorIndexSpec.from_env`).
     """
     name, tmp = new_version_dir(root)
     try:
-        vector_index = build_vector_index(vectors)
+        vector_index, index_record = make_vector_index(vectors, vector_spec)
         save_vector_index(vector_index, tmp / VECTORS, checkpoint, split=split_faiss_write)
         write_store(tmp / STORE, parsed, {unit.id: row for row, unit in enumerate(units)})
         with _naming_written(tmp):
@@ -324,9 +330,9 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
             "sentences": 0 if sentences is None else len(sentences[0].texts),
         }
         prompt = (sentence_prompt or model.profile.sentence_prompt) if sentences is not None else None
-        manifest = _manifest(model, vector_index, counts, tmp, extra_files=extra_files, embed_context=embed_context,
-                             sentence_prompt=prompt, latent_terms=_latent_entry(latent),
-                             runtime=runtime, embedded_on=embedded_on)
+        manifest = _manifest(model, vector_index, index_record, counts, tmp, extra_files=extra_files,
+                             embed_context=embed_context, sentence_prompt=prompt,
+                             latent_terms=_latent_entry(latent), runtime=runtime, embedded_on=embedded_on)
         with _naming_written(tmp):
             manifest.write(tmp)
     except BaseException:
@@ -387,7 +393,8 @@ def _current_dir(root: Path) -> Path | None:
         return None
 
 
-def _manifest(model: ResolvedModel, vector_index: Any, counts: dict[str, int], directory: Path,
+def _manifest(model: ResolvedModel, vector_index: Any, index_record: dict[str, Any], counts: dict[str, int],
+              directory: Path,
               extra_files: Sequence[str] = (), *, embed_context: str, sentence_prompt: str | None,
               latent_terms: dict[str, Any] | None, runtime: str | None = None,
               embedded_on: dict[str, Any] | None = None) -> Manifest:
@@ -406,7 +413,7 @@ def _manifest(model: ResolvedModel, vector_index: Any, counts: dict[str, int], d
             "max_tokens": profile.max_tokens,
             **({"runtime": runtime} if runtime else {}),
         },
-        index=describe(vector_index),
+        index=index_record,
         counts=counts,
         files={name: file_entry(directory / name) for name in (VECTORS, STORE, PHRASES, *extra_files)},
         versions=_library_versions(),

@@ -74,6 +74,7 @@ from simkit.store.layout import (
 )
 from simkit.store.parts import IndexParts
 from simkit.store.sentences import SentenceIndex, SentencePlan
+from simkit.store.vectors import VectorIndexSpec
 
 log = logging.getLogger("simkit.pipeline.rebuild")
 
@@ -228,6 +229,7 @@ def rebuild_index(
     force = arguments.flag("force", force)
     region = arguments.optional_text("region", region)
     metadata = arguments.optional_path("metadata", metadata)
+    VectorIndexSpec.from_env()  # a bad $SIMKIT_EXACT_BELOW is refused before anything is embedded
     if embedder is not None:
         arguments.instance("embedder", embedder, Embedder)
     ray = arguments.optional_text("ray", ray)

@@ -11,6 +11,7 @@ from simkit.errors import ValidationError
 from simkit.search.engine import Search
 from simkit.store.layout import STORE, VECTORS, load_version, verify_files
 from simkit.store.parts import IndexParts
+from simkit.store.vectors import stored_form
 
 
 def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.ndarray, *,
@@ -47,7 +48,8 @@ def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.
         if ntotal == 0:
             raise ValidationError(f"{where}: the new version has no indexed unit")
         rows = np.unique(np.linspace(0, ntotal - 1, num=min(ntotal, 16)).astype(np.int64))
-        if not np.allclose(parts.vectors_at(rows), vectors[rows], atol=1e-6):
+        # An approximate index stores codes: its rows read back as the computed vectors encoded and decoded.
+        if not np.allclose(parts.vectors_at(rows), stored_form(parts.vectors, vectors[rows]), atol=1e-6):
             raise ValidationError(f"{where / VECTORS}: stored vectors differ from the computed ones")
         probe = parts.store.units_at([int(rows[len(rows) // 2])])
         unit = next(iter(probe.values()), None)

@@ -34,7 +34,7 @@ from simkit.store.lexical import normalize
 from simkit.store.manifest import MANIFEST
 from simkit.store.parts import IndexParts
 from simkit.store.sentences import SentenceIndex
-from simkit.store.vectors import search_vectors
+from simkit.store.vectors import is_inverted_file, search_vectors
 
 MODES = ("dense", "lexical", "hybrid")
 DEFAULT_MODE = "hybrid"
@@ -42,16 +42,18 @@ DEFAULT_MODE = "hybrid"
 
 @dataclass(frozen=True)
 class AllowedRows:
-    """The vector rows a filter admits, as sorted row numbers (for FAISS) and a boolean mask (for masking)."""
+    """The vector rows a filter admits, as sorted row numbers (for FAISS), a boolean mask (for masking) and
+    the packed bitmap of an approximate index's ID selector (:func:`simkit.store.vectors.row_bitmap`)."""
 
     rows: np.ndarray
     mask: np.ndarray
+    bitmap: np.ndarray | None = None
 
     @classmethod
     def of(cls, rows: np.ndarray, total: int) -> AllowedRows:
         mask = np.zeros(total, dtype=bool)
         mask[rows] = True
-        return cls(rows, mask)
+        return cls(rows, mask, np.packbits(mask, bitorder="little"))
 
 
 def region_of(unit: StoredUnit) -> str:
@@ -273,13 +275,16 @@ class Search:
     def _dense_search(self, query: np.ndarray, n: int, allowed: AllowedRows | None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``n`` allowed rows by cosine.
 
-        A filter that admits most rows (the default one only drops boilerplate) is cheaper as a
-        plain search over-fetched and masked, widened until ``n`` allowed rows are in hand; a
-        narrow filter is searched inside FAISS with an ID selector.
+        On an exact index a filter that admits most rows (the default one only drops boilerplate)
+        is cheaper as a plain search over-fetched and masked, widened until ``n`` allowed rows are in
+        hand; a narrow filter is searched inside FAISS with an ID selector. An approximate index
+        (inverted file) always searches with the selector: it then returns ``min(n, allowed)`` rows
+        (:func:`simkit.store.vectors.search_vectors`), which an over-fetch of a partial search would not.
         """
         total = int(self.parts.vectors.ntotal)
-        if allowed is None or len(allowed.rows) < 0.5 * total:
-            return search_vectors(self.parts.vectors, query, n, allowed_rows=None if allowed is None else allowed.rows)
+        if allowed is None or len(allowed.rows) < 0.5 * total or is_inverted_file(self.parts.vectors):
+            return search_vectors(self.parts.vectors, query, n, allowed_rows=None if allowed is None else allowed.rows,
+                                  bitmap=None if allowed is None else allowed.bitmap)
         fetch = min(total, int(n * total / max(len(allowed.rows), 1)) + 16)
         while True:
             sims, rows = search_vectors(self.parts.vectors, query, fetch)

@@ -46,7 +46,8 @@ class Manifest:
     """What ``manifest.json`` records about one index version.
 
     ``model``: name, id, path (None for a bundled model), fingerprint, dimension, normalized,
-    query/passage prefixes, max_tokens. ``index``: the FAISS index type. ``counts``: documents,
+    query/passage prefixes, max_tokens. ``index``: the FAISS index type, and for an approximate index
+    its factory string, nlist, nprobe and the build-time recall calibration. ``counts``: documents,
     paragraphs, units, boilerplate_units, vectors, sentences. ``files``: ``{name: {"sha256", "bytes"}}``
     for every file of the version. ``versions``: library versions that built it.
     ``latent_terms``: the sparse head that computed the units' latent terms (None: none stored).
@@ -177,7 +178,11 @@ def read_checksum(directory: Path, *, remedy: str = "") -> str | None:
 
 _MODEL = {"name": str, "id": str, "path": (str, type(None)), "fingerprint": str, "dimension": "positive",
           "normalized": bool, "query_prefix": str, "passage_prefix": str, "max_tokens": "positive"}
-_INDEX = {"type": str, "metric": str, "ntotal": "count", "dimension": "positive"}
+_INDEX = {"type": str, "metric": str, "ntotal": "count", "dimension": "positive",
+          # An approximate index (simkit.store.vectors.make_vector_index); absent for an exact one.
+          "factory": str, "nlist": "positive", "nprobe": "positive", "calibration": dict}
+_CALIBRATION = {"queries": "count", "k": "count", "target": (int, float), "recall": (int, float),
+                "train_sample": "count", "recall_by_nprobe": dict}
 _REQUIRED_COUNTS = ("documents", "paragraphs", "units", "vectors")
 _LATENT = {"source": str, "version": (str, type(None)), "head_sha256": "sha256", "dim": "positive",
            "top_k": "positive"}
@@ -202,6 +207,12 @@ def _check(data: Any) -> None:
     for key, kind in _INDEX.items():
         if key in index:
             _field(index, key, "index.", kind)
+    calibration = index.get("calibration") or {}
+    for key, kind in _CALIBRATION.items():
+        if key in calibration:
+            _field(calibration, key, "index.calibration.", kind)
+    if index.get("nprobe", 1) > index.get("nlist", index.get("nprobe", 1)):
+        raise _Bad("index.nprobe", f"{index['nprobe']}, more than index.nlist ({index['nlist']})")
     counts = _object(data, "counts", "")
     for key in _REQUIRED_COUNTS:
         _field(counts, key, "counts.", "count")

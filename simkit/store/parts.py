@@ -33,7 +33,7 @@ from simkit.store.layout import (
 from simkit.store.lexical import LexicalIndex
 from simkit.store.manifest import Manifest
 from simkit.store.sentences import SentenceIndex
-from simkit.store.vectors import load_vector_index
+from simkit.store.vectors import configure_loaded, load_vector_index
 
 
 class IndexParts:
@@ -95,6 +95,7 @@ class IndexParts:
         store = Store(found.path / STORE)
         try:
             vectors = load_vector_index(found.path / VECTORS)
+            configure_loaded(vectors, manifest.index)
             total = int(vectors.ntotal)
             expected = manifest.counts.get("vectors")
             if total != expected:
