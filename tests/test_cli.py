@@ -88,8 +88,13 @@ def test_bad_inputs_are_reported_and_good_files_still_indexed(runner, tmp_path, 
 def test_corrupt_index_is_one_line_error(runner, index_copy):
     faiss_file = current_version(index_copy).path / "vectors.faiss"
     data = bytearray(faiss_file.read_bytes())
-    data[-50] ^= 0x01
+    data[-50] ^= 0x01  # same size: opening checks sizes, `simkit verify` hashes every file
     faiss_file.write_bytes(bytes(data))
+    result = runner.invoke(cli, ["verify", "--index", str(index_copy)])
+    assert result.exit_code == 1
+    [error] = _error_lines(result.output)
+    assert "vectors.faiss" in error
+    faiss_file.write_bytes(bytes(data[:-50]))  # truncated: refused on open
     result = runner.invoke(cli, ["search", QUERY, "--index", str(index_copy)])
     assert result.exit_code == 1
     assert result.output.count("\n") == 1
