@@ -45,10 +45,12 @@ DROP_OPTIONAL = 0.35
 """Chance that an optional ``(word)`` of a formula is left out of a report."""
 SWAP_CLAUSES = 0.3
 """Chance that two middle clauses of a formula of three or more clauses are swapped."""
-MEASURE_PARAGRAPHS = (1, 3)
+MEASURE_PARAGRAPHS = (1, 2)
 """Measure paragraphs per section (least, most)."""
-MEASURE_SENTENCES = (2, 4)
+MEASURE_SENTENCES = (2, 3)
 """Measure sentences per measure paragraph, after its lead sentence."""
+DROP_MEASURE_CLAUSE = 0.4
+"""Chance that a measure sentence of three or more clauses loses one of them (not its first)."""
 WRAPPER_SHARE = 0.35
 """Chance that a measure paragraph is opened or closed with a wrapper formula."""
 
@@ -166,6 +168,15 @@ def _fill(text: str, rng: random.Random, slots: Mapping[str, str]) -> str:
     return _SLOT.sub(one, text)
 
 
+def _shorten(sentence: str, rng: random.Random) -> str:
+    """A measure sentence, sometimes without one of its clauses (never the first)."""
+    end = sentence[-1] if sentence[-1] in "。；" else ""
+    clauses = (sentence[:-1] if end else sentence).split("，")
+    if len(clauses) >= 3 and rng.random() < DROP_MEASURE_CLAUSE:
+        del clauses[rng.randrange(1, len(clauses))]
+    return "，".join(clauses) + end
+
+
 def _measure_pool(paragraphs: Mapping[str, Any]) -> dict[str, list[tuple[str, list[tuple[str, str]]]]]:
     """Per section: (lead sentence, [(key, measure sentence)]) of every distractor and measure paragraph."""
     pool: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {s: [] for s in _MEASURE_SECTIONS}
@@ -200,7 +211,7 @@ def _report(region: Any, year: int, shares: Mapping[str, float], pool: Mapping[s
         sentences = [s for _, items in pool[section] for s in items]
         picked = rng.sample(sentences, min(len(sentences), rng.randint(*MEASURE_SENTENCES)))
         out = [(_fill(lead, rng, slots), "lead", "", section)]
-        out += [(_fill(s, rng, slots), "measure", key, section) for key, s in picked]
+        out += [(_shorten(_fill(s, rng, slots), rng), "measure", key, section) for key, s in picked]
         if rng.random() < WRAPPER_SHARE:
             i = rng.randrange(len(FORMULAS["wrapper"]))
             wrapper = (reword(FORMULAS["wrapper"][i], rng, slots), "formula", f"wrapper.{i}", "measure")
