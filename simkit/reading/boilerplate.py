@@ -70,7 +70,12 @@ FREQUENT_SHARE = 0.4
 FREQUENT_WEIGHT = 0.5
 SENTENCE_CUT = 0.5
 UNIT_CUT = 0.6
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+RECUR_GRAM = 5
+RECUR_SHARE = 0.25
+RECUR_MIN_REGIONS = 5
+RECUR_CUT = 0.5
+RECUR_UNIT_CUT = 0.7
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _SENTENCE_END = re.compile(r"[。；;！？!?\n]")
@@ -105,6 +110,8 @@ class PhraseStats:
     frequent: frozenset[str] = frozenset()
     endings: frozenset[str] = frozenset()
     format_version: int = FORMAT_VERSION
+    recurrent: frozenset[str] = frozenset()
+    """Character 5-grams found in at least ``RECUR_SHARE`` of the regions and at least ``RECUR_MIN_REGIONS``."""
 
     @property
     def clause_cut(self) -> float:
@@ -121,7 +128,8 @@ class PhraseStats:
                 "common_share": COMMON_SHARE, "universal_share": UNIVERSAL_SHARE,
                 "frequent_share": FREQUENT_SHARE, "common": sorted(self.common),
                 "universal": sorted(self.universal), "frequent": sorted(self.frequent),
-                "endings": sorted(self.endings)}
+                "endings": sorted(self.endings), "recur_gram": RECUR_GRAM, "recur_share": RECUR_SHARE,
+                "recur_min_regions": RECUR_MIN_REGIONS, "recurrent": sorted(self.recurrent)}
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_json(), ensure_ascii=False) + "\n", encoding="utf-8")
@@ -133,9 +141,11 @@ class PhraseStats:
         if found > FORMAT_VERSION:
             raise IndexLoadError(f"{path}: boilerplate statistics of format {found}, newer than this simkit reads "
                                  f"({FORMAT_VERSION}); upgrade simkit or rebuild the index")
-        # Format 1 had no frequent trigrams or endings: it still loads, judged by common trigrams alone.
+        # Format 1 had no frequent trigrams or endings: it still loads, judged by common trigrams alone;
+        # format 2 had no recurrent 5-grams: judged without them.
         return cls(int(data["regions"]), frozenset(data["common"]), frozenset(data["universal"]), int(data["gram"]),
-                   frozenset(data.get("frequent", ())), frozenset(data.get("endings", ())), found)
+                   frozenset(data.get("frequent", ())), frozenset(data.get("endings", ())), found,
+                   frozenset(data.get("recurrent", ())))
 
 
 def _han_only(text: str) -> str:
@@ -160,6 +170,15 @@ def _trigrams(text: str, gram: int) -> set[str]:
     for start, end in sentence_spans(text):
         han = _han_only(text[start:end])
         found.update(han[i : i + gram] for i in range(len(han) - gram + 1))
+    return found
+
+
+def _recur_grams(text: str) -> set[str]:
+    """The 5-grams of every clause's Chinese text (clauses, so that no gram spans two of them)."""
+    found: set[str] = set()
+    for start, end in sentence_spans(text, _CLAUSE_END):
+        han = _han_only(text[start:end])
+        found.update(han[i : i + RECUR_GRAM] for i in range(len(han) - RECUR_GRAM + 1))
     return found
 
 
@@ -195,13 +214,16 @@ def phrase_stats(texts_by_region: Iterable[tuple[str, str]], *, gram: int = GRAM
         texts_of.setdefault(region, []).append(text)
     counts: dict[str, int] = {}
     ending_counts: dict[str, int] = {}
+    recur_counts: dict[str, int] = {}
     for texts in texts_of.values():
         grams: set[str] = set()
         endings: set[str] = set()
+        long_grams: set[str] = set()
         for text in texts:
             grams.update(_trigrams(text, gram))
             endings.update(_endings(text))
-        for found, into in ((grams, counts), (endings, ending_counts)):
+            long_grams.update(_recur_grams(text))
+        for found, into in ((grams, counts), (endings, ending_counts), (long_grams, recur_counts)):
             for phrase in found:
                 into[phrase] = into.get(phrase, 0) + 1
     needed = {share: max(2, share * len(texts_of)) for share in (FREQUENT_SHARE, COMMON_SHARE, UNIVERSAL_SHARE)}
@@ -209,8 +231,10 @@ def phrase_stats(texts_by_region: Iterable[tuple[str, str]], *, gram: int = GRAM
     def shared_by(share: float, counts: dict[str, int] = counts) -> frozenset[str]:
         return frozenset(g for g, c in counts.items() if c >= needed[share])
 
+    recur_needed = max(RECUR_MIN_REGIONS, RECUR_SHARE * len(texts_of))
+    recurrent = frozenset(g for g, c in recur_counts.items() if c >= recur_needed)
     return PhraseStats(len(texts_of), shared_by(COMMON_SHARE), shared_by(UNIVERSAL_SHARE), gram,
-                       shared_by(FREQUENT_SHARE), shared_by(COMMON_SHARE, ending_counts))
+                       shared_by(FREQUENT_SHARE), shared_by(COMMON_SHARE, ending_counts), recurrent=recurrent)
 
 
 def formula_score(sentence: str, stats: PhraseStats, *, universal: bool = False) -> float:
@@ -245,6 +269,36 @@ def formula_score(sentence: str, stats: PhraseStats, *, universal: bool = False)
                 if covered[j] < FREQUENT_WEIGHT:
                     covered[j] = FREQUENT_WEIGHT
     return sum(covered) / (len(han) + named + 3 * len(_DIGIT.findall(text)))
+
+
+def recurrence_score(sentence: str, stats: PhraseStats, *, concrete_names: bool = False) -> float:
+    """Share of a passage's Chinese characters covered by recurrent 5-grams; digits count against (three
+    uncovered characters each), years are neutral. With ``concrete_names``, a quoted name or 《title》 that
+    is not itself wholly recurrent counts as uncovered text."""
+    if not stats.recurrent:
+        return 0.0
+    text = _YEARS.sub("", sentence)
+    named = 0
+    if concrete_names:
+        for match in _NAMED.finditer(text):
+            inner = _han_only(match.group())
+            if any(inner[i : i + RECUR_GRAM] not in stats.recurrent for i in range(len(inner) - RECUR_GRAM + 1)):
+                named += len(inner)
+        text = _NAMED.sub("", text)
+    covered = 0.0
+    digits = len(_DIGIT.findall(text))
+    total = 0
+    for start, end in sentence_spans(text, _CLAUSE_END):
+        han = _han_only(text[start:end])
+        total += len(han)
+        marks = [False] * len(han)
+        for i in range(len(han) - RECUR_GRAM + 1):
+            if han[i : i + RECUR_GRAM] in stats.recurrent:
+                marks[i : i + RECUR_GRAM] = [True] * RECUR_GRAM
+        covered += sum(marks)
+    if total < RECUR_GRAM:
+        return 0.0
+    return covered / (total + named + 3 * digits)
 
 
 def _kind(item: str, *, last: bool) -> str:
@@ -297,7 +351,8 @@ def formula_spans(text: str, stats: PhraseStats, *, universal: bool = False,
         return []
     if universal:
         return [(s, e) for s, e in sentence_spans(text)
-                if formula_score(text[s:e], stats, universal=True) >= SENTENCE_CUT]
+                if formula_score(text[s:e], stats, universal=True) >= SENTENCE_CUT
+                or recurrence_score(text[s:e], stats, concrete_names=True) >= RECUR_UNIT_CUT]
     merged: list[tuple[int, int]] = []
     unquoted = _without_quotes(text)
     for s, e in sentence_spans(text, _CLAUSE_END):
@@ -305,6 +360,7 @@ def formula_spans(text: str, stats: PhraseStats, *, universal: bool = False,
         cut = CLAUSE_CUT_FORMULAIC_ROLE if in_formulaic else stats.clause_cut
         if len(_han_only(text[s:e])) < MIN_CLAUSE_HAN or (
                 formula_score(text[s:e], stats) < cut
+                and recurrence_score(text[s:e], stats) < RECUR_CUT
                 and not (in_formulaic and _closes_with_formula(text[s:e], stats))
                 and not is_list_of_kinds(unquoted[s:e])):
             continue
