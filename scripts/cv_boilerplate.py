@@ -84,14 +84,16 @@ def main(argv: list[str] | None = None) -> int:
                                     "formula_units_left_to_initiatives": test["formula_units_left_to_initiatives"]}})
     overall = []
     for key, rows in grid.items():
+
         total = rows[0]
         for r in rows[1:]:
             total = add(total, r)
+        planted_all = total["measure"]["planted"]
         overall.append({"share": key[0], "cut": key[1], "unit_cut": key[2], "least": key[3],
                         "score": round(score(total), 4),
                         "formula": round(total["formula"]["in_spans"] / total["formula"]["planted"], 4),
                         "measure": round(total["measure"]["in_spans"] / total["measure"]["planted"], 4),
-                        "measure_units": round(total["measure"]["in_boilerplate_units"] / total["measure"]["planted"], 4),
+                        "measure_units": round(total["measure"]["in_boilerplate_units"] / planted_all, 4),
                         "formula_units": total["formula_units"],
                         "formula_units_left": total["formula_units_left_to_initiatives"]})
     overall.sort(key=lambda r: -r["score"])
