@@ -60,7 +60,7 @@ def test_planted_formula_is_flagged_and_measures_are_not_at_150_reports(corpus_1
     found = measure(corpus, flagged)
     formula, measures = found["formula"], found["measure"]
     # Measured (seed 19): 92.3 % of 1,911 planted formula sentences, 0.17 % of 3,564 measure sentences, 5 of
-    # 556 units made of planted formula left unflagged in measure or leadership roles (docs/method/boilerplate.md).
+    # 556 units made of planted formula left unflagged in roles initiatives are built from (docs/method/boilerplate.md).
     assert formula["in_spans"] / formula["planted"] >= 0.9, formula
     assert measures["in_spans"] / measures["planted"] <= 0.05, measures
     assert measures["in_boilerplate_units"] / measures["planted"] <= 0.01, measures

@@ -34,6 +34,7 @@ from typing import Any
 
 from simkit.errors import InputError
 from simkit.evaluation.many_regions import _pick_regions
+from simkit.initiatives.units import CLUSTER_ROLES
 
 __all__ = ["FORMULAS", "FormulaCorpus", "GeneratedFormulaReport", "Planted", "generate", "reword", "write_corpus"]
 
@@ -335,7 +336,7 @@ def measure(corpus: FormulaCorpus, flagged: Sequence[Any]) -> dict[str, Any]:
     """Count, over flagged parsed reports of ``corpus`` (matched by file stem), the planted formula and
     measure sentences that lie at least half in formula spans, those in units flagged as boilerplate, and
     the units made mostly (≥ 60 %) of planted formula that are left unflagged in roles that initiatives
-    are built from (``measure``, ``leadership``)."""
+    are built from (:data:`simkit.initiatives.units.CLUSTER_ROLES`)."""
     by_id = {p.report.id: p for p in flagged}
     counts = {"formula": [0, 0, 0], "measure": [0, 0, 0]}  # total, in spans, in boilerplate units
     by_group: dict[str, list[int]] = {}
@@ -364,7 +365,7 @@ def measure(corpus: FormulaCorpus, flagged: Sequence[Any]) -> dict[str, Any]:
         for unit in parsed.units:
             if unit.kind in ("paragraph", "measure") and _share_inside(unit.start, unit.end, formula_in) >= 0.6:
                 formula_units += 1
-                formula_units_open += not unit.boilerplate and unit.role in ("measure", "leadership")
+                formula_units_open += not unit.boilerplate and unit.role in CLUSTER_ROLES
     return {"reports": len(corpus.reports),
             "formula": {"planted": counts["formula"][0], "in_spans": counts["formula"][1],
                         "in_boilerplate_units": counts["formula"][2]},

@@ -75,7 +75,7 @@ RECUR_GRAM = 5
 RECUR_SHARE = 0.25
 RECUR_MIN_REGIONS = 5
 RECUR_CUT = 0.5
-RECUR_UNIT_CUT = 0.7
+RECUR_UNIT_CUT = 0.6
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _SENTENCE_END = re.compile(r"[。；;！？!?\n]")
