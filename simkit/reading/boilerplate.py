@@ -38,15 +38,24 @@ statistics over the corpus, not by a list of sentences:
    “quoted name” does not count, and a list with a number in its clause ("…4个建设工程")
    is concrete. For the stricter test below, a quoted name or 《title》 that is not itself
    made of universal trigrams also counts as concrete text.
+   **Recurrent 5-grams** carry formula at corpus scale, where a formula is in a third of the
+   reports rather than in 60 %: a character 5-gram (inside one clause) found in at least 25 % of
+   the regions and in at least five is *recurrent*. A clause whose Chinese characters are at least
+   half covered by recurrent 5-grams (digits counting against as above) is a formula span too.
+   Five characters in a row are a phrase rather than a word, so a 5-gram shared by a quarter of
+   the regions is a recurring wording, not vocabulary; the share, the cuts and the least count were
+   chosen by cross-validation on a generated corpus (``simkit.evaluation.formula_corpus``,
+   docs/method/boilerplate.md). With five regions, five means all of them, and nothing changes.
 4. A unit (paragraph or measure) is **boilerplate** — left out of search by default —
    when at least 60 % of its characters lie in sentences scoring at least 0.5 on
-   *universal* trigrams. Exclusion uses the stricter trigram set because hiding a real
-   measure costs more than showing a formula (what it flags: docs/method/boilerplate.md).
+   *universal* trigrams, or at least 0.6 on recurrent 5-grams. Exclusion uses the stricter
+   trigram set because hiding a real measure costs more than showing a formula (what it
+   flags: docs/method/boilerplate.md).
    A unit mixing a formula with a concrete measure ("自觉接受人大监督和政协民主监督，
    办理人大代表建议66件…") keeps its formula span marked but is itself not boilerplate.
 
 Needs at least three regions; with fewer, nothing is flagged. Frequent, common and
-universal trigrams and common closing phrases are persisted with the index
+universal trigrams, common closing phrases and recurrent 5-grams are persisted with the index
 (``phrases.json``) so that a single file can be judged against the corpus later
 (``simkit parse FILE --index DIR``).
 """
@@ -342,10 +351,10 @@ def formula_spans(text: str, stats: PhraseStats, *, universal: bool = False,
     """Offsets of formula passages in ``text``.
 
     By default: clauses scoring at least 0.7 (0.4 for clauses starting inside one of the
-    ``formulaic`` ranges) or holding a list of kinds, adjacent ones merged, plus 《titles》
-    made of common trigrams (the formula spans).
-    With ``universal``: whole sentences scoring at least 0.5 on universal trigrams (the
-    stricter test behind a unit's boilerplate flag).
+    ``formulaic`` ranges), or at least 0.5 on recurrent 5-grams, or holding a list of kinds,
+    adjacent ones merged, plus 《titles》 made of common trigrams (the formula spans).
+    With ``universal``: whole sentences scoring at least 0.5 on universal trigrams or at least
+    0.6 on recurrent 5-grams (the stricter test behind a unit's boilerplate flag).
     """
     if not stats.usable:
         return []
