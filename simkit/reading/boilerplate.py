@@ -45,7 +45,7 @@ statistics over the corpus, not by a list of sentences:
    Five characters in a row are a phrase rather than a word, so a 5-gram shared by a quarter of
    the regions is a recurring wording, not vocabulary; the share, the cuts and the least count were
    chosen by cross-validation on a generated corpus (``simkit.evaluation.formula_corpus``,
-   docs/method/boilerplate.md). With five regions, five means all of them, and nothing changes.
+   docs/method/boilerplate.md). With five regions, five means all of them.
 4. A unit (paragraph or measure) is **boilerplate** — left out of search by default —
    when at least 60 % of its characters lie in sentences scoring at least 0.5 on
    *universal* trigrams, or at least 0.6 on recurrent 5-grams. Exclusion uses the stricter
