@@ -38,15 +38,24 @@ statistics over the corpus, not by a list of sentences:
    “quoted name” does not count, and a list with a number in its clause ("…4个建设工程")
    is concrete. For the stricter test below, a quoted name or 《title》 that is not itself
    made of universal trigrams also counts as concrete text.
+   **Recurrent 5-grams** carry formula at corpus scale, where a formula is in a third of the
+   reports rather than in 60 %: a character 5-gram (inside one clause) found in at least 25 % of
+   the regions and in at least five is *recurrent*. A clause whose Chinese characters are at least
+   half covered by recurrent 5-grams (digits counting against as above) is a formula span too.
+   Five characters in a row are a phrase rather than a word, so a 5-gram shared by a quarter of
+   the regions is a recurring wording, not vocabulary; the share, the cuts and the least count were
+   chosen by cross-validation on a generated corpus (``simkit.evaluation.formula_corpus``,
+   docs/method/boilerplate.md). With five regions, five means all of them.
 4. A unit (paragraph or measure) is **boilerplate** — left out of search by default —
    when at least 60 % of its characters lie in sentences scoring at least 0.5 on
-   *universal* trigrams. Exclusion uses the stricter trigram set because hiding a real
-   measure costs more than showing a formula (what it flags: docs/method/boilerplate.md).
+   *universal* trigrams, or at least 0.6 on recurrent 5-grams. Exclusion uses the stricter
+   trigram set because hiding a real measure costs more than showing a formula (what it
+   flags: docs/method/boilerplate.md).
    A unit mixing a formula with a concrete measure ("自觉接受人大监督和政协民主监督，
    办理人大代表建议66件…") keeps its formula span marked but is itself not boilerplate.
 
 Needs at least three regions; with fewer, nothing is flagged. Frequent, common and
-universal trigrams and common closing phrases are persisted with the index
+universal trigrams, common closing phrases and recurrent 5-grams are persisted with the index
 (``phrases.json``) so that a single file can be judged against the corpus later
 (``simkit parse FILE --index DIR``).
 """
@@ -70,7 +79,12 @@ FREQUENT_SHARE = 0.4
 FREQUENT_WEIGHT = 0.5
 SENTENCE_CUT = 0.5
 UNIT_CUT = 0.6
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+RECUR_GRAM = 5
+RECUR_SHARE = 0.25
+RECUR_MIN_REGIONS = 5
+RECUR_CUT = 0.5
+RECUR_UNIT_CUT = 0.6
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _SENTENCE_END = re.compile(r"[。；;！？!?\n]")
@@ -105,6 +119,8 @@ class PhraseStats:
     frequent: frozenset[str] = frozenset()
     endings: frozenset[str] = frozenset()
     format_version: int = FORMAT_VERSION
+    recurrent: frozenset[str] = frozenset()
+    """Character 5-grams found in at least ``RECUR_SHARE`` of the regions and at least ``RECUR_MIN_REGIONS``."""
 
     @property
     def clause_cut(self) -> float:
@@ -121,7 +137,8 @@ class PhraseStats:
                 "common_share": COMMON_SHARE, "universal_share": UNIVERSAL_SHARE,
                 "frequent_share": FREQUENT_SHARE, "common": sorted(self.common),
                 "universal": sorted(self.universal), "frequent": sorted(self.frequent),
-                "endings": sorted(self.endings)}
+                "endings": sorted(self.endings), "recur_gram": RECUR_GRAM, "recur_share": RECUR_SHARE,
+                "recur_min_regions": RECUR_MIN_REGIONS, "recurrent": sorted(self.recurrent)}
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_json(), ensure_ascii=False) + "\n", encoding="utf-8")
@@ -133,9 +150,11 @@ class PhraseStats:
         if found > FORMAT_VERSION:
             raise IndexLoadError(f"{path}: boilerplate statistics of format {found}, newer than this simkit reads "
                                  f"({FORMAT_VERSION}); upgrade simkit or rebuild the index")
-        # Format 1 had no frequent trigrams or endings: it still loads, judged by common trigrams alone.
+        # Format 1 had no frequent trigrams or endings: it still loads, judged by common trigrams alone;
+        # format 2 had no recurrent 5-grams: judged without them.
         return cls(int(data["regions"]), frozenset(data["common"]), frozenset(data["universal"]), int(data["gram"]),
-                   frozenset(data.get("frequent", ())), frozenset(data.get("endings", ())), found)
+                   frozenset(data.get("frequent", ())), frozenset(data.get("endings", ())), found,
+                   frozenset(data.get("recurrent", ())))
 
 
 def _han_only(text: str) -> str:
@@ -160,6 +179,15 @@ def _trigrams(text: str, gram: int) -> set[str]:
     for start, end in sentence_spans(text):
         han = _han_only(text[start:end])
         found.update(han[i : i + gram] for i in range(len(han) - gram + 1))
+    return found
+
+
+def _recur_grams(text: str) -> set[str]:
+    """The 5-grams of every clause's Chinese text (clauses, so that no gram spans two of them)."""
+    found: set[str] = set()
+    for start, end in sentence_spans(text, _CLAUSE_END):
+        han = _han_only(text[start:end])
+        found.update(han[i : i + RECUR_GRAM] for i in range(len(han) - RECUR_GRAM + 1))
     return found
 
 
@@ -195,13 +223,16 @@ def phrase_stats(texts_by_region: Iterable[tuple[str, str]], *, gram: int = GRAM
         texts_of.setdefault(region, []).append(text)
     counts: dict[str, int] = {}
     ending_counts: dict[str, int] = {}
+    recur_counts: dict[str, int] = {}
     for texts in texts_of.values():
         grams: set[str] = set()
         endings: set[str] = set()
+        long_grams: set[str] = set()
         for text in texts:
             grams.update(_trigrams(text, gram))
             endings.update(_endings(text))
-        for found, into in ((grams, counts), (endings, ending_counts)):
+            long_grams.update(_recur_grams(text))
+        for found, into in ((grams, counts), (endings, ending_counts), (long_grams, recur_counts)):
             for phrase in found:
                 into[phrase] = into.get(phrase, 0) + 1
     needed = {share: max(2, share * len(texts_of)) for share in (FREQUENT_SHARE, COMMON_SHARE, UNIVERSAL_SHARE)}
@@ -209,8 +240,10 @@ def phrase_stats(texts_by_region: Iterable[tuple[str, str]], *, gram: int = GRAM
     def shared_by(share: float, counts: dict[str, int] = counts) -> frozenset[str]:
         return frozenset(g for g, c in counts.items() if c >= needed[share])
 
+    recur_needed = max(RECUR_MIN_REGIONS, RECUR_SHARE * len(texts_of))
+    recurrent = frozenset(g for g, c in recur_counts.items() if c >= recur_needed)
     return PhraseStats(len(texts_of), shared_by(COMMON_SHARE), shared_by(UNIVERSAL_SHARE), gram,
-                       shared_by(FREQUENT_SHARE), shared_by(COMMON_SHARE, ending_counts))
+                       shared_by(FREQUENT_SHARE), shared_by(COMMON_SHARE, ending_counts), recurrent=recurrent)
 
 
 def formula_score(sentence: str, stats: PhraseStats, *, universal: bool = False) -> float:
@@ -245,6 +278,36 @@ def formula_score(sentence: str, stats: PhraseStats, *, universal: bool = False)
                 if covered[j] < FREQUENT_WEIGHT:
                     covered[j] = FREQUENT_WEIGHT
     return sum(covered) / (len(han) + named + 3 * len(_DIGIT.findall(text)))
+
+
+def recurrence_score(sentence: str, stats: PhraseStats, *, concrete_names: bool = False) -> float:
+    """Share of a passage's Chinese characters covered by recurrent 5-grams; digits count against (three
+    uncovered characters each), years are neutral. With ``concrete_names``, a quoted name or 《title》 that
+    is not itself wholly recurrent counts as uncovered text."""
+    if not stats.recurrent:
+        return 0.0
+    text = _YEARS.sub("", sentence)
+    named = 0
+    if concrete_names:
+        for match in _NAMED.finditer(text):
+            inner = _han_only(match.group())
+            if any(inner[i : i + RECUR_GRAM] not in stats.recurrent for i in range(len(inner) - RECUR_GRAM + 1)):
+                named += len(inner)
+        text = _NAMED.sub("", text)
+    covered = 0.0
+    digits = len(_DIGIT.findall(text))
+    total = 0
+    for start, end in sentence_spans(text, _CLAUSE_END):
+        han = _han_only(text[start:end])
+        total += len(han)
+        marks = [False] * len(han)
+        for i in range(len(han) - RECUR_GRAM + 1):
+            if han[i : i + RECUR_GRAM] in stats.recurrent:
+                marks[i : i + RECUR_GRAM] = [True] * RECUR_GRAM
+        covered += sum(marks)
+    if total < RECUR_GRAM:
+        return 0.0
+    return covered / (total + named + 3 * digits)
 
 
 def _kind(item: str, *, last: bool) -> str:
@@ -288,16 +351,17 @@ def formula_spans(text: str, stats: PhraseStats, *, universal: bool = False,
     """Offsets of formula passages in ``text``.
 
     By default: clauses scoring at least 0.7 (0.4 for clauses starting inside one of the
-    ``formulaic`` ranges) or holding a list of kinds, adjacent ones merged, plus 《titles》
-    made of common trigrams (the formula spans).
-    With ``universal``: whole sentences scoring at least 0.5 on universal trigrams (the
-    stricter test behind a unit's boilerplate flag).
+    ``formulaic`` ranges), or at least 0.5 on recurrent 5-grams, or holding a list of kinds,
+    adjacent ones merged, plus 《titles》 made of common trigrams (the formula spans).
+    With ``universal``: whole sentences scoring at least 0.5 on universal trigrams or at least
+    0.6 on recurrent 5-grams (the stricter test behind a unit's boilerplate flag).
     """
     if not stats.usable:
         return []
     if universal:
         return [(s, e) for s, e in sentence_spans(text)
-                if formula_score(text[s:e], stats, universal=True) >= SENTENCE_CUT]
+                if formula_score(text[s:e], stats, universal=True) >= SENTENCE_CUT
+                or recurrence_score(text[s:e], stats, concrete_names=True) >= RECUR_UNIT_CUT]
     merged: list[tuple[int, int]] = []
     unquoted = _without_quotes(text)
     for s, e in sentence_spans(text, _CLAUSE_END):
@@ -305,6 +369,7 @@ def formula_spans(text: str, stats: PhraseStats, *, universal: bool = False,
         cut = CLAUSE_CUT_FORMULAIC_ROLE if in_formulaic else stats.clause_cut
         if len(_han_only(text[s:e])) < MIN_CLAUSE_HAN or (
                 formula_score(text[s:e], stats) < cut
+                and recurrence_score(text[s:e], stats) < RECUR_CUT
                 and not (in_formulaic and _closes_with_formula(text[s:e], stats))
                 and not is_list_of_kinds(unquoted[s:e])):
             continue
