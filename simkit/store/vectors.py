@@ -417,7 +417,7 @@ def top_scored_rows(scores: np.ndarray, n: int, allowed: np.ndarray | None = Non
         allowed = np.asarray(allowed, dtype=bool)
         if allowed.shape != scores.shape:
             raise ValueError(f"allowed mask has shape {allowed.shape}, expected {scores.shape}")
-        scores = np.where(allowed, scores, 0.0).astype(np.float32)
+        scores = np.where(allowed, scores, np.float32(0.0)).astype(np.float32, copy=False)
     candidates = np.flatnonzero(scores > 0)
     if n <= 0 or not len(candidates):
         return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
