@@ -55,6 +55,10 @@ class AllowedRows:
         mask[rows] = True
         return cls(rows, mask, np.packbits(mask, bitorder="little"))
 
+    @classmethod
+    def from_mask(cls, mask: np.ndarray) -> AllowedRows:
+        return cls(np.flatnonzero(mask), mask, np.packbits(mask, bitorder="little"))
+
 
 def region_of(unit: StoredUnit) -> str:
     """The name a unit is grouped under in results: its report's reporter (``石狮市``, ``深圳市 · 交通运输局``;
@@ -266,10 +270,14 @@ class Search:
                 base = self.allowed_rows_for(replace(filters, exclude_regions=()))
                 only_excluded = Filters(regions=filters.exclude_regions, include_boilerplate=True)
                 excluded = allowed_rows(self.parts.store, only_excluded)
-                rows = np.setdiff1d(np.arange(total) if base is None else base.rows, excluded, assume_unique=True)
+                # The base filter's mask with the excluded regions' rows cleared: linear, where a set
+                # difference of the admitted rows sorts them all (~60 ms a call at a million units).
+                mask = np.ones(total, dtype=bool) if base is None else base.mask.copy()
+                mask[slice(None) if excluded is None else excluded] = False
+                self._allowed_cache[filters] = AllowedRows.from_mask(mask)
             else:
                 rows = allowed_rows(self.parts.store, filters)
-            self._allowed_cache[filters] = None if rows is None else AllowedRows.of(rows, total)
+                self._allowed_cache[filters] = None if rows is None else AllowedRows.of(rows, total)
         return self._allowed_cache[filters]
 
     def _dense_search(self, query: np.ndarray, n: int, allowed: AllowedRows | None) -> tuple[np.ndarray, np.ndarray]:

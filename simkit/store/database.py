@@ -58,6 +58,11 @@ CREATE TABLE paragraphs (
 );
 CREATE INDEX paragraphs_document ON paragraphs(document_id, ordinal);
 CREATE INDEX paragraphs_parent ON paragraphs(parent_id) WHERE parent_id IS NOT NULL;
+-- A region filter (simkit.search.filters: region or reporter) finds its reports through these instead of
+-- scanning every report's row, whose columns after the report's text sit on overflow pages: one region of
+-- 10,000 reports, 80 -> 0.2 ms (`similar` excludes a new region per call).
+CREATE INDEX documents_region ON documents(region);
+CREATE INDEX documents_reporter ON documents(replace(reporter, ' ', ''));
 CREATE TABLE boilerplate_spans (
     document_id TEXT NOT NULL REFERENCES documents(id),
     start INTEGER NOT NULL,
