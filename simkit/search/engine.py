@@ -51,9 +51,10 @@ class AllowedRows:
 
     @classmethod
     def of(cls, rows: np.ndarray, total: int) -> AllowedRows:
+        """From sorted, distinct row numbers (as :func:`simkit.search.filters.allowed_rows` gives them)."""
         mask = np.zeros(total, dtype=bool)
         mask[rows] = True
-        return cls(rows, mask, np.packbits(mask, bitorder="little"))
+        return cls.from_mask(mask)
 
     @classmethod
     def from_mask(cls, mask: np.ndarray) -> AllowedRows:

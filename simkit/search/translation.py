@@ -23,15 +23,16 @@ first English query and kept in simkit's cache directory under the digest of the
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+from simkit.fileio import atomic_write
 
 _HAN_WORD = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]{2,}$")
 _LATIN = re.compile(r"[a-z]+")
@@ -133,15 +134,9 @@ class GlossTable:
         except (OSError, ValueError, TypeError, AttributeError):
             pass
         table = cls.for_vocabulary(known, entries)
-        try:
-            cache.mkdir(parents=True, exist_ok=True)
-            handle, tmp = tempfile.mkstemp(dir=cache, prefix=".glosses-", suffix=".tmp")
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump([[" ".join(key), list(words)] for key, words in table._table.items()], out,
-                          ensure_ascii=False)
-            os.replace(tmp, path)
-        except OSError:
-            pass
+        rows = [[" ".join(key), list(words)] for key, words in table._table.items()]
+        with contextlib.suppress(OSError):
+            atomic_write(path, json.dumps(rows, ensure_ascii=False))
         return table
 
     def translate(self, query: str) -> Translation:

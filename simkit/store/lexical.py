@@ -180,11 +180,12 @@ def _library_version(package: str) -> str | None:
 class LexicalIndex:
     """BM25 over the tokenized texts of an index's units; row ``i`` is ``texts[i]``."""
 
-    def __init__(self, model: bm25s.BM25, rows: int, variant: str = DEFAULT_VARIANT) -> None:
+    def __init__(self, model: bm25s.BM25, rows: int, variant: str = DEFAULT_VARIANT,
+                 directory: Path | None = None) -> None:
         self._model = model
         self.rows = rows
         self.variant = variant
-        self._directory: Path | None = None  # where it was loaded from (named by errors)
+        self._directory = directory  # where it was loaded from (named by errors)
 
     def __len__(self) -> int:
         return self.rows
@@ -254,9 +255,7 @@ class LexicalIndex:
         if problem:
             name, why = problem
             raise IndexLoadError(f"{directory / name}: corrupt lexical index ({why}); rebuild the index")
-        index = cls(model, int(rows), str(meta["variant"]))
-        index._directory = directory
-        return index
+        return cls(model, int(rows), str(meta["variant"]), directory)
 
     def query_terms(self, query: str) -> list[str]:
         """The query's distinct terms, in order: every indexed word and bigram that occurs in it.
