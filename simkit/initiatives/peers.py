@@ -46,6 +46,11 @@ PROFILE_CENTROIDS = "peer_centroids.npy"
 PROFILE_FILES = (PROFILE_REGIONS, PROFILE_OFFSETS, PROFILE_ROWS, PROFILE_CENTROIDS)
 
 
+def region_centroids(by_region: dict[str, np.ndarray], vectors: np.ndarray) -> dict[str, np.ndarray]:
+    """Each region's profile: the (unnormalised) mean float32 vector of its rows."""
+    return {name: np.asarray(vectors[rows], dtype=np.float32).mean(axis=0) for name, rows in by_region.items()}
+
+
 def save_profiles(directory: Path, store: Store, vectors: np.ndarray) -> list[str]:
     """Write every region's carried-out rows and mean vector (its profile) into ``directory``; returns the names.
 
@@ -61,8 +66,8 @@ def save_profiles(directory: Path, store: Store, vectors: np.ndarray) -> list[st
     rows = np.concatenate(list(by_region.values())) if names else np.zeros(0, dtype=np.int64)
     dim = int(np.shape(vectors)[1]) if np.ndim(vectors) == 2 else 0
     centroids = np.zeros((len(names), dim), dtype=np.float32)
-    for i, region_rows in enumerate(by_region.values()):
-        centroids[i] = np.asarray(vectors[region_rows], dtype=np.float32).mean(axis=0)
+    for i, centroid in enumerate(region_centroids(by_region, vectors).values()):
+        centroids[i] = centroid
     (directory / PROFILE_REGIONS).write_text(json.dumps(names, ensure_ascii=False) + "\n", encoding="utf-8")
     np.save(directory / PROFILE_OFFSETS, offsets)
     np.save(directory / PROFILE_ROWS, rows.astype(np.int64))
@@ -88,7 +93,7 @@ class PeerProfiles:
         else:
             self.rows = parts.store.rows_by_region(CARRIED_OUT)
             self._matrix = parts.all_vectors()
-            self.centroids = {name: self._matrix[rows].mean(axis=0) for name, rows in self.rows.items()}
+            self.centroids = region_centroids(self.rows, self._matrix)
         self._thresholds: dict[float, float] = {}
 
     @property
