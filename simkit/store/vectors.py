@@ -41,6 +41,9 @@ PROBE_LADDER = (4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024
 """The nprobe values tried at build time, smallest first; the whole list count (nlist) is the last resort."""
 
 
+TRAINING_PER_LIST = 39
+"""FAISS's minimum of training vectors per inverted list (it warns below it)."""
+
 EXACT_SCAN_ROWS = 4096
 """A filter admitting at most this many rows of an inverted file is answered by scoring those rows' stored
 vectors directly (read back through the direct map) instead of probing lists: for one region of ~300 rows
@@ -84,7 +87,7 @@ class VectorIndexSpec:
         """The FAISS factory string for an index of ``rows`` vectors."""
         if self.factory:
             return self.factory
-        if rows < max(self.exact_below, 1) or rows < 2 * 39:
+        if rows < max(self.exact_below, 1) or rows < 2 * TRAINING_PER_LIST:
             return FLAT
         return f"IVF{nlist_for(rows)},{APPROXIMATE_CODES}"
 
@@ -93,7 +96,7 @@ def nlist_for(rows: int) -> int:
     """Inverted lists for ``rows`` vectors: about 4·√rows as a power of two (4,096 at a million),
     with at least 39 training vectors per list (FAISS's minimum) and never more than 65,536."""
     wanted = 2 ** round(math.log2(max(4 * math.sqrt(max(rows, 1)), 1)))
-    return int(max(1, min(wanted, rows // 39, 65_536)))
+    return int(max(1, min(wanted, rows // TRAINING_PER_LIST, 65_536)))
 
 
 def _faiss() -> Any:
