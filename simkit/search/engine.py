@@ -276,6 +276,11 @@ class Search:
                 mask = np.ones(total, dtype=bool) if base is None else base.mask.copy()
                 mask[slice(None) if excluded is None else excluded] = False
                 self._allowed_cache[filters] = AllowedRows.from_mask(mask)
+            elif filters.is_empty and not filters.include_boilerplate:
+                # The default filter: every row but the few boilerplate ones, cleared from a full mask.
+                mask = np.ones(total, dtype=bool)
+                mask[self.parts.store.boilerplate_rows()] = False
+                self._allowed_cache[filters] = AllowedRows.from_mask(mask)
             else:
                 rows = allowed_rows(self.parts.store, filters)
                 self._allowed_cache[filters] = None if rows is None else AllowedRows.of(rows, total)
