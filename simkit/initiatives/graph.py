@@ -51,10 +51,10 @@ def knn(vectors: np.ndarray, k: int, block: int = 4096, *,
 
     Exact (``IndexFlatIP``) up to ``exact_max`` rows: O(n²·d) time (timed in
     docs/method/initiatives.md, Scale). Above it, an inverted-file index with half-precision codes
-    (``IVF…,SQfp16``: half the memory of a float copy), 4·√n lists trained with FAISS's fixed k-means seed on an evenly spaced sample, 32 lists
-    probed), which finds nearly all the close neighbours the graph keeps for a fraction of the
-    time (``scripts/bench_cluster.py`` reports both). Rows a list search misses come back as -1
-    and are dropped by the graph.
+    (``IVF…,SQfp16``: half the memory of a float copy), 4·√n lists trained with FAISS's fixed k-means
+    seed on an evenly spaced sample, 32 lists probed, which finds nearly all the close neighbours the
+    graph keeps for a fraction of the time (``scripts/bench_cluster.py`` reports both). Rows a list
+    search misses come back as -1 and are dropped by the graph.
     """
     import faiss
 

@@ -21,7 +21,7 @@ from simkit.embedding.models import PROFILES, resolve_model
 from simkit.embedding.sparse_head import LatentVector, head_info
 from simkit.errors import IndexLoadError, ModelError, QueryError
 from simkit.results import Hit, ParagraphRecord, RegionResult, SearchResult
-from simkit.search.calibration import Calibration, sample_rows
+from simkit.search.calibration import Calibration
 from simkit.search.filters import UNKNOWN_REGION, Filters, allowed_rows
 from simkit.search.fusion import Ranking, fuse
 from simkit.search.highlights import shared_substrings
@@ -165,7 +165,7 @@ class Search:
     def calibration(self) -> Calibration:
         """Calibrated similarity from a sample of the version's own vectors (:mod:`simkit.search.calibration`)."""
         if self._calibration is None:
-            self._calibration = Calibration(self.parts.vectors_at(sample_rows(self.parts.total)))
+            self._calibration = Calibration(self.parts.calibration_sample())
         return self._calibration
 
     def search(self, text: str, k: int | None = 5, *, hits: int = 3, mode: str | None = None,
