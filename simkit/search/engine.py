@@ -178,7 +178,7 @@ class Search:
         k, hits, threshold = _result_arguments(k, hits, threshold)
         filters = self._filters(filters, include_boilerplate)
         mode = self._mode(mode)
-        query = self._query_vector(text, mode, settings) if mode != "lexical" or threshold is not None else None
+        query = self.embedder.embed_query(text) if mode != "lexical" or threshold is not None else None
         regions, rankings = self._regions_for(text, query, k, hits, mode=mode, filters=filters, threshold=threshold,
                                               settings=settings)
         translated = self.translation(text).words if "translated" in rankings else []
@@ -356,16 +356,6 @@ class Search:
             entry = self.parts.manifest.files.get(LEXICAL_VOCABULARY) or {}
             self._glosses = GlossTable.cached(self.parts.lexical.has_word, entry.get("sha256"), user_cache_dir())
         return self._glosses.translate(text)
-
-    def _query_vector(self, text: str, mode: str, settings: SearchSettings) -> np.ndarray:
-        """The query's vector; a hybrid query that will be ranked by its latent terms (no indexed word) has
-        those computed at the same time and remembered for :meth:`_latent_query`."""
-        wants_latent = settings.latent_weight > 0 or (settings.latent_evidence and settings.evidence_lexical_weight > 0)
-        if mode != "hybrid" or self.latent is None or not wants_latent or self.parts.lexical.query_terms(text):
-            return self.embedder.embed_query(text)
-        vector, terms = self.embedder.embed_query_with_latent_terms(text)
-        self._latent_memo = (text, terms)
-        return vector
 
     def _latent_query(self, text: str) -> Any:
         """The latent terms of ``text``, remembered for the widening passes of one search."""
