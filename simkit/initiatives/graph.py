@@ -15,10 +15,12 @@ import numpy as np
 from simkit.errors import QueryError
 from simkit.initiatives.units import UnitTable
 
-METHODS = ("besthit-leiden", "knn-leiden", "knn-components", "agglomerative", "hdbscan")
+METHODS = ("besthit-leiden", "rbh-leiden", "knn-leiden", "knn-components", "agglomerative", "hdbscan")
 DEFAULT_METHOD = "besthit-leiden"
 DEFAULT_K = 30
 DEFAULT_QUANTILE = 0.9
+DEFAULT_RESOLUTION = 1.0
+DEFAULT_STRICT = 0.99
 
 
 def close_threshold(vectors: np.ndarray, regions: Sequence[str], quantile: float = DEFAULT_QUANTILE,
@@ -92,6 +94,18 @@ def best_hits(sims: np.ndarray, nbrs: np.ndarray, regions: Sequence[str]) -> np.
     return mask.reshape(n, k)
 
 
+def reciprocal(mask: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
+    """The entries of a best-hit ``mask`` whose neighbour has the row as its own best hit too (reciprocal)."""
+    n, k = nbrs.shape
+    src = np.repeat(np.arange(n), k)[mask.ravel()]
+    dst = nbrs.ravel()[mask.ravel()]
+    pairs = set(zip(src.tolist(), dst.tolist()))
+    keep = np.array([(b, a) in pairs for a, b in zip(src.tolist(), dst.tolist())], dtype=bool)
+    out = np.zeros(n * k, dtype=bool)
+    out[np.where(mask.ravel())[0][keep]] = True
+    return out.reshape(n, k)
+
+
 def edges_above(sims: np.ndarray, nbrs: np.ndarray, tau: float,
                 mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Undirected kNN edges with cosine ≥ ``tau`` (among ``mask``), deduplicated and sorted: (pairs, cosines)."""
@@ -113,7 +127,7 @@ def edges_above(sims: np.ndarray, nbrs: np.ndarray, tau: float,
     return pairs[first], w[first]
 
 
-def _leiden(n: int, pairs: np.ndarray, weights: np.ndarray, seed: int = 0) -> np.ndarray:
+def _leiden(n: int, pairs: np.ndarray, weights: np.ndarray, seed: int = 0, resolution: float = 1.0) -> np.ndarray:
     import igraph
 
     graph = igraph.Graph(n=n, edges=pairs.tolist())
@@ -121,7 +135,7 @@ def _leiden(n: int, pairs: np.ndarray, weights: np.ndarray, seed: int = 0) -> np
     igraph.set_random_number_generator(random.Random(seed))
     try:
         part = graph.community_leiden(objective_function="modularity", weights=weights.tolist(),
-                                      n_iterations=-1)
+                                      n_iterations=-1, resolution=resolution)
     finally:
         igraph.set_random_number_generator(random)
         random.setstate(previous)
@@ -172,8 +186,15 @@ def _hdbscan(vectors: np.ndarray) -> np.ndarray:
 
 
 def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFAULT_K,
-                quantile: float = DEFAULT_QUANTILE, seed: int = 0) -> tuple[list[list[int]], float]:
-    """Groups of ≥ 2 units (indices into ``table``), in a canonical order, and the threshold used."""
+                quantile: float = DEFAULT_QUANTILE, seed: int = 0,
+                resolution: float = DEFAULT_RESOLUTION,
+                strict: float = DEFAULT_STRICT) -> tuple[list[list[int]], float]:
+    """Groups of ≥ 2 units (indices into ``table``), in a canonical order, and the threshold used.
+
+    ``resolution`` is Leiden's modularity resolution (higher: smaller communities). ``rbh-leiden`` links
+    reciprocal best hits above the ``quantile`` threshold and one-way best hits only above the ``strict``
+    quantile's.
+    """
     if method not in METHODS:
         raise QueryError(f"unknown clustering method {method!r}; use one of {', '.join(METHODS)}")
     n = len(table)
@@ -181,11 +202,14 @@ def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFA
     if n < 2:
         return [], tau
     sims, nbrs = knn(table.vectors, k)
-    mask = best_hits(sims, nbrs, table.regions) if method == "besthit-leiden" else None
+    mask = best_hits(sims, nbrs, table.regions) if method in ("besthit-leiden", "rbh-leiden") else None
+    if method == "rbh-leiden" and mask is not None:
+        very_close = close_threshold(table.vectors, table.regions, strict, seed=seed)
+        mask = reciprocal(mask, nbrs) | (mask & (sims >= very_close))
     pairs, weights = edges_above(sims, nbrs, tau, mask)
-    if method in ("besthit-leiden", "knn-leiden"):
+    if method in ("besthit-leiden", "rbh-leiden", "knn-leiden"):
         shifted = (weights - tau) / max(1e-6, 1.0 - tau) + 1e-3
-        labels = _leiden(n, pairs, shifted, seed)
+        labels = _leiden(n, pairs, shifted, seed, resolution)
     elif method == "knn-components":
         labels = _components(n, pairs)
     elif method == "agglomerative":

@@ -318,7 +318,9 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
                                           previous_dir=_current_dir(root),
                                           model=model_key(model.profile.model_id, model.fingerprint,
                                                           vectors.shape[1]),
-                                          root=root, warnings=warnings)
+                                          root=root, warnings=warnings,
+                                          sentences=None if sentences is None else
+                                          (sentences[0].offsets, sentences[0].spans, sentences[1]))
         with _naming_written(tmp):
             extra_files += _write_profiles(tmp, vectors)
         counts = {
