@@ -26,15 +26,19 @@ Evidence strings are located after NFKC and whitespace removal, like ``simkit ev
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import time
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from simkit.errors import QueryError
 from simkit.evaluation.queries import normalize_for_match
-from simkit.initiatives.graph import DEFAULT_RESOLUTION, group_units, knn
+from simkit.initiatives.graph import DEFAULT_K, DEFAULT_RESOLUTION, DEFAULT_STRICT, group_units, knn
 from simkit.initiatives.units import SentenceTable, UnitTable
 
 
@@ -97,6 +101,9 @@ class Grouping:
     resolution: float
     min_regions: int
     seconds: float
+    method: str = "besthit-leiden"
+    strict: float = DEFAULT_STRICT
+    overlap: int = 0
 
     @property
     def granularity(self) -> str:
@@ -104,18 +111,21 @@ class Grouping:
 
     @property
     def params(self) -> dict[str, Any]:
-        return {"granularity": self.granularity, "k": self.k, "quantile": self.quantile,
-                "resolution": self.resolution, "min_regions": self.min_regions}
+        return {"granularity": self.granularity, "method": self.method, "k": self.k, "quantile": self.quantile,
+                "strict": self.strict, "resolution": self.resolution, "overlap": self.overlap,
+                "min_regions": self.min_regions}
 
 
 def grouping(table: UnitTable, *, method: str = "besthit-leiden", k: int, quantile: float,
-             resolution: float = DEFAULT_RESOLUTION, min_regions: int = 2) -> Grouping:
+             resolution: float = DEFAULT_RESOLUTION, min_regions: int = 2, strict: float = DEFAULT_STRICT,
+             overlap: int = 0) -> Grouping:
     """Cluster ``table`` and keep the groups spanning ``min_regions`` regions."""
     started = time.perf_counter()
-    groups, tau = group_units(table, method=method, k=k, quantile=quantile, resolution=resolution)
+    groups, tau = group_units(table, method=method, k=k, quantile=quantile, resolution=resolution, strict=strict,
+                              overlap=overlap)
     seconds = time.perf_counter() - started
     reported = [g for g in groups if len({table.regions[i] for i in g}) >= min_regions]
-    return Grouping(table, reported, tau, k, quantile, resolution, min_regions, seconds)
+    return Grouping(table, reported, tau, k, quantile, resolution, min_regions, seconds, method, strict, overlap)
 
 
 def recall_of(found: Grouping, labelled: list[dict[str, Any]], *, match: str = "item") -> dict[str, dict[str, Any]]:
@@ -148,7 +158,7 @@ def recall_of(found: Grouping, labelled: list[dict[str, Any]], *, match: str = "
 
 def measure(table: UnitTable, labelled: list[dict[str, Any]], boilerplate: list[dict[str, Any]], *,
             method: str = "besthit-leiden", k: int, quantile: float, min_regions: int = 2,
-            resolution: float = DEFAULT_RESOLUTION, match: str = "item",
+            resolution: float = DEFAULT_RESOLUTION, match: str = "item", strict: float = DEFAULT_STRICT,
             found: Grouping | None = None) -> dict[str, Any]:
     """Cluster ``table`` with one method and score it against labelled initiatives and boilerplate.
 
@@ -156,7 +166,7 @@ def measure(table: UnitTable, labelled: list[dict[str, Any]], boilerplate: list[
     scores a sentence clustering at the unit grain (see the module docstring). ``found`` reuses a clustering.
     """
     found = found or grouping(table, method=method, k=k, quantile=quantile, resolution=resolution,
-                              min_regions=min_regions)
+                              min_regions=min_regions, strict=strict)
     reported = found.groups
     in_cluster = {i for g in reported for i in g}
     per = recall_of(found, labelled, match=match)
@@ -181,7 +191,7 @@ def measure(table: UnitTable, labelled: list[dict[str, Any]], boilerplate: list[
     spans = sorted(len({table.regions[i] for i in g}) for g in reported)
     best = [p for p in per.values() if p["units"]]
     return {
-        "method": method, **found.params, "match": match, "threshold": round(found.threshold, 4),
+        **found.params, "match": match, "threshold": round(found.threshold, 4),
         "region_recall": round(float(np.mean([p["recall"] for p in per.values()])) if per else 0.0, 3),
         "per_initiative": {key: round(p["recall"], 3) for key, p in per.items()},
         "best_cluster_units": round(float(np.mean([p["units"] for p in best])), 1) if best else 0,
@@ -195,11 +205,192 @@ def measure(table: UnitTable, labelled: list[dict[str, Any]], boilerplate: list[
     }
 
 
-@dataclass(frozen=True)
-class Measured:
-    """Figures of one clustering: what :func:`measure` returns, as a record."""
+# --------------------------------------------------------------------------- constants chosen on folds
 
-    figures: dict[str, Any]
+CLUSTER_GRID: dict[str, tuple[Any, ...]] = {
+    "granularity": ("sentence", "unit"),
+    "method": ("besthit-leiden", "rbh-leiden"),
+    "quantile": (0.8, 0.9),
+    "strict": (0.97, 0.99),
+    "resolution": (0.5, 1.0, 2.0),
+    "overlap": (0, 1, 2),
+    "min_regions": (2, 3),
+}
+"""The candidate constants of :func:`cross_validate_clusters`; ``strict`` only acts on ``rbh-leiden``."""
+
+
+def candidate_constants(grid: dict[str, Sequence[Any]] | None = None) -> list[dict[str, Any]]:
+    """Every distinct combination of ``grid`` (default :data:`CLUSTER_GRID`), in a fixed order."""
+    grid = CLUSTER_GRID if grid is None else grid
+    seen: list[dict[str, Any]] = []
+    for values in itertools.product(*grid.values()):
+        c = dict(zip(grid, values))
+        if c["method"] != "rbh-leiden":
+            c["strict"] = DEFAULT_STRICT
+        if c not in seen:
+            seen.append(c)
+    return seen
+
+
+def shipped_constants(granularity: str = "sentence") -> dict[str, Any]:
+    """The constants ``simkit build`` clusters with at a grain (min_regions: the CLI's default, 2)."""
+    from simkit.initiatives.clustering import SENTENCE_SETTINGS, UNIT_SETTINGS
+
+    settings = SENTENCE_SETTINGS if granularity == "sentence" else UNIT_SETTINGS
+    return {"granularity": granularity, "method": settings["method"], "quantile": settings["quantile"],
+            "strict": settings["strict"], "resolution": settings["resolution"], "overlap": settings["overlap"],
+            "min_regions": 2}
+
+
+@dataclass(frozen=True)
+class InitiativeScore:
+    """One labelled initiative against one clustering: region recall (evidence sentences or units), region
+    precision (its found regions over the regions of the best-matching initiative) and their F1."""
+
+    recall: float
+    recall_unit_match: float
+    precision: float
+
+    @property
+    def f1(self) -> float:
+        r, p = self.recall, self.precision
+        return 2 * r * p / (r + p) if r + p else 0.0
+
+
+def score_initiatives(found: Grouping, labelled: list[dict[str, Any]]) -> dict[str, InitiativeScore]:
+    """Each labelled initiative's :class:`InitiativeScore` against ``found``."""
+    items = recall_of(found, labelled)
+    units = recall_of(found, labelled, match="unit") if found.granularity == "sentence" else items
+    scores = {}
+    for item in labelled:
+        mine = items[item["id"]]
+        regions = len({m["region"] for m in item["members"]})
+        hit = mine["recall"] * regions
+        scores[item["id"]] = InitiativeScore(mine["recall"], units[item["id"]]["recall"],
+                                             hit / mine["regions"] if mine["regions"] else 0.0)
+    return scores
+
+
+def _summary(scores: Sequence[InitiativeScore]) -> dict[str, float]:
+    n = max(1, len(scores))
+    return {"region_recall": round(sum(s.recall for s in scores) / n, 3),
+            "region_recall_unit_match": round(sum(s.recall_unit_match for s in scores) / n, 3),
+            "region_precision": round(sum(s.precision for s in scores) / n, 3),
+            "f1": round(sum(s.f1 for s in scores) / n, 3)}
+
+
+@dataclass(frozen=True)
+class ClusterFold:
+    """One fold: the initiatives held out, the constants chosen on the others, the held-out figures."""
+
+    fold: int
+    initiatives: list[str]
+    chosen: dict[str, Any]
+    train_f1: float
+    held_out: dict[str, float]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)["figures"]
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ClusterCrossValidation:
+    """Held-out figures of the clustering constants chosen on the other folds, beside the shipped ones.
+
+    ``held_out`` pools every initiative's score under the constants chosen without it; ``shipped`` scores
+    all initiatives with the shipped sentence-grain constants and ``unit_baseline`` with the unit grain's
+    (the method before issue 19). ``chosen_on_all`` is what the grid picks on every initiative. Only
+    ``eligible`` candidates are chosen: those whose median initiative spans fewer than all the regions.
+    """
+
+    folds: int
+    initiatives: int
+    candidates: int
+    eligible: int
+    objective: str
+    held_out: dict[str, float]
+    shipped: dict[str, Any]
+    unit_baseline: dict[str, Any]
+    chosen_on_all: dict[str, Any]
+    per_fold: list[ClusterFold]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def fold_of(initiative_id: str, folds: int) -> int:
+    """The fold of a labelled initiative: a hash of its id, so it never depends on the file order."""
+    return int(hashlib.sha256(initiative_id.encode("utf-8")).hexdigest(), 16) % folds
+
+
+def assign_folds(labelled: list[dict[str, Any]], folds: int) -> list[list[str]]:
+    """The initiatives' ids in ``folds`` groups: ordered by their hash and dealt out in turn (none empty)."""
+    ordered = sorted((item["id"] for item in labelled),
+                     key=lambda i: (hashlib.sha256(i.encode("utf-8")).hexdigest(), i))
+    return [ordered[f::folds] for f in range(folds)]
+
+
+def cross_validate_clusters(units: UnitTable, sentences: SentenceTable | None, labelled: list[dict[str, Any]], *,
+                            folds: int, grid: dict[str, Sequence[Any]] | None = None,
+                            k: int = DEFAULT_K) -> ClusterCrossValidation:
+    """Choose the clustering constants on ``folds - 1`` folds of ``labelled`` by mean F1 of region recall and
+    region precision, score the fold left out, and pool the held-out scores.
+
+    Each candidate clustering is computed once (it does not depend on the labels); a candidate of the
+    sentence grain needs ``sentences``.
+    """
+    if folds < 2:
+        raise QueryError(f"--folds must be at least 2, got {folds}")
+    if len(labelled) < folds:
+        raise QueryError(f"{len(labelled)} labelled initiatives cannot be split into {folds} folds")
+    started = time.perf_counter()
+    tables = {"unit": units, "sentence": sentences}
+    candidates = [c for c in candidate_constants(grid) if tables[c["granularity"]] is not None]
+    shipped = [shipped_constants("sentence"), shipped_constants("unit")]
+    for c in shipped:
+        if c not in candidates and tables[c["granularity"]] is not None:
+            candidates.append(c)
+    if not candidates:
+        raise QueryError("this index stores no sentence vectors; rebuild it to cluster sentences")
+    scores: list[dict[str, InitiativeScore]] = []
+    spans: list[float] = []
+    for c in candidates:
+        table = tables[c["granularity"]]
+        assert table is not None
+        found = grouping(table, method=c["method"], k=k, quantile=c["quantile"], resolution=c["resolution"],
+                         min_regions=c["min_regions"], strict=c["strict"], overlap=c["overlap"])
+        scores.append(score_initiatives(found, labelled))
+        spans.append(float(np.median([len({table.regions[i] for i in g}) for g in found.groups]))
+                     if found.groups else 0.0)
+    regions = len(set(units.regions))
+    # Initiatives, not topics: a candidate whose median initiative spans every region is no candidate.
+    eligible = [n for n in range(len(candidates)) if regions < 3 or spans[n] < regions] or list(range(len(candidates)))
+
+    def mean_f1(n: int, ids: Sequence[str]) -> float:
+        return sum(scores[n][i].f1 for i in ids) / max(1, len(ids))
+
+    def best(ids: Sequence[str]) -> int:
+        return max(eligible, key=lambda n: (round(mean_f1(n, ids), 9), -n))
+
+    groups = assign_folds(labelled, folds)
+    pooled: list[InitiativeScore] = []
+    per_fold = []
+    for f, held in enumerate(groups):
+        train = [i for g in groups if g is not held for i in g]
+        n = best(train)
+        pooled += [scores[n][i] for i in held]
+        per_fold.append(ClusterFold(f, list(held), candidates[n], round(mean_f1(n, train), 3),
+                                    _summary([scores[n][i] for i in held])))
+    everyone = [item["id"] for item in labelled]
+
+    def figures(c: dict[str, Any]) -> dict[str, Any]:
+        if c not in candidates:
+            return {"constants": c, "available": False}
+        n = candidates.index(c)
+        return {"constants": c, **_summary([scores[n][i] for i in everyone]), "median_regions": spans[n]}
+
+    return ClusterCrossValidation(folds, len(labelled), len(candidates), len(eligible),
+                                  "mean F1 of region recall and precision, median initiative below all regions",
+                                  _summary(pooled), figures(shipped[0]), figures(shipped[1]),
+                                  candidates[best(everyone)], per_fold, round(time.perf_counter() - started, 2))

@@ -154,15 +154,15 @@ def _assign_ids(members: list[set[str]], centroids: np.ndarray, previous: Stored
         return ids, floor + len(members), ClusterChanges(previous.version if previous else None, [], ids, [], [], [])
     old_members = [_keys(c) for c in previous.clusters]
     old_ids = [c["id"] for c in previous.clusters]
-    where: dict[str, int] = {}
+    where: dict[str, list[int]] = {}
     for j, m in enumerate(old_members):
         for pid in m:
-            where[pid] = j
+            where.setdefault(pid, []).append(j)  # several with sentences shared between initiatives
     overlap: dict[tuple[int, int], int] = Counter()
     for i, m in enumerate(members):
         for pid in m:
-            if pid in where:
-                overlap[(i, where[pid])] += 1
+            for j in where.get(pid, ()):
+                overlap[(i, j)] += 1
     candidates: list[tuple[int, float, int, int]] = []
     for (i, j), n in overlap.items():
         score = n / (len(members[i]) + len(old_members[j]) - n)  # Jaccard: the id follows the bulk
@@ -226,18 +226,19 @@ def same_model(model: dict[str, Any] | None, previous: StoredClustering) -> bool
 
 
 SENTENCE_SETTINGS: dict[str, Any] = {"method": "rbh-leiden", "k": DEFAULT_K, "quantile": 0.8, "strict": 0.99,
-                                      "resolution": 0.5}
+                                      "resolution": 1.0, "overlap": 1}
 """The shipped constants of the sentence grain (chosen by ``simkit eval --initiatives --folds``;
 docs/method/initiatives.md)."""
 UNIT_SETTINGS: dict[str, Any] = {"method": DEFAULT_METHOD, "k": DEFAULT_K, "quantile": DEFAULT_QUANTILE,
-                                  "strict": DEFAULT_STRICT, "resolution": DEFAULT_RESOLUTION}
+                                  "strict": DEFAULT_STRICT, "resolution": DEFAULT_RESOLUTION, "overlap": 0}
 """The constants of the unit grain (the method before issue 19, kept for indexes without sentence vectors)."""
 
 
 def cluster_table(table: UnitTable, previous: StoredClustering | None = None, *, version: str | None = None,
                   method: str | None = None, k: int | None = None, quantile: float | None = None,
                   model: dict[str, Any] | None = None, first_id: int = 1,
-                  resolution: float | None = None, strict: float | None = None) -> StoredClustering:
+                  resolution: float | None = None, strict: float | None = None,
+                  overlap: int | None = None) -> StoredClustering:
     """Cluster the items of ``table``, name the clusters and give them ids matched against ``previous``.
 
     A :class:`SentenceTable` is clustered at the sentence grain (:data:`SENTENCE_SETTINGS`): each cluster
@@ -249,11 +250,12 @@ def cluster_table(table: UnitTable, previous: StoredClustering | None = None, *,
     sentences = isinstance(table, SentenceTable)
     settings = dict(SENTENCE_SETTINGS if sentences else UNIT_SETTINGS)
     for key, value in (("method", method), ("k", k), ("quantile", quantile), ("resolution", resolution),
-                       ("strict", strict)):
+                       ("strict", strict), ("overlap", overlap)):
         if value is not None:
             settings[key] = value
     groups, tau = group_units(table, method=settings["method"], k=settings["k"], quantile=settings["quantile"],
-                              resolution=settings["resolution"], strict=settings["strict"])
+                              resolution=settings["resolution"], strict=settings["strict"],
+                              overlap=settings["overlap"])
     dim = table.vectors.shape[1] if table.vectors.ndim == 2 else 0
     centroids = np.zeros((len(groups), dim), np.float32)
     cohesion: list[float] = []
@@ -300,7 +302,8 @@ def cluster_table(table: UnitTable, previous: StoredClustering | None = None, *,
                               "quantile": settings["quantile"], "threshold": round(tau, 4),
                               "roles": list(CLUSTER_ROLES), "units": len(set(table.rows))}
     if sentences:
-        params.update({"strict": settings["strict"], "resolution": settings["resolution"], "sentences": len(table)})
+        params.update({"method": settings["method"], "strict": settings["strict"],
+                       "resolution": settings["resolution"], "overlap": settings["overlap"], "sentences": len(table)})
     if model is not None:
         params["model"] = dict(model)
     return StoredClustering(version, settings["method"], params, next_id, clusters, centroids, changes,

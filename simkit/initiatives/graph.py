@@ -127,6 +127,21 @@ def edges_above(sims: np.ndarray, nbrs: np.ndarray, tau: float,
     return pairs[first], w[first]
 
 
+def secondary_memberships(labels: np.ndarray, pairs: np.ndarray, at_least: int) -> dict[int, list[int]]:
+    """For each item, the communities other than its own that it has at least ``at_least`` edges into."""
+    counts: dict[tuple[int, int], int] = {}
+    for a, b in pairs.tolist():
+        la, lb = int(labels[a]), int(labels[b])
+        if la != lb and la >= 0 and lb >= 0:
+            counts[(a, lb)] = counts.get((a, lb), 0) + 1
+            counts[(b, la)] = counts.get((b, la), 0) + 1
+    found: dict[int, list[int]] = {}
+    for (i, label), n in sorted(counts.items()):
+        if n >= at_least:
+            found.setdefault(i, []).append(label)
+    return found
+
+
 def _leiden(n: int, pairs: np.ndarray, weights: np.ndarray, seed: int = 0, resolution: float = 1.0) -> np.ndarray:
     import igraph
 
@@ -188,12 +203,13 @@ def _hdbscan(vectors: np.ndarray) -> np.ndarray:
 def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFAULT_K,
                 quantile: float = DEFAULT_QUANTILE, seed: int = 0,
                 resolution: float = DEFAULT_RESOLUTION,
-                strict: float = DEFAULT_STRICT) -> tuple[list[list[int]], float]:
+                strict: float = DEFAULT_STRICT, overlap: int = 0) -> tuple[list[list[int]], float]:
     """Groups of ≥ 2 units (indices into ``table``), in a canonical order, and the threshold used.
 
     ``resolution`` is Leiden's modularity resolution (higher: smaller communities). ``rbh-leiden`` links
     reciprocal best hits above the ``quantile`` threshold and one-way best hits only above the ``strict``
-    quantile's.
+    quantile's. With ``overlap`` n > 0 an item also joins every other community it has at least n graph
+    edges into (:func:`secondary_memberships`), so groups may share items.
     """
     if method not in METHODS:
         raise QueryError(f"unknown clustering method {method!r}; use one of {', '.join(METHODS)}")
@@ -220,6 +236,10 @@ def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFA
     for i, label in enumerate(labels.tolist()):
         if label >= 0:
             groups.setdefault(label, []).append(i)
+    if overlap > 0 and method in ("besthit-leiden", "rbh-leiden", "knn-leiden") and len(pairs):
+        for i, extra in secondary_memberships(labels, pairs, overlap).items():
+            for label in extra:
+                groups[label].append(i)
     kept = [sorted(g) for g in groups.values() if len(g) >= 2]
     kept.sort(key=lambda g: (-len(g), g[0]))
     return kept, tau
