@@ -569,6 +569,32 @@ def _eval_folds_text(report: Any, k: int) -> None:
     echo_line("chosen on all queries: " + ", ".join(f"{name}={value}" for name, value in report.chosen.items()))
 
 
+def _figures_line(label: str, figures: dict[str, Any]) -> str:
+    extra = f"  median regions {figures['median_regions']:g}" if "median_regions" in figures else ""
+    return (f"{label:<24} recall {figures.get('region_recall', 0):.3f}  recall (unit match) "
+            f"{figures.get('region_recall_unit_match', 0):.3f}  precision {figures.get('region_precision', 0):.3f}"
+            f"  F1 {figures.get('f1', 0):.3f}{extra}")
+
+
+def _eval_initiative_folds_text(report: Any) -> None:
+    echo_line(f"{report.folds}-fold cross-validation over {report.initiatives} labelled initiatives, "
+              f"{report.candidates} candidate constants ({report.eligible} eligible); chosen by {report.objective}")
+    echo_line(_figures_line("held out", report.held_out))
+    echo_line(_figures_line("shipped (sentences)", report.shipped))
+    echo_line(_figures_line("unit grain (before)", report.unit_baseline))
+    echo_line("chosen on all: " + ", ".join(f"{name}={value}" for name, value in report.chosen_on_all.items()))
+
+
+def _eval_initiatives_text(report: Any) -> None:
+    echo_line(f"{report.initiatives} labelled initiatives")
+    for label, figures in (("shipped (sentences)", report.shipped), ("unit grain (before)", report.unit_baseline)):
+        echo_line(_figures_line(label, figures) + f"  initiatives {figures['clusters']}  formula "
+                  f"{len(figures['boilerplate_initiatives'])}")
+    names = report.names
+    echo_line(f"named by a shared phrase: {names['named_by_shared_phrase']} of {names['initiatives']} "
+              f"({names['share']:.0%}); duplicate names: {len(names['duplicates'])}")
+
+
 def _one_or_all(reports: list[Any], compare: bool, **_: Any) -> Any:
     return reports if compare else reports[0]
 
@@ -579,6 +605,13 @@ EVAL = View(text=lambda reports, k, **_: _eval_text(reports, k), data=_one_or_al
 EVAL_FOLDS = View(text=lambda report, k, **_: _eval_folds_text(report, k))
 """A :class:`~simkit.evaluation.crossval.CrossValidation`: held-out figures per mode, the shipped constants' figures
 and the constants chosen on every query."""
+
+EVAL_INITIATIVES = View(text=lambda report, **_: _eval_initiatives_text(report))
+"""An :class:`~simkit.evaluation.clusters.InitiativeEvaluation`: the shipped clustering and the unit-grain baseline
+scored on labelled initiatives, and how the initiatives are named."""
+
+EVAL_INITIATIVE_FOLDS = View(text=lambda report, **_: _eval_initiative_folds_text(report))
+"""A :class:`~simkit.evaluation.clusters.ClusterCrossValidation`: held-out figures beside the shipped constants'."""
 
 EVAL_SIMILAR = View(text=lambda reports, k, **_: _eval_similar_text(reports, k), data=_one_or_all)
 """The :class:`~simkit.evaluation.queries.SimilarEvalResult` of each mode (``compare``: a JSON list of them)."""

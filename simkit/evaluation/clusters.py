@@ -28,15 +28,18 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from simkit.errors import QueryError
+from simkit.errors import InputError, QueryError
 from simkit.evaluation.queries import normalize_for_match
 from simkit.initiatives.graph import DEFAULT_K, DEFAULT_RESOLUTION, DEFAULT_STRICT, group_units, knn
 from simkit.initiatives.units import SentenceTable, UnitTable
@@ -394,3 +397,120 @@ def cross_validate_clusters(units: UnitTable, sentences: SentenceTable | None, l
                                   "mean F1 of region recall and precision, median initiative below all regions",
                                   _summary(pooled), figures(shipped[0]), figures(shipped[1]),
                                   candidates[best(everyone)], per_fold, round(time.perf_counter() - started, 2))
+
+
+# --------------------------------------------------------------------------- files and the shipped clustering
+
+
+def _read_list(path: Path, what: str) -> list[Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable JSON {what} file ({exc})") from exc
+    if not isinstance(data, list):
+        raise InputError(f"{path}: expected a JSON list of {what}s")
+    return data
+
+
+def load_initiatives(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """Labelled initiatives of one or more files (``{id, members: [{region, evidence: [...]}]}`` each), pooled.
+
+    An id found in two files is prefixed with its file's stem (``clusters_dev:c03``). A malformed file is an
+    :class:`InputError` naming it.
+    """
+    loaded: list[tuple[Path, dict[str, Any]]] = []
+    for path in paths:
+        for item in _read_list(path, "labelled initiative"):
+            members = item.get("members") if isinstance(item, dict) else None
+            if not (isinstance(item, dict) and isinstance(item.get("id"), str) and isinstance(members, list)
+                    and members and all(isinstance(m, dict) and isinstance(m.get("region"), str)
+                                        and isinstance(m.get("evidence"), list) and m["evidence"]
+                                        and all(isinstance(e, str) and e for e in m["evidence"])
+                                        for m in members)):
+                raise InputError(f"{path}: expected a JSON list of {{id, members: [{{region, evidence: [...]}}]}} "
+                                 "objects (labelled initiatives)")
+            loaded.append((path, item))
+    counts = Counter(item["id"] for _, item in loaded)
+    pooled = []
+    for path, item in loaded:
+        pooled.append({**item, "id": f"{path.stem}:{item['id']}"} if counts[item["id"]] > 1 else item)
+    if len({item["id"] for item in pooled}) != len(pooled):
+        raise InputError(f"{paths[0]}: labelled initiative ids repeat within one file")
+    return pooled
+
+
+def load_boilerplate(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """Labelled formula passages (``{id, occurrences: [{region, evidence: [...]}]}`` each) of one or more files."""
+    pooled = []
+    for path in paths:
+        for item in _read_list(path, "formula passage"):
+            if not (isinstance(item, dict) and isinstance(item.get("occurrences"), list) and all(
+                    isinstance(m, dict) and isinstance(m.get("region"), str) and isinstance(m.get("evidence"), list)
+                    for m in item["occurrences"])):
+                raise InputError(f"{path}: expected a JSON list of {{id, occurrences: [{{region, evidence}}]}} "
+                                 "objects (formula passages)")
+            pooled.append(item)
+    return pooled
+
+
+def shared_phrase_members(label: str, texts: Sequence[str]) -> int:
+    """How many of ``texts`` hold ``label`` (after the normalisation of evidence matching)."""
+    wanted = normalize_for_match(label).lower()
+    return sum(1 for t in texts if wanted and wanted in normalize_for_match(t).lower())
+
+
+@dataclass(frozen=True)
+class InitiativeEvaluation:
+    """The shipped clustering of an index scored on labelled initiatives and formula passages.
+
+    ``shipped``: :func:`measure` figures of the sentence grain with the shipped constants (with
+    ``region_recall_unit_match`` and ``region_precision``); ``unit_baseline``: the unit grain (the method
+    before issue 19). ``names``: of the initiatives spanning two regions or more, how many are named by a
+    phrase found in at least two members' sentences (``named_by_shared_phrase``, ``share``), and the
+    names that repeat (``duplicates``, none expected).
+    """
+
+    initiatives: int
+    shipped: dict[str, Any]
+    unit_baseline: dict[str, Any]
+    names: dict[str, Any]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _scored(found: Grouping, labelled: list[dict[str, Any]], boilerplate: list[dict[str, Any]]) -> dict[str, Any]:
+    figures = measure(found.table, labelled, boilerplate, k=found.k, quantile=found.quantile, found=found)
+    summary = _summary(list(score_initiatives(found, labelled).values()))
+    return {**figures, "region_recall_unit_match": summary["region_recall_unit_match"],
+            "region_precision": summary["region_precision"], "f1": summary["f1"]}
+
+
+def evaluate_initiatives(units: UnitTable, sentences: SentenceTable | None, labelled: list[dict[str, Any]],
+                         boilerplate: Sequence[dict[str, Any]] = ()) -> InitiativeEvaluation:
+    """Score the shipped sentence-grain clustering and the unit-grain baseline (see :class:`InitiativeEvaluation`)."""
+    from simkit.initiatives.clustering import cluster_table
+
+    if sentences is None:
+        raise QueryError("this index stores no sentence vectors; rebuild it to cluster sentences")
+    started = time.perf_counter()
+    results = {}
+    for grain, table in (("sentence", sentences), ("unit", units)):
+        c = shipped_constants(grain)
+        found = grouping(table, method=c["method"], k=DEFAULT_K, quantile=c["quantile"], resolution=c["resolution"],
+                         min_regions=c["min_regions"], strict=c["strict"], overlap=c["overlap"])
+        results[grain] = _scored(found, labelled, list(boilerplate))
+    clustering = cluster_table(sentences)
+    texts = {sid: sentences.texts[i] for i, sid in enumerate(sentences.ids)}
+    regions = {sid: sentences.regions[i] for i, sid in enumerate(sentences.ids)}
+    reported = [c for c in clustering.clusters if len({regions[s["id"]] for s in c["sentences"]}) >= 2]
+    shared = [c for c in reported if c.get("named_by") == "phrase"
+              and shared_phrase_members(c["label"], [texts[s["id"]] for s in c["sentences"]]) >= 2]
+    labels = Counter(c["label"] for c in reported)
+    names = {"initiatives": len(reported), "named_by_shared_phrase": len(shared),
+             "share": round(len(shared) / len(reported), 3) if reported else 0.0,
+             "duplicates": sorted(label for label, n in labels.items() if n > 1),
+             "labels": [c["label"] for c in reported]}
+    return InitiativeEvaluation(len(labelled), results["sentence"], results["unit"], names,
+                                round(time.perf_counter() - started, 2))
