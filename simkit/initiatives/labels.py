@@ -88,14 +88,32 @@ def _raw_tokens(text: str) -> list[str]:
 
 
 def phrases_of(text: str) -> set[str]:
-    """The candidate names in ``text``: quoted names and 《titles》 (with their marks) and runs of 1–4 jieba
-    words of 3–14 characters that neither begin nor end with a generic word and hold no digit or punctuation."""
+    """The candidate names in ``text``: quoted names and 《titles》 (with their marks, alone and with the word
+    before or after a quoted name) and runs of 1–4 jieba words of 3–14 characters that neither begin nor end
+    with a generic word and hold no digit or punctuation."""
     from simkit.store.lexical import STOPWORDS, normalize
 
     found = {m.group(0) for m in _QUOTED.finditer(text)}
     found |= {normalize(m.group(0)) for m in _QUOTED.finditer(text)}
     tokens = _raw_tokens(text)
     generic = STOPWORDS | _EXTRA_STOPWORDS
+    # A quoted name with the word before or after it: 行政执法“三项制度”, “八五”普法.
+    for i, t in enumerate(tokens):
+        if t != "“":
+            continue
+        close = next((j for j in range(i + 1, min(len(tokens), i + 8)) if tokens[j] == "”"), None)
+        if close is None:
+            continue
+        quoted = "".join(tokens[i:close + 1])
+        before = tokens[i - 1] if i > 0 else ""
+        after = tokens[close + 1] if close + 1 < len(tokens) else ""
+        if _HAN_RUN.match(before) and before not in generic:
+            found.add(before + quoted)
+            earlier = tokens[i - 2] if i > 1 else ""
+            if _HAN_RUN.match(earlier) and len(earlier + before) <= 6:
+                found.add(earlier + before + quoted)
+        if _HAN_RUN.match(after) and after not in generic:
+            found.add(quoted + after)
     for i in range(len(tokens)):
         if tokens[i] in generic or not _HAN_RUN.match(tokens[i]):
             continue
@@ -135,8 +153,9 @@ def name_groups(texts: list[list[str]], regions: list[list[str]], background: Se
     scores ``coverage × log(1 + texts / texts holding it) × length``, where coverage is the share of the
     group's texts holding it and the texts counted are every group's and the ``background``'s, so that
     phrases common everywhere score low; a quoted name or 《title》 scores double. Groups are named
-    largest first, each by its best phrase no earlier group took; a keyword label that another group
-    already carries gets its next keyword appended.
+    largest first, each by its best phrase that neither is, contains nor lies inside an earlier group's
+    name (then lengthened to the longest phrase around it with the same support); a keyword label that
+    another group already carries gets its next keyword appended.
     """
     cache: dict[str, set[str]] = {}
 
@@ -163,8 +182,8 @@ def name_groups(texts: list[list[str]], regions: list[list[str]], background: Se
                 spread.setdefault(p, set()).add(r)
         scored = []
         for p, n in support.items():
-            if n < 2 or len(spread[p]) < 2 or p in used:
-                continue
+            if n < 2 or len(spread[p]) < 2 or any(p in u or u in p for u in used):
+                continue  # not a name another initiative carries, nor one inside it or around it
             quoted = p[0] in "“《"
             score = (n / len(texts[g])) * math.log(1 + total / frequency[p]) * min(len(p), 10) * (
                 QUOTED_BONUS if quoted else 1.0)
@@ -174,7 +193,7 @@ def name_groups(texts: list[list[str]], regions: list[list[str]], background: Se
             best = min(scored)[2]
             # A phrase inside a longer one with the same support says less: 三项制度 -> 行政执法“三项制度”.
             longer = [p for p in support if best in p and p != best and support[p] == support[best]
-                      and len(spread[p]) >= 2 and p not in used]
+                      and len(spread[p]) >= 2 and not any(p in u or u in p for u in used)]
             if longer:
                 best = max(longer, key=lambda p: (len(p), p))
             used.add(best)
