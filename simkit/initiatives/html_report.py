@@ -147,12 +147,14 @@ def _quotas(sizes: list[int], limit: int) -> list[int]:
 def map_strata(table: UnitTable, clusters: ClusterSet,
                limit: int = MAP_POINTS) -> list[tuple[str, list[int], str, int]]:
     """The map's traces ``(name, rows of table, colour, marker size)``: the units outside any initiative,
-    then each initiative's; at most ``limit`` rows in all, a seeded sample stratified by trace."""
+    then each initiative's (a unit in several, in the first); at most ``limit`` rows in all, a seeded sample
+    stratified by trace."""
     position = {pid: i for i, pid in enumerate(table.ids)}
     placed: set[int] = set()
     traces = []
     for n, c in enumerate(clusters.clusters):
-        rows = [position[u.paragraph_id] for u in c.units if u.paragraph_id in position]
+        # A unit in several initiatives is drawn once, in the first (largest) one's colour.
+        rows = sorted({position[u.paragraph_id] for u in c.units if u.paragraph_id in position} - placed)
         placed.update(rows)
         traces.append((_name(c), rows, _color(n), 9))
     rest = [i for i in range(len(table)) if i not in placed]
