@@ -36,9 +36,9 @@ from simkit.cli.progress import progress_factory
 def eval_command(queries: tuple[str, ...], index_dir: str | None, initiatives: bool, boilerplate: tuple[str, ...],
                  k: int, mode: str | None, include_boilerplate: bool, compare: bool, by_example: bool,
                  folds: int | None, quiet: bool, as_json: bool) -> None:
-    """Measure retrieval quality on labeled query files (region nDCG@k, recall, evidence, hard negatives).
+    """Measure retrieval (region nDCG@k, recall, evidence) or, with --initiatives, the clustering's quality.
 
-    Several files are pooled into one set (e.g. the dev set and a set of your own for --folds). With
+    Retrieval: labeled query files (region nDCG@k, recall, evidence, hard negatives). Several files are pooled into one set (e.g. the dev set and a set of your own for --folds). With
     --initiatives the files hold labelled initiatives and the clustering is measured instead.
     """
     from simkit.evaluation.queries import evaluate, evaluate_similar, load_queries
