@@ -38,8 +38,9 @@ def eval_command(queries: tuple[str, ...], index_dir: str | None, initiatives: b
                  folds: int | None, quiet: bool, as_json: bool) -> None:
     """Measure retrieval (region nDCG@k, recall, evidence) or, with --initiatives, the clustering's quality.
 
-    Retrieval: labeled query files (region nDCG@k, recall, evidence, hard negatives). Several files are pooled into one set (e.g. the dev set and a set of your own for --folds). With
-    --initiatives the files hold labelled initiatives and the clustering is measured instead.
+    Retrieval: labeled query files (region nDCG@k, recall, evidence, hard negatives). Several files are
+    pooled into one set (e.g. the dev set and a set of your own for --folds). With --initiatives the files
+    hold labelled initiatives and the clustering is measured instead.
     """
     from simkit.evaluation.queries import evaluate, evaluate_similar, load_queries
     from simkit.search.engine import MODES
