@@ -321,13 +321,18 @@ def _matrix_rows(matrix: dict[str, Any]) -> Iterable[list[str]]:
 def _matrix_table(matrix: dict[str, Any]) -> None:
     from rich.table import Table
 
+    from rich.cells import cell_len
+
     table = Table(title="region × initiative (year the region's report covers it; plan = only planned)")
     table.add_column("region")
+    needed = 16 + max((cell_len(r) for r in matrix["regions"]), default=0)
     for i in matrix["initiatives"]:
-        table.add_column(clean(f"{i['id']}\n{clean(i['label'])[:12]}"), justify="center")
+        label = clean(i["label"])[:12]
+        needed += max(cell_len(label), len(i["id"]), 6) + 3
+        table.add_column(clean(f"{i['id']}\n{label}"), justify="center")
     for row in _matrix_rows(matrix):
         table.add_row(*(clean(cell) for cell in row))
-    print_table(table, width=160)
+    print_table(table, width=max(160, needed))  # not on a terminal: as wide as the labels need, never cut
 
 
 def _matrix_columns(matrix: dict[str, Any]) -> list[str]:
