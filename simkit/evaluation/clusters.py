@@ -302,7 +302,8 @@ class ClusterCrossValidation:
 
     ``held_out`` pools every initiative's score under the constants chosen without it; ``shipped`` scores
     all initiatives with the shipped sentence-grain constants and ``unit_baseline`` with the unit grain's
-    (the method before issue 19). ``chosen_on_all`` is what the grid picks on every initiative. Only
+    (the method before issue 19). ``chosen_on_all`` is what the grid picks on every initiative;
+    ``held_out_per_initiative`` each initiative's fold and held-out figures. Only
     ``eligible`` candidates are chosen: those whose median initiative spans fewer than all the regions.
     """
 
@@ -316,15 +317,11 @@ class ClusterCrossValidation:
     unit_baseline: dict[str, Any]
     chosen_on_all: dict[str, Any]
     per_fold: list[ClusterFold]
+    held_out_per_initiative: dict[str, dict[str, Any]]
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def fold_of(initiative_id: str, folds: int) -> int:
-    """The fold of a labelled initiative: a hash of its id, so it never depends on the file order."""
-    return int(hashlib.sha256(initiative_id.encode("utf-8")).hexdigest(), 16) % folds
 
 
 def assign_folds(labelled: list[dict[str, Any]], folds: int) -> list[list[str]]:
@@ -379,10 +376,15 @@ def cross_validate_clusters(units: UnitTable, sentences: SentenceTable | None, l
     groups = assign_folds(labelled, folds)
     pooled: list[InitiativeScore] = []
     per_fold = []
+    per_initiative: dict[str, dict[str, Any]] = {}
     for f, held in enumerate(groups):
         train = [i for g in groups if g is not held for i in g]
         n = best(train)
         pooled += [scores[n][i] for i in held]
+        for i in held:
+            per_initiative[i] = {"fold": f, "recall": round(scores[n][i].recall, 3),
+                                 "recall_unit_match": round(scores[n][i].recall_unit_match, 3),
+                                 "precision": round(scores[n][i].precision, 3)}
         per_fold.append(ClusterFold(f, list(held), candidates[n], round(mean_f1(n, train), 3),
                                     _summary([scores[n][i] for i in held])))
     everyone = [item["id"] for item in labelled]
@@ -396,7 +398,8 @@ def cross_validate_clusters(units: UnitTable, sentences: SentenceTable | None, l
     return ClusterCrossValidation(folds, len(labelled), len(candidates), len(eligible),
                                   "mean F1 of region recall and precision, median initiative below all regions",
                                   _summary(pooled), figures(shipped[0]), figures(shipped[1]),
-                                  candidates[best(everyone)], per_fold, round(time.perf_counter() - started, 2))
+                                  candidates[best(everyone)], per_fold,
+                                  {i: per_initiative[i] for i in everyone}, round(time.perf_counter() - started, 2))
 
 
 # --------------------------------------------------------------------------- files and the shipped clustering
