@@ -319,9 +319,8 @@ def _matrix_rows(matrix: dict[str, Any]) -> Iterable[list[str]]:
 
 
 def _matrix_table(matrix: dict[str, Any]) -> None:
-    from rich.table import Table
-
     from rich.cells import cell_len
+    from rich.table import Table
 
     table = Table(title="region × initiative (year the region's report covers it; plan = only planned)")
     table.add_column("region")
