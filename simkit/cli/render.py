@@ -275,7 +275,7 @@ def _clusters_table(result: Any) -> None:
         best = next((u for u in c.units if u.paragraph_id == c.representative), c.units[0])
         regions = "\n".join(f"{r} {c.years.get(r) or ''}" + (" (plan)" if c.region_status.get(r) == "planned" else "")
                             for r in c.regions)
-        text = clean(best.text)
+        text = clean(best.sentence or best.text)  # the sentence in the initiative, at the sentence grain
         example = text if len(text) <= 120 else text[:119] + "…"
         table.add_row(clean(c.id), Text(clean(f"{c.label}\n{' · '.join(c.keywords)}")), clean(regions),
                       f"{c.cohesion:.3f}",

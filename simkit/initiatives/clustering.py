@@ -1,7 +1,13 @@
 """Recurring initiatives: measures of different reports grouped into clusters, labelled, with stable ids.
 
-Method (the default, chosen by measurement: ``scripts/eval_clusters.py``; the figures are in
-docs/method/initiatives.md):
+An index with sentence vectors is clustered at the **sentence grain** (issue 19; constants
+:data:`SENTENCE_SETTINGS`, chosen by ``simkit eval --initiatives --folds``; docs/method/initiatives.md):
+the sentences of the units below, less formula and pure statistics
+(:class:`~simkit.initiatives.units.SentenceTable`), linked by reciprocal best hits (``rbh-leiden``),
+Leiden communities with secondary memberships (a sentence may be in several; a unit is in every cluster
+one of its sentences is in), each named by the phrase its members share
+(:func:`~simkit.initiatives.labels.name_groups`), ids matched on sentence ids. The unit grain below
+(:data:`UNIT_SETTINGS`) is the method before, used for an index without sentence vectors:
 
 1. **Units.** Indexed units with role ``measure``, ``leadership`` (carried out) or ``plan``
    (planned), boilerplate excluded; sorted by paragraph id, so the input order never matters.
