@@ -19,6 +19,7 @@ from simkit.store.lexical import LexicalIndex
 from simkit.store.manifest import Manifest
 from simkit.store.postings import add_postings, capped_depths, order_long_postings
 from simkit.store.sentences import FILES, INT8_FILES, SentenceIndex, SentencePlan, quantize
+from simkit.store.vectors import CALIBRATION_FILE
 
 QUERIES = ("在乡镇推行一支队伍管执法的综合执法改革", "开展法治宣传教育，落实谁执法谁普法责任制",
            "free legal advisers for every village and community")
@@ -127,6 +128,29 @@ def test_region_profiles_are_stored_and_recommend_as_computed_ones(index_copy):
         for region, recommendations in stored.items():
             assert index.recommend_for_region(region) == recommendations
     assert any(stored.values())
+
+
+def test_the_calibration_sample_is_stored_and_calibrates_as_the_vectors_do(index_copy):
+    version = current_version(index_copy)
+    assert CALIBRATION_FILE in version.manifest.files
+    query = "在乡镇推行一支队伍管执法的综合执法改革"
+    with open_index(index_copy) as index:
+        stored = index.search(query, threshold=0.9).to_dict()
+    _rewrite_manifest(version.path, lambda data: data["files"].pop(CALIBRATION_FILE))
+    with open_index(index_copy) as index:  # a version written before: the sample read from the vectors
+        assert index.search(query, threshold=0.9).to_dict() == stored
+    assert stored["regions"]
+
+
+def test_a_damaged_calibration_sample_is_named(index_copy):
+    version = current_version(index_copy)
+    np.save(version.path / CALIBRATION_FILE, np.zeros((3, 5), np.float32))
+    _rewrite_manifest(version.path, lambda data: data["files"].update(
+        {CALIBRATION_FILE: file_entry(version.path / CALIBRATION_FILE)}))
+    with open_index(index_copy) as index, pytest.raises(IndexLoadError) as caught:
+        index.search("法治宣传", threshold=0.9)
+    assert str(CALIBRATION_FILE) in str(caught.value) and "rebuild the index" in str(caught.value)
+    assert "\n" not in str(caught.value)
 
 
 # --------------------------------------------------------------------------- capped postings

@@ -19,7 +19,7 @@ from simkit.store.manifest import Manifest
 def test_manifest_records_how_the_index_was_built(demo_index_dir):
     version = current_version(demo_index_dir)
     manifest = version.manifest.to_dict()  # as written to manifest.json
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["model"]["id"] == "intfloat/multilingual-e5-small"
     assert manifest["model"]["dimension"] == 384
     assert manifest["model"]["normalized"] is True

@@ -204,9 +204,17 @@ def test_manifest_fields_are_checked_against_the_schema(tiny, damage):
 def test_a_newer_format_is_refused_with_its_number(tiny):
     _, index = tiny
     version = current_version(index)
-    _old_format(version.path, lambda d: d.update(format_version=2))
-    with pytest.raises(IndexLoadError, match="index format 2 is not supported"):
+    _old_format(version.path, lambda d: d.update(format_version=3))
+    with pytest.raises(IndexLoadError, match="index format 3 is not supported"):
         IndexParts.open(index)
+
+
+def test_a_format_1_version_is_still_read(tiny, embedder):
+    """Versions written before approximate indexes and int8 sentences (format 1) open and search as before."""
+    _, index = tiny
+    _old_format(current_version(index).path, lambda d: d.update(format_version=1))
+    assert _searches(index, embedder)
+    assert current_version(index).manifest.format_version == 1
 
 
 # --------------------------------------------------------------------------- the fuzz test (manifest and CURRENT)

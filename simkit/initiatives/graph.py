@@ -8,7 +8,10 @@ agglomerative and HDBSCAN baselines (measured by ``scripts/eval_clusters.py``) n
 from __future__ import annotations
 
 import random
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,11 +52,11 @@ def knn(vectors: np.ndarray, k: int, block: int = 4096, *,
     """Each row's ``k`` nearest other rows by inner product, searched in blocks.
 
     Exact (``IndexFlatIP``) up to ``exact_max`` rows: O(n²·d) time (timed in
-    docs/method/initiatives.md, Scale). Above it, an inverted-file index (``IndexIVFFlat``,
-    4·√n lists trained with FAISS's fixed k-means seed on an evenly spaced sample, 32 lists
-    probed), which finds nearly all the close neighbours the graph keeps for a fraction of the
-    time (``scripts/bench_cluster.py`` reports both). Rows a list search misses come back as -1
-    and are dropped by the graph.
+    docs/method/initiatives.md, Scale). Above it, an inverted-file index with half-precision codes
+    (``IVF…,SQfp16``: half the memory of a float copy), 4·√n lists trained with FAISS's fixed k-means
+    seed on an evenly spaced sample, 32 lists probed, which finds nearly all the close neighbours the
+    graph keeps for a fraction of the time (``scripts/bench_cluster.py`` reports both). Rows a list
+    search misses come back as -1 and are dropped by the graph.
     """
     import faiss
 
@@ -66,7 +69,9 @@ def knn(vectors: np.ndarray, k: int, block: int = 4096, *,
         index = faiss.IndexFlatIP(d)
     else:
         lists = max(1, min(int(4 * np.sqrt(n)), n // 39))  # FAISS wants ≥ 39 training points per list
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, lists, faiss.METRIC_INNER_PRODUCT)
+        # Half-precision codes: the list copy of a million 384-d vectors takes 0.7 GB instead of 1.5.
+        index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(d), d, lists, faiss.ScalarQuantizer.QT_fp16,
+                                              faiss.METRIC_INNER_PRODUCT)
         index.train(vectors[:: max(1, n // (lists * 39))])
         index.nprobe = min(32, lists)
     index.add(vectors)
@@ -81,17 +86,27 @@ def knn(vectors: np.ndarray, k: int, block: int = 4096, *,
     return sims, nbrs
 
 
+GRAPH_BLOCK = 65_536  # rows of the kNN table handled at a time by best_hits and edges_above
+
+
 def best_hits(sims: np.ndarray, nbrs: np.ndarray, regions: Sequence[str]) -> np.ndarray:
-    """Mask of each row's best neighbour per other region (neighbours sorted by decreasing cosine)."""
+    """Mask of each row's best neighbour per other region (neighbours sorted by decreasing cosine).
+
+    Worked out in blocks of rows, so that its temporary arrays stay a few hundred MB at a million units.
+    """
     n, k = nbrs.shape
     codes = np.unique(np.asarray(regions, dtype=object), return_inverse=True)[1].astype(np.int64)
-    other = codes[nbrs] != codes[:, None]
-    key = np.arange(n)[:, None] * (codes.max() + 1) + codes[nbrs]
-    flat = np.where(other.ravel())[0]
-    _, first = np.unique(key.ravel()[flat], return_index=True)  # first = best: rows are sorted by cosine
-    mask = np.zeros(n * k, dtype=bool)
-    mask[flat[first]] = True
-    return mask.reshape(n, k)
+    width = int(codes.max()) + 1 if n else 1
+    mask = np.zeros((n, k), dtype=bool)
+    for start in range(0, n, GRAPH_BLOCK):
+        block = nbrs[start:start + GRAPH_BLOCK]
+        neighbour = codes[np.maximum(block, 0)]
+        other = (neighbour != codes[start:start + len(block), None]) & (block >= 0)
+        key = np.arange(len(block))[:, None] * width + neighbour
+        flat = np.flatnonzero(other)
+        _, first = np.unique(key.ravel()[flat], return_index=True)  # first = best: rows are sorted by cosine
+        mask[start:start + len(block)].ravel()[flat[first]] = True
+    return mask
 
 
 def reciprocal(mask: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
@@ -108,23 +123,58 @@ def reciprocal(mask: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
 
 def edges_above(sims: np.ndarray, nbrs: np.ndarray, tau: float,
                 mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Undirected kNN edges with cosine ≥ ``tau`` (among ``mask``), deduplicated and sorted: (pairs, cosines)."""
+    """Undirected kNN edges with cosine ≥ ``tau`` (among ``mask``), deduplicated and sorted: (pairs, cosines).
+
+    Pairs are int64 ``(a, b)`` with ``a < b``, in order of ``a`` then ``b``; of a pair found from both
+    ends, the cosine of the first row's listing is kept. Rows are read in blocks.
+    """
     n, k = nbrs.shape
-    src = np.repeat(np.arange(n), k)
-    dst = nbrs.ravel()
-    w = sims.ravel()
-    keep = (w >= tau) & (dst >= 0) & (dst != src)
-    if mask is not None:
-        keep &= mask.ravel()
-    a, b, w = np.minimum(src, dst)[keep], np.maximum(src, dst)[keep], w[keep]
-    if not len(a):
+    found_a, found_b, found_w = [], [], []
+    for start in range(0, n, GRAPH_BLOCK):
+        dst = nbrs[start:start + GRAPH_BLOCK]
+        src = np.arange(start, start + len(dst))[:, None]
+        keep = (sims[start:start + len(dst)] >= tau) & (dst >= 0) & (dst != src)
+        if mask is not None:
+            keep &= mask[start:start + len(dst)]
+        rows, cols = np.nonzero(keep)
+        ends = dst[rows, cols]
+        found_a.append(np.minimum(rows + start, ends))
+        found_b.append(np.maximum(rows + start, ends))
+        found_w.append(sims[start:start + len(dst)][rows, cols])
+    if not found_a or not sum(len(a) for a in found_a):
         return np.zeros((0, 2), np.int64), np.zeros(0, np.float32)
-    order = np.lexsort((b, a))
-    pairs = np.stack([a[order], b[order]], axis=1)
-    w = w[order]
-    first = np.ones(len(pairs), dtype=bool)
-    first[1:] = np.any(pairs[1:] != pairs[:-1], axis=1)
-    return pairs[first], w[first]
+    a, b, w = np.concatenate(found_a), np.concatenate(found_b), np.concatenate(found_w)
+    del found_a, found_b, found_w
+    key = a.astype(np.int64) * n + b
+    del a, b
+    order = np.argsort(key, kind="stable")
+    key, w = key[order], w[order]
+    del order
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    key, w = key[first], w[first]
+    return np.stack([key // n, key % n], axis=1), w
+
+
+def _igraph_graph(n: int, pairs: np.ndarray) -> Any:
+    """An undirected igraph graph of ``n`` vertices and the edges ``pairs``, in that order.
+
+    The edges reach igraph through a temporary edge-list file that its C reader parses: a Python list
+    of pairs costs ~130 bytes an edge (3.4 GB for the 26 M edges of a million units), the file route
+    only igraph's own ~48 (docs/method/initiatives.md, Scale).
+    """
+    import igraph
+
+    with tempfile.TemporaryDirectory(prefix="simkit-graph-") as scratch:
+        path = Path(scratch) / "edges.txt"
+        with path.open("w", encoding="ascii") as handle:
+            for start in range(0, len(pairs), 1 << 20):
+                chunk = pairs[start:start + (1 << 20)].tolist()
+                handle.write("".join(f"{a} {b}\n" for a, b in chunk))
+        graph = igraph.Graph.Read_Edgelist(str(path), directed=False)
+    if graph.vcount() < n:
+        graph.add_vertices(n - graph.vcount())
+    return graph
 
 
 def secondary_memberships(labels: np.ndarray, pairs: np.ndarray, at_least: int) -> dict[int, list[int]]:
@@ -145,7 +195,7 @@ def secondary_memberships(labels: np.ndarray, pairs: np.ndarray, at_least: int) 
 def _leiden(n: int, pairs: np.ndarray, weights: np.ndarray, seed: int = 0, resolution: float = 1.0) -> np.ndarray:
     import igraph
 
-    graph = igraph.Graph(n=n, edges=pairs.tolist())
+    graph = _igraph_graph(n, pairs)
     previous = random.getstate()
     igraph.set_random_number_generator(random.Random(seed))
     try:

@@ -47,7 +47,7 @@ from simkit.store.layout import (
 from simkit.store.lexical import LexicalIndex
 from simkit.store.manifest import EMBED_CONTEXTS, Manifest
 from simkit.store.sentences import SentenceIndex, SentencePlan
-from simkit.store.vectors import VectorIndexSpec, make_vector_index, save_vector_index
+from simkit.store.vectors import VectorIndexSpec, make_vector_index, save_calibration_sample, save_vector_index
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
@@ -327,6 +327,8 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
                                            stored_sentences.vectors))
         with _naming_written(tmp):
             extra_files += _write_profiles(tmp, vectors)
+        with _naming_written(tmp):
+            extra_files += save_calibration_sample(tmp, vector_index)
         counts = {
             "documents": len(parsed),
             "paragraphs": sum(len(p.paragraphs) for p in parsed),

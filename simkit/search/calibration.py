@@ -4,8 +4,8 @@ Cosine similarities from e5 are squeezed into a narrow band whose position depen
 the query (an English query scores lower against a typical paragraph than a Chinese one;
 the observed bands are in docs/method/search.md), so a raw threshold means little and
 differs by language. simkit compares each hit with the query's own similarity to the
-index: μ and σ of the query's cosine to a fixed sample of up to 4,096 indexed paragraphs,
-and reports
+index: μ and σ of the query's cosine to a fixed sample of up to 4,096 indexed paragraphs
+(evenly spaced rows, stored with the version: :func:`simkit.store.vectors.save_calibration_sample`), and reports
 
     calibrated = Φ((cosine − μ) / σ)        (Φ: the standard normal CDF)
 
@@ -20,15 +20,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-SAMPLE = 4096
-
-
-def sample_rows(n: int, size: int = SAMPLE) -> np.ndarray:
-    """Evenly spaced rows (deterministic) used as the reference sample."""
-    if n <= size:
-        return np.arange(n)
-    return np.linspace(0, n - 1, size).round().astype(np.int64)
 
 
 class Calibration:

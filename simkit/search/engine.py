@@ -21,7 +21,7 @@ from simkit.embedding.models import PROFILES, resolve_model
 from simkit.embedding.sparse_head import LatentVector, head_info
 from simkit.errors import IndexLoadError, ModelError, QueryError
 from simkit.results import Hit, ParagraphRecord, RegionResult, SearchResult
-from simkit.search.calibration import Calibration, sample_rows
+from simkit.search.calibration import Calibration
 from simkit.search.filters import UNKNOWN_REGION, Filters, allowed_rows
 from simkit.search.fusion import Ranking, fuse
 from simkit.search.highlights import shared_substrings
@@ -165,7 +165,7 @@ class Search:
     def calibration(self) -> Calibration:
         """Calibrated similarity from a sample of the version's own vectors (:mod:`simkit.search.calibration`)."""
         if self._calibration is None:
-            self._calibration = Calibration(self.parts.vectors_at(sample_rows(self.parts.total)))
+            self._calibration = Calibration(self.parts.calibration_sample())
         return self._calibration
 
     def search(self, text: str, k: int | None = 5, *, hits: int = 3, mode: str | None = None,
@@ -178,7 +178,7 @@ class Search:
         k, hits, threshold = _result_arguments(k, hits, threshold)
         filters = self._filters(filters, include_boilerplate)
         mode = self._mode(mode)
-        query = self.embedder.embed_query(text) if mode != "lexical" or threshold is not None else None
+        query = self._query_vector(text, mode, settings) if mode != "lexical" or threshold is not None else None
         regions, rankings = self._regions_for(text, query, k, hits, mode=mode, filters=filters, threshold=threshold,
                                               settings=settings)
         translated = self.translation(text).words if "translated" in rankings else []
@@ -276,6 +276,11 @@ class Search:
                 mask = np.ones(total, dtype=bool) if base is None else base.mask.copy()
                 mask[slice(None) if excluded is None else excluded] = False
                 self._allowed_cache[filters] = AllowedRows.from_mask(mask)
+            elif filters.is_empty and not filters.include_boilerplate:
+                # The default filter: every row but the few boilerplate ones, cleared from a full mask.
+                mask = np.ones(total, dtype=bool)
+                mask[self.parts.store.boilerplate_rows()] = False
+                self._allowed_cache[filters] = AllowedRows.from_mask(mask)
             else:
                 rows = allowed_rows(self.parts.store, filters)
                 self._allowed_cache[filters] = None if rows is None else AllowedRows.of(rows, total)
@@ -351,6 +356,16 @@ class Search:
             entry = self.parts.manifest.files.get(LEXICAL_VOCABULARY) or {}
             self._glosses = GlossTable.cached(self.parts.lexical.has_word, entry.get("sha256"), user_cache_dir())
         return self._glosses.translate(text)
+
+    def _query_vector(self, text: str, mode: str, settings: SearchSettings) -> np.ndarray:
+        """The query's vector; a hybrid query that will be ranked by its latent terms (no indexed word) has
+        those computed at the same time and remembered for :meth:`_latent_query`."""
+        wants_latent = settings.latent_weight > 0 or (settings.latent_evidence and settings.evidence_lexical_weight > 0)
+        if mode != "hybrid" or self.latent is None or not wants_latent or self.parts.lexical.query_terms(text):
+            return self.embedder.embed_query(text)
+        vector, terms = self.embedder.embed_query_with_latent_terms(text)
+        self._latent_memo = (text, terms)
+        return vector
 
     def _latent_query(self, text: str) -> Any:
         """The latent terms of ``text``, remembered for the widening passes of one search."""

@@ -58,6 +58,9 @@ CREATE TABLE paragraphs (
 );
 CREATE INDEX paragraphs_document ON paragraphs(document_id, ordinal);
 CREATE INDEX paragraphs_parent ON paragraphs(parent_id) WHERE parent_id IS NOT NULL;
+-- The default search filter leaves boilerplate out: its rows are the few listed here, which a search
+-- clears from an all-true mask instead of reading every other row (a million units: ~500 -> ~10 ms).
+CREATE INDEX paragraphs_boilerplate_rows ON paragraphs(row) WHERE boilerplate != 0 AND row IS NOT NULL;
 -- A region filter (simkit.search.filters: region or reporter) finds its reports through these instead of
 -- scanning every report's row, whose columns after the report's text sit on overflow pages: one region of
 -- 10,000 reports, 80 -> 0.2 ms (`similar` excludes a new region per call).
@@ -299,6 +302,12 @@ class Store:
         spans = [(int(a), int(b)) for a, b in self._db.execute(
             'SELECT start, "end" FROM boilerplate_spans WHERE document_id = ? ORDER BY start', (document_id,))]
         return ParsedReport(report, paragraphs, spans)
+
+    def boilerplate_rows(self) -> np.ndarray:
+        """Sorted vector rows (int64) of the indexed units flagged as boilerplate (read through a partial
+        index where the store has one, as every store of this simkit does)."""
+        cursor = self._db.execute("SELECT row FROM paragraphs WHERE boilerplate != 0 AND row IS NOT NULL")
+        return np.sort(np.fromiter((record[0] for record in cursor), dtype=np.int64))
 
     def rows_where(self, where: str, params: Sequence[object] = ()) -> np.ndarray:
         """Sorted vector rows (int64) of the indexed units matching an SQL condition.

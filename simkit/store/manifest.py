@@ -19,7 +19,11 @@ from typing import Any
 
 from simkit.errors import IndexLoadError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The format this simkit writes. 2: a version's sentence vectors may be int8 (``sentence_codes.npy``, from
+``simkit.store.sentences.INT8_FROM`` sentences on), which a reader of format 1 would not find and would
+search without sentence evidence, silently; so such a reader refuses format 2 ("upgrade simkit")."""
+READABLE_FORMATS = (1, 2)  # format 1 (float16 sentence vectors only) is still read
 MANIFEST = "manifest.json"
 CHECKSUM = "manifest.sha256"  # "<sha256 of manifest.json>  manifest.json\n", as `sha256sum` writes it
 EMBED_CONTEXTS = ("section", "none")  # how units were embedded: with their outline titles in front, or alone
@@ -100,7 +104,8 @@ class Manifest:
         about a damaged manifest) ends the message of a damaged one; the message is one line.
         """
         tail = f"; {remedy}" if remedy else ""
-        if isinstance(data, dict) and "format_version" in data and data["format_version"] != FORMAT_VERSION:
+        if isinstance(data, dict) and "format_version" in data and not (
+                type(data["format_version"]) is int and data["format_version"] in READABLE_FORMATS):
             found = data["format_version"]
             if type(found) is int and found > FORMAT_VERSION:
                 raise ManifestError(f"{source}: index format {found} is not supported "

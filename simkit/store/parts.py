@@ -33,7 +33,13 @@ from simkit.store.layout import (
 from simkit.store.lexical import LexicalIndex
 from simkit.store.manifest import Manifest
 from simkit.store.sentences import SentenceIndex
-from simkit.store.vectors import configure_loaded, load_vector_index
+from simkit.store.vectors import (
+    CALIBRATION_FILE,
+    calibration_rows,
+    configure_loaded,
+    load_calibration_sample,
+    load_vector_index,
+)
 
 
 class IndexParts:
@@ -134,6 +140,15 @@ class IndexParts:
     def lexical_loaded(self) -> bool:
         """Whether the BM25 index has been read (slow in a fresh process, so a dense search avoids it)."""
         return self._lexical is not None
+
+    def calibration_sample(self) -> np.ndarray:
+        """The unit vectors of the score-calibration sample (:func:`simkit.store.vectors.calibration_rows`):
+        read from the version's ``calibration_sample.npy``, or from the vector index for a version written
+        before that file."""
+        if CALIBRATION_FILE not in self.manifest.files:
+            return self.vectors_at(calibration_rows(self.total))
+        self.require_version_dir()
+        return load_calibration_sample(self.version.path, self.total, self.dimension)
 
     def vectors_at(self, rows: Any) -> np.ndarray:
         """The unit vectors at ``rows`` (float32, one row each, in that order)."""
