@@ -144,6 +144,8 @@ class InitiativeUnit:
     document: str = ""
     section: str = ""
     similarity: float = 0.0  # cosine to the cluster centroid
+    sentence: str = ""  # at the sentence grain: the unit's sentence(s) in this initiative
+    spans: list[list[int]] = field(default_factory=list)  # their [start, end) in ``text``
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,7 @@ class Initiative:
     representative: str = ""
     status: str = "carried_out"
     region_status: dict[str, str] = field(default_factory=dict)
+    named_by: str = ""  # "phrase": the label is a phrase its members share; "keywords"; "" (unit grain)
 
     @property
     def first_year(self) -> int | None:

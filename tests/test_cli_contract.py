@@ -188,7 +188,7 @@ def test_render_dispatches_on_the_format(capsys):
 
 
 SUMMARY_KEYS = ["id", "label", "keywords", "regions", "cohesion", "years", "representative", "status",
-                "region_status", "first_year", "region", "peers", "closest_own_similarity", "relevance"]
+                "region_status", "named_by", "first_year", "region", "peers", "closest_own_similarity", "relevance"]
 
 
 @pytest.fixture(scope="module")

@@ -275,7 +275,7 @@ def _clusters_table(result: Any) -> None:
         best = next((u for u in c.units if u.paragraph_id == c.representative), c.units[0])
         regions = "\n".join(f"{r} {c.years.get(r) or ''}" + (" (plan)" if c.region_status.get(r) == "planned" else "")
                             for r in c.regions)
-        text = clean(best.text)
+        text = clean(best.sentence or best.text)  # the sentence in the initiative, at the sentence grain
         example = text if len(text) <= 120 else text[:119] + "…"
         table.add_row(clean(c.id), Text(clean(f"{c.label}\n{' · '.join(c.keywords)}")), clean(regions),
                       f"{c.cohesion:.3f}",
@@ -319,15 +319,19 @@ def _matrix_rows(matrix: dict[str, Any]) -> Iterable[list[str]]:
 
 
 def _matrix_table(matrix: dict[str, Any]) -> None:
+    from rich.cells import cell_len
     from rich.table import Table
 
     table = Table(title="region × initiative (year the region's report covers it; plan = only planned)")
     table.add_column("region")
+    needed = 16 + max((cell_len(r) for r in matrix["regions"]), default=0)
     for i in matrix["initiatives"]:
-        table.add_column(clean(f"{i['id']}\n{clean(i['label'])[:12]}"), justify="center")
+        label = clean(i["label"])[:12]
+        needed += max(cell_len(label), len(i["id"]), 6) + 3
+        table.add_column(clean(f"{i['id']}\n{label}"), justify="center")
     for row in _matrix_rows(matrix):
         table.add_row(*(clean(cell) for cell in row))
-    print_table(table, width=160)
+    print_table(table, width=max(160, needed))  # not on a terminal: as wide as the labels need, never cut
 
 
 def _matrix_columns(matrix: dict[str, Any]) -> list[str]:
@@ -569,6 +573,32 @@ def _eval_folds_text(report: Any, k: int) -> None:
     echo_line("chosen on all queries: " + ", ".join(f"{name}={value}" for name, value in report.chosen.items()))
 
 
+def _figures_line(label: str, figures: dict[str, Any]) -> str:
+    extra = f"  median regions {figures['median_regions']:g}" if "median_regions" in figures else ""
+    return (f"{label:<24} recall {figures.get('region_recall', 0):.3f}  recall (unit match) "
+            f"{figures.get('region_recall_unit_match', 0):.3f}  precision {figures.get('region_precision', 0):.3f}"
+            f"  F1 {figures.get('f1', 0):.3f}{extra}")
+
+
+def _eval_initiative_folds_text(report: Any) -> None:
+    echo_line(f"{report.folds}-fold cross-validation over {report.initiatives} labelled initiatives, "
+              f"{report.candidates} candidate constants ({report.eligible} eligible); chosen by {report.objective}")
+    echo_line(_figures_line("held out", report.held_out))
+    echo_line(_figures_line("shipped (sentences)", report.shipped))
+    echo_line(_figures_line("unit grain (before)", report.unit_baseline))
+    echo_line("chosen on all: " + ", ".join(f"{name}={value}" for name, value in report.chosen_on_all.items()))
+
+
+def _eval_initiatives_text(report: Any) -> None:
+    echo_line(f"{report.initiatives} labelled initiatives")
+    for label, figures in (("shipped (sentences)", report.shipped), ("unit grain (before)", report.unit_baseline)):
+        echo_line(_figures_line(label, figures) + f"  initiatives {figures['clusters']}  formula "
+                  f"{len(figures['boilerplate_initiatives'])}")
+    names = report.names
+    echo_line(f"named by a shared phrase: {names['named_by_shared_phrase']} of {names['initiatives']} "
+              f"({names['share']:.0%}); duplicate names: {len(names['duplicates'])}")
+
+
 def _one_or_all(reports: list[Any], compare: bool, **_: Any) -> Any:
     return reports if compare else reports[0]
 
@@ -579,6 +609,13 @@ EVAL = View(text=lambda reports, k, **_: _eval_text(reports, k), data=_one_or_al
 EVAL_FOLDS = View(text=lambda report, k, **_: _eval_folds_text(report, k))
 """A :class:`~simkit.evaluation.crossval.CrossValidation`: held-out figures per mode, the shipped constants' figures
 and the constants chosen on every query."""
+
+EVAL_INITIATIVES = View(text=lambda report, **_: _eval_initiatives_text(report))
+"""An :class:`~simkit.evaluation.clusters.InitiativeEvaluation`: the shipped clustering and the unit-grain baseline
+scored on labelled initiatives, and how the initiatives are named."""
+
+EVAL_INITIATIVE_FOLDS = View(text=lambda report, **_: _eval_initiative_folds_text(report))
+"""A :class:`~simkit.evaluation.clusters.ClusterCrossValidation`: held-out figures beside the shipped constants'."""
 
 EVAL_SIMILAR = View(text=lambda reports, k, **_: _eval_similar_text(reports, k), data=_one_or_all)
 """The :class:`~simkit.evaluation.queries.SimilarEvalResult` of each mode (``compare``: a JSON list of them)."""

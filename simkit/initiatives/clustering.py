@@ -1,7 +1,13 @@
 """Recurring initiatives: measures of different reports grouped into clusters, labelled, with stable ids.
 
-Method (the default, chosen by measurement: ``scripts/eval_clusters.py``; the figures are in
-docs/method/initiatives.md):
+An index with sentence vectors is clustered at the **sentence grain** (issue 19; constants
+:data:`SENTENCE_SETTINGS`, chosen by ``simkit eval --initiatives --folds``; docs/method/initiatives.md):
+the sentences of the units below, less formula and pure statistics
+(:class:`~simkit.initiatives.units.SentenceTable`), linked by reciprocal best hits (``rbh-leiden``),
+Leiden communities with secondary memberships (a sentence may be in several; a unit is in every cluster
+one of its sentences is in), each named by the phrase its members share
+(:func:`~simkit.initiatives.labels.name_groups`), ids matched on sentence ids. The unit grain below
+(:data:`UNIT_SETTINGS`) is the method before, used for an index without sentence vectors:
 
 1. **Units.** Indexed units with role ``measure``, ``leadership`` (carried out) or ``plan``
    (planned), boilerplate excluded; sorted by paragraph id, so the input order never matters.
@@ -42,9 +48,16 @@ import numpy as np
 
 from simkit.errors import IndexLoadError
 from simkit.fileio import atomic_write
-from simkit.initiatives.graph import DEFAULT_K, DEFAULT_METHOD, DEFAULT_QUANTILE, group_units
-from simkit.initiatives.labels import label_groups
-from simkit.initiatives.units import CLUSTER_ROLES, UnitTable
+from simkit.initiatives.graph import (
+    DEFAULT_K,
+    DEFAULT_METHOD,
+    DEFAULT_QUANTILE,
+    DEFAULT_RESOLUTION,
+    DEFAULT_STRICT,
+    group_units,
+)
+from simkit.initiatives.labels import label_groups, name_groups
+from simkit.initiatives.units import CLUSTER_ROLES, SentenceTable, UnitTable
 from simkit.results import ClusterChanges
 from simkit.store.manifest import Manifest
 
@@ -124,6 +137,13 @@ def _id_number(cluster_id: Any) -> int:
     return int(match.group(1)) if match else 0
 
 
+def _keys(cluster: dict[str, Any]) -> set[str]:
+    """What a stored cluster is matched by: its sentence ids (sentence grain) or its member unit ids."""
+    if isinstance(cluster.get("sentences"), list):
+        return {str(x["id"]) for x in cluster["sentences"]}
+    return set(cluster["members"])
+
+
 def _assign_ids(members: list[set[str]], centroids: np.ndarray, previous: StoredClustering | None,
                 *, first_id: int = 1, same_space: bool = True) -> tuple[list[str], int, ClusterChanges]:
     """Ids for new groups, matched to the previous clustering by member overlap, then centroid cosine.
@@ -138,17 +158,17 @@ def _assign_ids(members: list[set[str]], centroids: np.ndarray, previous: Stored
     if previous is None or not previous.clusters:
         ids = [_format_id(floor + i) for i in range(len(members))]
         return ids, floor + len(members), ClusterChanges(previous.version if previous else None, [], ids, [], [], [])
-    old_members = [set(c["members"]) for c in previous.clusters]
+    old_members = [_keys(c) for c in previous.clusters]
     old_ids = [c["id"] for c in previous.clusters]
-    where: dict[str, int] = {}
+    where: dict[str, list[int]] = {}
     for j, m in enumerate(old_members):
         for pid in m:
-            where[pid] = j
+            where.setdefault(pid, []).append(j)  # several with sentences shared between initiatives
     overlap: dict[tuple[int, int], int] = Counter()
     for i, m in enumerate(members):
         for pid in m:
-            if pid in where:
-                overlap[(i, where[pid])] += 1
+            for j in where.get(pid, ()):
+                overlap[(i, j)] += 1
     candidates: list[tuple[int, float, int, int]] = []
     for (i, j), n in overlap.items():
         score = n / (len(members[i]) + len(old_members[j]) - n)  # Jaccard: the id follows the bulk
@@ -211,15 +231,37 @@ def same_model(model: dict[str, Any] | None, previous: StoredClustering) -> bool
     return all(model.get(key) == before.get(key) for key in ("id", "fingerprint", "dimension"))
 
 
-def cluster_table(table: UnitTable, previous: StoredClustering | None = None, *, version: str | None = None,
-                  method: str = DEFAULT_METHOD, k: int = DEFAULT_K, quantile: float = DEFAULT_QUANTILE,
-                  model: dict[str, Any] | None = None, first_id: int = 1) -> StoredClustering:
-    """Cluster the units, label the clusters and give them ids matched against ``previous``.
+SENTENCE_SETTINGS: dict[str, Any] = {"method": "rbh-leiden", "k": DEFAULT_K, "quantile": 0.8, "strict": 0.99,
+                                      "resolution": 1.0, "overlap": 1}
+"""The shipped constants of the sentence grain (chosen by ``simkit eval --initiatives --folds``;
+docs/method/initiatives.md)."""
+UNIT_SETTINGS: dict[str, Any] = {"method": DEFAULT_METHOD, "k": DEFAULT_K, "quantile": DEFAULT_QUANTILE,
+                                  "strict": DEFAULT_STRICT, "resolution": DEFAULT_RESOLUTION, "overlap": 0}
+"""The constants of the unit grain (the method before issue 19, kept for indexes without sentence vectors)."""
 
-    ``model`` (``{id, fingerprint, dimension}`` of the embedding model) is stored in the params;
-    new ids start at ``first_id`` at least.
+
+def cluster_table(table: UnitTable, previous: StoredClustering | None = None, *, version: str | None = None,
+                  method: str | None = None, k: int | None = None, quantile: float | None = None,
+                  model: dict[str, Any] | None = None, first_id: int = 1,
+                  resolution: float | None = None, strict: float | None = None,
+                  overlap: int | None = None) -> StoredClustering:
+    """Cluster the items of ``table``, name the clusters and give them ids matched against ``previous``.
+
+    A :class:`SentenceTable` is clustered at the sentence grain (:data:`SENTENCE_SETTINGS`): each cluster
+    lists its sentences, and its members are their units (a unit is in every cluster one of its sentences
+    is in); a plain :class:`UnitTable` at the unit grain (:data:`UNIT_SETTINGS`). Constants left None take
+    the grain's settings. ``model`` (``{id, fingerprint, dimension}`` of the embedding model) is stored in
+    the params; new ids start at ``first_id`` at least.
     """
-    groups, tau = group_units(table, method=method, k=k, quantile=quantile)
+    sentences = isinstance(table, SentenceTable)
+    settings = dict(SENTENCE_SETTINGS if sentences else UNIT_SETTINGS)
+    for key, value in (("method", method), ("k", k), ("quantile", quantile), ("resolution", resolution),
+                       ("strict", strict), ("overlap", overlap)):
+        if value is not None:
+            settings[key] = value
+    groups, tau = group_units(table, method=settings["method"], k=settings["k"], quantile=settings["quantile"],
+                              resolution=settings["resolution"], strict=settings["strict"],
+                              overlap=settings["overlap"])
     dim = table.vectors.shape[1] if table.vectors.ndim == 2 else 0
     centroids = np.zeros((len(groups), dim), np.float32)
     cohesion: list[float] = []
@@ -234,23 +276,43 @@ def cluster_table(table: UnitTable, previous: StoredClustering | None = None, *,
         sims = block @ centroid
         representative.append(members[int(np.argmax(sims))])
     in_group = {i for g in groups for i in g}
-    labels = label_groups([[table.texts[i] for i in g] for g in groups],
-                          [[table.regions[i] for i in g] for g in groups],
-                          [table.texts[i] for i in range(len(table)) if i not in in_group])
-    member_ids = [{table.ids[i] for i in g} for g in groups]
+    background = [table.texts[i] for i in range(len(table)) if i not in in_group]
+    texts = [[table.texts[i] for i in g] for g in groups]
+    regions = [[table.regions[i] for i in g] for g in groups]
+    if sentences:
+        names = name_groups(texts, regions, background)
+        labels = [(n.label, n.keywords, "phrase" if n.shared else "keywords") for n in names]
+    else:
+        labels = [(label, keywords, "") for label, keywords in label_groups(texts, regions, background)]
+    keys = [{table.ids[i] for i in g} for g in groups]  # sentence ids at the sentence grain, unit ids otherwise
     comparable = previous is not None and same_model(model, previous)
-    ids, next_id, changes = _assign_ids(member_ids, centroids, previous, first_id=first_id, same_space=comparable)
-    clusters = [
-        {"id": ids[g], "label": labels[g][0], "keywords": labels[g][1], "cohesion": cohesion[g],
-         "representative": table.ids[representative[g]], "members": [table.ids[i] for i in members],
-         "rows": [table.rows[i] for i in members]}
-        for g, members in enumerate(groups)
-    ]
-    params: dict[str, Any] = {"k": k, "quantile": quantile, "threshold": round(tau, 4),
-                              "roles": list(CLUSTER_ROLES), "units": len(table)}
+    ids, next_id, changes = _assign_ids(keys, centroids, previous, first_id=first_id, same_space=comparable)
+    clusters = []
+    for g, members in enumerate(groups):
+        cluster: dict[str, Any] = {"id": ids[g], "label": labels[g][0], "keywords": labels[g][1],
+                                   "cohesion": cohesion[g]}
+        if sentences:
+            assert isinstance(table, SentenceTable)
+            units = sorted({(table.unit_ids[i], table.rows[i]) for i in members})
+            cluster.update({
+                "named_by": labels[g][2], "representative": table.unit_ids[representative[g]],
+                "members": [u for u, _ in units], "rows": [r for _, r in units],
+                "sentences": [{"id": table.ids[i], "unit": table.unit_ids[i], "row": table.rows[i],
+                               "sentence_row": table.sentence_rows[i], "span": list(table.spans[i])}
+                              for i in sorted(members, key=lambda i: table.ids[i])]})
+        else:
+            cluster.update({"representative": table.ids[representative[g]],
+                            "members": [table.ids[i] for i in members], "rows": [table.rows[i] for i in members]})
+        clusters.append(cluster)
+    params: dict[str, Any] = {"granularity": "sentence" if sentences else "unit", "k": settings["k"],
+                              "quantile": settings["quantile"], "threshold": round(tau, 4),
+                              "roles": list(CLUSTER_ROLES), "units": len(set(table.rows))}
+    if sentences:
+        params.update({"method": settings["method"], "strict": settings["strict"],
+                       "resolution": settings["resolution"], "overlap": settings["overlap"], "sentences": len(table)})
     if model is not None:
         params["model"] = dict(model)
-    return StoredClustering(version, method, params, next_id, clusters, centroids, changes,
+    return StoredClustering(version, settings["method"], params, next_id, clusters, centroids, changes,
                             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
 
@@ -333,8 +395,12 @@ def _previous_clustering(previous_dir: Path, warnings: list[str] | None) -> Stor
 
 def write_clusters(directory: Path, parsed: Sequence[ParsedReport], units: Sequence[Paragraph], vectors: np.ndarray,
                    *, version: str, previous_dir: Path | None, model: dict[str, Any] | None = None,
-                   root: Path | None = None, warnings: list[str] | None = None) -> list[str]:
+                   root: Path | None = None, warnings: list[str] | None = None,
+                   sentences: tuple[np.ndarray, Any, Any] | None = None) -> list[str]:
     """Cluster a build in progress into ``directory``, matching ids against the version in ``previous_dir``.
+
+    ``sentences`` (the units' sentence ``offsets``, ``spans`` and vectors, see :mod:`simkit.store.sentences`)
+    clusters at the sentence grain; without them the units are clustered.
 
     ``model`` (see :func:`model_key`) decides whether centroids may be compared with the
     previous version's. With ``root`` (the index directory, whose writer lock the caller holds)
@@ -343,8 +409,12 @@ def write_clusters(directory: Path, parsed: Sequence[ParsedReport], units: Seque
     """
     previous = _previous_clustering(previous_dir, warnings) if previous_dir is not None else None
     first_id = next_cluster_id(root, warnings) if root is not None else 1
-    clustering = cluster_table(UnitTable.from_build(parsed, units, vectors), previous, version=version,
-                               model=model, first_id=first_id)
+    table: UnitTable | None = None
+    if sentences is not None:
+        table = SentenceTable.from_build(parsed, units, vectors, *sentences)
+    if table is None:
+        table = UnitTable.from_build(parsed, units, vectors)
+    clustering = cluster_table(table, previous, version=version, model=model, first_id=first_id)
     files = clustering.save(directory)
     if root is not None:
         try:
@@ -362,6 +432,11 @@ def stored_clustering(parts: IndexParts) -> StoredClustering:
     """The index version's clustering (computed now, with fresh ids, for an index built without one)."""
     found = StoredClustering.load(parts.version.path)
     if found is None:
-        found = cluster_table(UnitTable.from_parts(parts), version=parts.version.name,
+        found = cluster_table(clustering_table(parts), version=parts.version.name,
                               model=_manifest_model(parts.version.path))
     return found
+
+
+def clustering_table(parts: IndexParts) -> UnitTable:
+    """What an index version is clustered over: its sentences, or its units if it stores no sentence vectors."""
+    return SentenceTable.from_parts(parts) or UnitTable.from_parts(parts)

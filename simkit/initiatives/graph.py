@@ -18,10 +18,12 @@ import numpy as np
 from simkit.errors import QueryError
 from simkit.initiatives.units import UnitTable
 
-METHODS = ("besthit-leiden", "knn-leiden", "knn-components", "agglomerative", "hdbscan")
+METHODS = ("besthit-leiden", "rbh-leiden", "knn-leiden", "knn-components", "agglomerative", "hdbscan")
 DEFAULT_METHOD = "besthit-leiden"
 DEFAULT_K = 30
 DEFAULT_QUANTILE = 0.9
+DEFAULT_RESOLUTION = 1.0
+DEFAULT_STRICT = 0.99
 
 
 def close_threshold(vectors: np.ndarray, regions: Sequence[str], quantile: float = DEFAULT_QUANTILE,
@@ -107,6 +109,18 @@ def best_hits(sims: np.ndarray, nbrs: np.ndarray, regions: Sequence[str]) -> np.
     return mask
 
 
+def reciprocal(mask: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
+    """The entries of a best-hit ``mask`` whose neighbour has the row as its own best hit too (reciprocal)."""
+    n, k = nbrs.shape
+    src = np.repeat(np.arange(n), k)[mask.ravel()]
+    dst = nbrs.ravel()[mask.ravel()]
+    pairs = set(zip(src.tolist(), dst.tolist()))
+    keep = np.array([(b, a) in pairs for a, b in zip(src.tolist(), dst.tolist())], dtype=bool)
+    out = np.zeros(n * k, dtype=bool)
+    out[np.where(mask.ravel())[0][keep]] = True
+    return out.reshape(n, k)
+
+
 def edges_above(sims: np.ndarray, nbrs: np.ndarray, tau: float,
                 mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Undirected kNN edges with cosine ≥ ``tau`` (among ``mask``), deduplicated and sorted: (pairs, cosines).
@@ -163,7 +177,22 @@ def _igraph_graph(n: int, pairs: np.ndarray) -> Any:
     return graph
 
 
-def _leiden(n: int, pairs: np.ndarray, weights: np.ndarray, seed: int = 0) -> np.ndarray:
+def secondary_memberships(labels: np.ndarray, pairs: np.ndarray, at_least: int) -> dict[int, list[int]]:
+    """For each item, the communities other than its own that it has at least ``at_least`` edges into."""
+    counts: dict[tuple[int, int], int] = {}
+    for a, b in pairs.tolist():
+        la, lb = int(labels[a]), int(labels[b])
+        if la != lb and la >= 0 and lb >= 0:
+            counts[(a, lb)] = counts.get((a, lb), 0) + 1
+            counts[(b, la)] = counts.get((b, la), 0) + 1
+    found: dict[int, list[int]] = {}
+    for (i, label), n in sorted(counts.items()):
+        if n >= at_least:
+            found.setdefault(i, []).append(label)
+    return found
+
+
+def _leiden(n: int, pairs: np.ndarray, weights: np.ndarray, seed: int = 0, resolution: float = 1.0) -> np.ndarray:
     import igraph
 
     graph = _igraph_graph(n, pairs)
@@ -171,7 +200,7 @@ def _leiden(n: int, pairs: np.ndarray, weights: np.ndarray, seed: int = 0) -> np
     igraph.set_random_number_generator(random.Random(seed))
     try:
         part = graph.community_leiden(objective_function="modularity", weights=weights.tolist(),
-                                      n_iterations=-1)
+                                      n_iterations=-1, resolution=resolution)
     finally:
         igraph.set_random_number_generator(random)
         random.setstate(previous)
@@ -222,8 +251,16 @@ def _hdbscan(vectors: np.ndarray) -> np.ndarray:
 
 
 def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFAULT_K,
-                quantile: float = DEFAULT_QUANTILE, seed: int = 0) -> tuple[list[list[int]], float]:
-    """Groups of ≥ 2 units (indices into ``table``), in a canonical order, and the threshold used."""
+                quantile: float = DEFAULT_QUANTILE, seed: int = 0,
+                resolution: float = DEFAULT_RESOLUTION,
+                strict: float = DEFAULT_STRICT, overlap: int = 0) -> tuple[list[list[int]], float]:
+    """Groups of ≥ 2 units (indices into ``table``), in a canonical order, and the threshold used.
+
+    ``resolution`` is Leiden's modularity resolution (higher: smaller communities). ``rbh-leiden`` links
+    reciprocal best hits above the ``quantile`` threshold and one-way best hits only above the ``strict``
+    quantile's. With ``overlap`` n > 0 an item also joins every other community it has at least n graph
+    edges into (:func:`secondary_memberships`), so groups may share items.
+    """
     if method not in METHODS:
         raise QueryError(f"unknown clustering method {method!r}; use one of {', '.join(METHODS)}")
     n = len(table)
@@ -231,11 +268,14 @@ def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFA
     if n < 2:
         return [], tau
     sims, nbrs = knn(table.vectors, k)
-    mask = best_hits(sims, nbrs, table.regions) if method == "besthit-leiden" else None
+    mask = best_hits(sims, nbrs, table.regions) if method in ("besthit-leiden", "rbh-leiden") else None
+    if method == "rbh-leiden" and mask is not None:
+        very_close = close_threshold(table.vectors, table.regions, strict, seed=seed)
+        mask = reciprocal(mask, nbrs) | (mask & (sims >= very_close))
     pairs, weights = edges_above(sims, nbrs, tau, mask)
-    if method in ("besthit-leiden", "knn-leiden"):
+    if method in ("besthit-leiden", "rbh-leiden", "knn-leiden"):
         shifted = (weights - tau) / max(1e-6, 1.0 - tau) + 1e-3
-        labels = _leiden(n, pairs, shifted, seed)
+        labels = _leiden(n, pairs, shifted, seed, resolution)
     elif method == "knn-components":
         labels = _components(n, pairs)
     elif method == "agglomerative":
@@ -246,6 +286,10 @@ def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFA
     for i, label in enumerate(labels.tolist()):
         if label >= 0:
             groups.setdefault(label, []).append(i)
+    if overlap > 0 and method in ("besthit-leiden", "rbh-leiden", "knn-leiden") and len(pairs):
+        for i, extra in secondary_memberships(labels, pairs, overlap).items():
+            for label in extra:
+                groups[label].append(i)
     kept = [sorted(g) for g in groups.values() if len(g) >= 2]
     kept.sort(key=lambda g: (-len(g), g[0]))
     return kept, tau

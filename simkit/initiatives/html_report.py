@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from simkit.fileio import output_writer
-from simkit.initiatives.units import UnitTable
+from simkit.initiatives.units import CARRIED_OUT, UnitTable
 from simkit.initiatives.views import Initiatives, by_region
 from simkit.results import ClusterSet, Initiative
 
@@ -36,7 +36,8 @@ font-weight:normal;margin-left:6px}.kw{display:inline-block;background:#eef2f7;b
 margin:2px 3px 2px 0;font-size:12px}.regions{margin:8px 0;font-size:13px}.region{display:inline-block;
 margin:2px 6px 2px 0;padding:1px 6px;border-radius:4px;background:#e3f1e6}.region.planned{background:#fdf1d6}
 .snip{font-size:13px;line-height:1.5;margin:6px 0;padding-left:8px;border-left:2px solid #dde3ea}
-.snip b{color:#1d3557}.meta{color:#8795a1;font-size:12px}
+.snip b{color:#1d3557}.meta{color:#8795a1;font-size:12px}.role{color:#5b6876;font-size:11px;
+border:1px solid #dde3ea;border-radius:3px;padding:0 3px}
 """
 _PALETTE = ["#e63946", "#457b9d", "#2a9d8f", "#f4a261", "#6a4c93", "#8ab17d", "#e76f51", "#264653", "#b5838d",
             "#ffb703", "#219ebc", "#8d99ae", "#d62828", "#588157", "#9c6644", "#3a86ff"]
@@ -146,12 +147,14 @@ def _quotas(sizes: list[int], limit: int) -> list[int]:
 def map_strata(table: UnitTable, clusters: ClusterSet,
                limit: int = MAP_POINTS) -> list[tuple[str, list[int], str, int]]:
     """The map's traces ``(name, rows of table, colour, marker size)``: the units outside any initiative,
-    then each initiative's; at most ``limit`` rows in all, a seeded sample stratified by trace."""
+    then each initiative's (a unit in several, in the first); at most ``limit`` rows in all, a seeded sample
+    stratified by trace."""
     position = {pid: i for i, pid in enumerate(table.ids)}
     placed: set[int] = set()
     traces = []
     for n, c in enumerate(clusters.clusters):
-        rows = [position[u.paragraph_id] for u in c.units if u.paragraph_id in position]
+        # A unit in several initiatives is drawn once, in the first (largest) one's colour.
+        rows = sorted({position[u.paragraph_id] for u in c.units if u.paragraph_id in position} - placed)
         placed.update(rows)
         traces.append((_name(c), rows, _color(n), 9))
     rest = [i for i in range(len(table)) if i not in placed]
@@ -199,16 +202,28 @@ def _card(c: Initiative, n: int) -> str:
         for r in c.regions)
     snippets = []
     grouped = by_region(c.units)
-    for region in c.regions:  # the unit closest to the centroid in each region
+    for region in c.regions:  # the sentence (or unit) closest to the centroid in each region, with its role
         best = max(grouped[region], key=lambda u: u.similarity)
-        snippets.append(f'<div class="snip"><b>{html.escape(region)}</b> {html.escape(_short(best.text))}'
+        role = "carried out" if best.role in CARRIED_OUT else "planned"
+        snippets.append(f'<div class="snip"><b>{html.escape(region)}</b> <span class="role">{role}</span> '
+                        f'{html.escape(_short(best.sentence or best.text))}'
                         f' <span class="meta">{html.escape(best.paragraph_id)}</span></div>')
     keywords = "".join(f'<span class="kw">{html.escape(k)}</span>' for k in c.keywords)
     return (f'<div class="card" id="card-{html.escape(c.id)}" style="--c:{_color(n)}">'
             f'<h3>{html.escape(c.label)}<span class="id">{html.escape(c.id)}</span></h3>'
+            f'{_named_by(c)}'
             f'<div>{keywords}</div><div class="regions">{regions}</div>'
             f'<div class="meta">{len(c.units)} units · cohesion {c.cohesion:.3f} · {c.status.replace("_", " ")}'
             f'</div>{"".join(snippets)}</div>')
+
+
+def _named_by(c: Initiative) -> str:
+    """The card's note on its name: the phrase its members share, or keywords only."""
+    if c.named_by == "phrase":
+        return f'<div class="meta">named by the phrase its members share: <b>{html.escape(c.label)}</b></div>'
+    if c.named_by == "keywords":
+        return '<div class="meta">no shared phrase: named by keywords</div>'
+    return ""
 
 
 def _map_note(units: int, limit: int) -> str:
@@ -238,7 +253,8 @@ def render_report(initiatives: Initiatives, min_regions: int = 2, max_points: in
         sections.append(f'<section><h2>{title}</h2><p class="note">{note}</p>{body}</section>')
     cards = "".join(_card(c, n) for n, c in enumerate(clusters.clusters)) or "<p>No recurring initiative found.</p>"
     sections.append(f'<section><h2>Initiatives</h2><p class="note">Label and keywords from the members\' words; '
-                    f'one snippet per region (its most central measure).</p><div class="cards" id="cards">{cards}'
+                    f'one sentence per region (its most central), carried out or planned.</p>'
+                    f'<div class="cards" id="cards">{cards}'
                     f'</div></section>')
     title = f"Recurring initiatives · {len(clusters.clusters)} initiatives in {len(regions)} regions"
     summary = (f"{len(documents)} reports ({', '.join(html.escape(r) for r in regions)}) · index version "

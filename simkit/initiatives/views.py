@@ -106,12 +106,17 @@ def _initiatives(parts: IndexParts, stored: StoredClustering, min_regions: int) 
     result: list[Initiative] = []
     for c, centroid in zip(stored.clusters, stored.centroids):
         rows = [int(r) for r in c["rows"]]
-        sims = parts.vectors_at(rows) @ centroid if rows else []
+        sentences = _sentences_by_unit(parts, c, centroid)
+        sims = parts.vectors_at(rows) @ centroid if rows and not sentences else []
         members = []
-        for row, sim in zip(rows, list(sims)):
+        for n, row in enumerate(rows):
             u = units[row]
+            own = sentences.get(u.id, [])
+            sim = max((s for _, s in own), default=0.0) if sentences else float(sims[n])
+            spans = [list(span) for span, _ in own]
             members.append(InitiativeUnit(u.id, u.region or "unknown", u.year, u.role, u.text, u.document_id,
-                                          u.section, round(float(sim), 4)))
+                                          u.section, round(float(sim), 4),
+                                          " … ".join(u.text[a:b] for a, b in spans), spans))
         grouped = by_region(members)
         regions = sorted(grouped)
         if len(regions) < min_regions:
@@ -127,9 +132,30 @@ def _initiatives(parts: IndexParts, stored: StoredClustering, min_regions: int) 
         roles = {m.role in CARRIED_OUT for m in members}
         status = "mixed" if len(roles) == 2 else ("carried_out" if True in roles else "planned")
         result.append(Initiative(c["id"], c["label"], list(c["keywords"]), regions, float(c["cohesion"]), members,
-                                 years, c["representative"], status, region_status))
+                                 years, c["representative"], status, region_status, str(c.get("named_by", ""))))
     result.sort(key=lambda i: (-len(i.regions), -len(i.units), i.id))
     return ClusterSet(parts.version.name, stored.method, stored.params, result, stored.changes, min_regions)
+
+
+def _sentences_by_unit(parts: IndexParts, cluster: dict, centroid: np.ndarray
+                       ) -> dict[str, list[tuple[tuple[int, int], float]]]:
+    """A sentence-grain cluster's sentences per unit id: their spans and cosines to the centroid ({} otherwise)."""
+    listed = cluster.get("sentences")
+    if not isinstance(listed, list) or not listed:
+        return {}
+    rows = [int(x["sentence_row"]) for x in listed]
+    if parts.sentences is not None:
+        vectors = np.asarray(parts.sentences.vectors[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        sims = (vectors @ centroid).tolist()
+    else:
+        sims = [0.0] * len(rows)
+    found: dict[str, list[tuple[tuple[int, int], float]]] = {}
+    for x, sim in zip(listed, sims):
+        found.setdefault(str(x["unit"]), []).append(((int(x["span"][0]), int(x["span"][1])), float(sim)))
+    for spans in found.values():
+        spans.sort()
+    return found
 
 
 def _resolve_region(parts: IndexParts, region: str, known: Sequence[str]) -> str:

@@ -46,7 +46,7 @@ from simkit.store.layout import (
 )
 from simkit.store.lexical import LexicalIndex
 from simkit.store.manifest import EMBED_CONTEXTS, Manifest
-from simkit.store.sentences import SentencePlan
+from simkit.store.sentences import SentenceIndex, SentencePlan
 from simkit.store.vectors import VectorIndexSpec, make_vector_index, save_calibration_sample, save_vector_index
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
@@ -304,10 +304,13 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
         lexical = LexicalIndex.build([u.text for u in units])
         with _naming_written(tmp):
             extra_files = lexical.save(tmp)
+        stored_sentences = None
         if sentences is not None:
             plan, sentence_vectors = sentences
             with _naming_written(tmp):
                 extra_files += plan.save(tmp, sentence_vectors)
+            # Clustered as stored (float16 or int8), so that the stored clusters are those of the saved vectors.
+            stored_sentences = SentenceIndex(tmp, len(units))
         if latent is not None:
             if latent.units != len(units):
                 raise ValueError(f"{latent.units} latent-term vectors for {len(units)} units")
@@ -318,7 +321,10 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
                                           previous_dir=_current_dir(root),
                                           model=model_key(model.profile.model_id, model.fingerprint,
                                                           vectors.shape[1]),
-                                          root=root, warnings=warnings)
+                                          root=root, warnings=warnings,
+                                          sentences=None if stored_sentences is None else
+                                          (stored_sentences.offsets, stored_sentences.spans,
+                                           stored_sentences.vectors))
         with _naming_written(tmp):
             extra_files += _write_profiles(tmp, vectors)
         with _naming_written(tmp):

@@ -246,6 +246,21 @@ class Store:
             tuple(roles),
         ).fetchall()
 
+    def unit_formula_spans(self, roles: Sequence[str]) -> dict[str, list[tuple[int, int]]]:
+        """The formula (boilerplate) spans inside each non-boilerplate indexed unit with one of ``roles``.
+
+        ``{paragraph id: [(start, end), ...]}``, offsets into the unit's own text; units without any are left out.
+        """
+        marks = ",".join("?" * len(roles))
+        found: dict[str, list[tuple[int, int]]] = {}
+        for pid, p_start, p_end, start, end in self._db.execute(
+                f'SELECT p.id, p.start, p."end", b.start, b."end" FROM paragraphs p '
+                "JOIN boilerplate_spans b ON b.document_id = p.document_id "
+                f'WHERE p.row IS NOT NULL AND p.boilerplate = 0 AND p.role IN ({marks}) '
+                f'AND b.start < p."end" AND b."end" > p.start ORDER BY p.id, b.start', tuple(roles)):
+            found.setdefault(pid, []).append((max(start, p_start) - p_start, min(end, p_end) - p_start))
+        return found
+
     def children_of(self, paragraph_id: str) -> list[StoredUnit]:
         """The measures cut from a parent paragraph, in reading order."""
         records = self._db.execute(f"{self._unit_select} WHERE p.parent_id = ? ORDER BY p.ordinal", (paragraph_id,))
