@@ -61,6 +61,17 @@ def test_the_index_is_clustered_by_sentence_and_units_share_initiatives(demo_ind
     assert len(set(spans)) >= 2 or len(spans) >= 2
 
 
+def test_an_index_with_more_sentences_than_the_sentence_grain_takes_is_clustered_by_unit(demo_index, monkeypatch):
+    from simkit.initiatives import clustering
+
+    assert isinstance(clustering_table(demo_index.parts), SentenceTable)
+    monkeypatch.setattr(clustering, "SENTENCE_GRAIN_MAX", int(demo_index.parts.sentences.offsets[-1]) - 1)
+    table = clustering_table(demo_index.parts)
+    assert type(table) is UnitTable
+    found = cluster_table(table)
+    assert found.params["granularity"] == "unit" and found.clusters
+
+
 def test_initiatives_are_named_by_a_phrase_their_members_share_and_names_are_unique(initiatives):
     labels = [c.label for c in initiatives.clusters]
     assert len(labels) == len(set(labels))

@@ -238,6 +238,16 @@ docs/method/initiatives.md)."""
 UNIT_SETTINGS: dict[str, Any] = {"method": DEFAULT_METHOD, "k": DEFAULT_K, "quantile": DEFAULT_QUANTILE,
                                   "strict": DEFAULT_STRICT, "resolution": DEFAULT_RESOLUTION, "overlap": 0}
 """The constants of the unit grain (the method before issue 19, kept for indexes without sentence vectors)."""
+SENTENCE_GRAIN_MAX = 1_000_000
+"""Above this many stored sentences (about 370,000 units) initiatives are clustered at the unit grain: the
+sentence graph's cost grows as the unit graph's does, and a million items is where the unit graph was
+measured at 754 s and 5.2 GB on 2 cores (docs/method/initiatives.md, Scale); a million units hold ~2.7 M
+sentences (4 GB of float32 vectors, ~50 min of kNN search at that rate)."""
+
+
+def sentence_grain(sentence_count: int) -> bool:
+    """Whether an index with ``sentence_count`` stored sentences is clustered at the sentence grain."""
+    return 0 < sentence_count <= SENTENCE_GRAIN_MAX
 
 
 def cluster_table(table: UnitTable, previous: StoredClustering | None = None, *, version: str | None = None,
@@ -410,7 +420,7 @@ def write_clusters(directory: Path, parsed: Sequence[ParsedReport], units: Seque
     previous = _previous_clustering(previous_dir, warnings) if previous_dir is not None else None
     first_id = next_cluster_id(root, warnings) if root is not None else 1
     table: UnitTable | None = None
-    if sentences is not None:
+    if sentences is not None and sentence_grain(int(np.asarray(sentences[0])[-1]) if len(sentences[0]) else 0):
         table = SentenceTable.from_build(parsed, units, vectors, *sentences)
     if table is None:
         table = UnitTable.from_build(parsed, units, vectors)
@@ -438,5 +448,8 @@ def stored_clustering(parts: IndexParts) -> StoredClustering:
 
 
 def clustering_table(parts: IndexParts) -> UnitTable:
-    """What an index version is clustered over: its sentences, or its units if it stores no sentence vectors."""
-    return SentenceTable.from_parts(parts) or UnitTable.from_parts(parts)
+    """What an index version is clustered over: its sentences, or its units if it stores no sentence vectors
+    or more than :data:`SENTENCE_GRAIN_MAX` of them."""
+    if parts.sentences is not None and sentence_grain(int(parts.sentences.offsets[-1])):
+        return SentenceTable.from_parts(parts) or UnitTable.from_parts(parts)
+    return UnitTable.from_parts(parts)

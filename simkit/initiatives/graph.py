@@ -112,12 +112,12 @@ def best_hits(sims: np.ndarray, nbrs: np.ndarray, regions: Sequence[str]) -> np.
 def reciprocal(mask: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
     """The entries of a best-hit ``mask`` whose neighbour has the row as its own best hit too (reciprocal)."""
     n, k = nbrs.shape
-    src = np.repeat(np.arange(n), k)[mask.ravel()]
-    dst = nbrs.ravel()[mask.ravel()]
-    pairs = set(zip(src.tolist(), dst.tolist()))
-    keep = np.array([(b, a) in pairs for a, b in zip(src.tolist(), dst.tolist())], dtype=bool)
+    flat = np.flatnonzero(mask.ravel())
+    src = flat // k
+    dst = nbrs.ravel()[flat].astype(np.int64)
+    keep = (dst >= 0) & np.isin(dst * n + src, src * n + dst)
     out = np.zeros(n * k, dtype=bool)
-    out[np.where(mask.ravel())[0][keep]] = True
+    out[flat[keep]] = True
     return out.reshape(n, k)
 
 
@@ -178,17 +178,19 @@ def _igraph_graph(n: int, pairs: np.ndarray) -> Any:
 
 
 def secondary_memberships(labels: np.ndarray, pairs: np.ndarray, at_least: int) -> dict[int, list[int]]:
-    """For each item, the communities other than its own that it has at least ``at_least`` edges into."""
-    counts: dict[tuple[int, int], int] = {}
-    for a, b in pairs.tolist():
-        la, lb = int(labels[a]), int(labels[b])
-        if la != lb and la >= 0 and lb >= 0:
-            counts[(a, lb)] = counts.get((a, lb), 0) + 1
-            counts[(b, la)] = counts.get((b, la), 0) + 1
+    """For each item, the communities other than its own that it has at least ``at_least`` edges into
+    (items and each item's communities in increasing order)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    a, b = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+    la, lb = labels[a], labels[b]
+    across = (la != lb) & (la >= 0) & (lb >= 0)
+    items = np.concatenate([a[across], b[across]])
+    into = np.concatenate([lb[across], la[across]])
+    width = int(labels.max()) + 1 if len(labels) else 1
+    keys, counts = np.unique(items * width + into, return_counts=True)
     found: dict[int, list[int]] = {}
-    for (i, label), n in sorted(counts.items()):
-        if n >= at_least:
-            found.setdefault(i, []).append(label)
+    for key in keys[counts >= at_least].tolist():
+        found.setdefault(key // width, []).append(key % width)
     return found
 
 
