@@ -27,6 +27,8 @@ from __future__ import annotations
 import json
 import random
 import re
+import statistics
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +38,8 @@ from simkit.errors import InputError
 from simkit.evaluation.many_regions import _pick_regions
 from simkit.initiatives.units import CLUSTER_ROLES
 
-__all__ = ["FORMULAS", "FormulaCorpus", "GeneratedFormulaReport", "Planted", "generate", "reword", "write_corpus"]
+__all__ = ["FORMULAS", "FormulaCorpus", "GeneratedFormulaReport", "Planted", "formula_in_initiatives", "generate",
+           "reword", "write_corpus"]
 
 PLANT_SHARE = (0.2, 0.7)
 """Least and most share of the reports a formula is planted in (each formula draws its own)."""
@@ -54,6 +57,11 @@ DROP_MEASURE_CLAUSE = 0.4
 """Chance that a measure sentence of three or more clauses loses one of them (not its first)."""
 WRAPPER_SHARE = 0.35
 """Chance that a measure paragraph is opened or closed with a wrapper formula."""
+BUILT_FROM_FORMULA = 0.5
+"""An initiative is *built from planted formula* when at least this share of its sentences are planted formula."""
+SENTENCE_IS_PLANTED = 0.5
+"""A clustered sentence is planted formula (or measure) when at least this share of its characters is."""
+_BOUNDARY_MIN = 4  # least characters a planted sentence and a clustered one must share across a boundary
 
 # Formula templates by where a report puts them. Written for simkit in the forms the example reports use
 # (no report's sentence is copied); slots: {name} region, {lv} level word (县, 区, 市), {all} 全县, {we} 我县,
@@ -373,3 +381,81 @@ def measure(corpus: FormulaCorpus, flagged: Sequence[Any]) -> dict[str, Any]:
                         "in_boilerplate_units": counts["measure"][2]},
             "formula_by_group": {k: {"planted": v[0], "in_spans": v[1]} for k, v in sorted(by_group.items())},
             "formula_units": formula_units, "formula_units_left_to_initiatives": formula_units_open}
+
+
+def _normal(text: str) -> str:
+    """NFKC, without whitespace: how clustered and planted sentences are compared."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _covered(sentence: str, planted: Sequence[str]) -> int:
+    """How many characters of ``sentence`` (normalised) lie in the ``planted`` sentences (normalised) of its
+    report: a planted sentence inside it, it inside a planted sentence, or one running across its start or end
+    (simkit cuts at ``；`` too and joins short pieces to a neighbour, so the two segmentations can differ)."""
+    if not sentence:
+        return 0
+    covered = 0
+    for text in planted:
+        if sentence in text:
+            return len(sentence)
+        if text in sentence:
+            covered += len(text)
+            continue
+        for k in range(min(len(text), len(sentence)) - 1, _BOUNDARY_MIN - 1, -1):
+            if sentence.startswith(text[-k:]) or sentence.endswith(text[:k]):
+                covered += k
+                break
+    return min(covered, len(sentence))
+
+
+def formula_in_initiatives(labels: Mapping[str, Any], initiatives: Sequence[Any]) -> dict[str, Any]:
+    """How much of the initiatives (:class:`simkit.results.Initiative`, e.g. ``index.clusters().clusters``)
+    of an index of a written corpus is made of its planted sentences (``labels``: ``labels.json`` as
+    :func:`write_corpus` writes it).
+
+    Each initiative's sentences are its units' sentence spans (the whole unit at the unit grain). A sentence
+    is *planted formula* when at least :data:`SENTENCE_IS_PLANTED` of its characters lie in the planted
+    ``formula`` sentences of its own report (matched by text after NFKC and whitespace removal: see
+    :func:`_covered`), *planted measure* likewise, otherwise *other* (the unlabelled lead sentences naming a
+    paragraph's subject, headings). An initiative is **built from planted formula** when at least
+    :data:`BUILT_FROM_FORMULA` of its sentences are planted formula.
+    """
+    planted: dict[str, dict[str, list[tuple[str, str]]]] = {}
+    for report in labels["reports"]:
+        own = planted.setdefault(Path(report["file"]).stem, {"formula": [], "measure": []})
+        for p in report["planted"]:
+            own[p["kind"]].append((_normal(p["text"]), p["key"]))
+    kinds = {"formula": 0, "measure": 0, "other": 0}
+    built: list[dict[str, Any]] = []
+    with_formula = 0
+    for initiative in initiatives:
+        counts = {"formula": 0, "measure": 0, "other": 0}
+        keys: set[str] = set()
+        for unit in initiative.units:
+            own = planted.get(unit.document, {"formula": [], "measure": []})
+            pieces = [unit.text[a:b] for a, b in unit.spans] or [unit.text]
+            for piece in pieces:
+                sentence = _normal(piece)
+                formula = _covered(sentence, [t for t, _ in own["formula"]])
+                if formula >= SENTENCE_IS_PLANTED * max(1, len(sentence)):
+                    counts["formula"] += 1
+                    keys.update(k for t, k in own["formula"] if t in sentence or sentence in t)
+                elif _covered(sentence, [t for t, _ in own["measure"]]) >= SENTENCE_IS_PLANTED * max(1, len(sentence)):
+                    counts["measure"] += 1
+                else:
+                    counts["other"] += 1
+        total = sum(counts.values())
+        for kind, n in counts.items():
+            kinds[kind] += n
+        with_formula += counts["formula"] > 0
+        if total and counts["formula"] >= BUILT_FROM_FORMULA * total:
+            built.append({"id": initiative.id, "label": initiative.label, "regions": len(initiative.regions),
+                          "sentences": total, "formula_sentences": counts["formula"], "formula_keys": sorted(keys)})
+    sentences = sum(kinds.values())
+    spread = [len(i.regions) for i in initiatives]
+    return {"initiatives": len(initiatives), "built_from_planted_formula": len(built), "built": built,
+            "with_any_formula_sentence": with_formula, "sentences": sentences,
+            "sentence_kinds": kinds,
+            "formula_sentence_share": round(kinds["formula"] / sentences, 4) if sentences else 0.0,
+            "median_regions": statistics.median(spread) if spread else 0, "max_regions": max(spread, default=0),
+            "corpus_regions": len({r["region"] for r in labels["reports"]})}
