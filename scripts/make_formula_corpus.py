@@ -30,7 +30,7 @@ initiatives spanning at least two regions, each with its sentences. The JSON gai
 ``initiatives.clustering`` is the clustering measured on its own: a fresh Python process opens the index,
 builds what it is clustered over (``clustering_table``: the sentences less formula and statistics; timed as
 ``table_seconds``) and runs ``cluster_table`` on it once (``seconds``: graph, Leiden, labels and ids, under
-``time.perf_counter``); ``peak_rss_mb`` is that process's peak resident set (``ru_maxrss``) at the end,
+``time.perf_counter``); ``peak_rss_mb`` is that process's peak resident set (``VmHWM``) at the end,
 ``rss_before_mb`` what it held before clustering (interpreter, libraries, the opened index and the table),
 ``cores`` the CPUs it could use. ``reproduces_build`` says whether it found the same groups of sentences as
 the build stored.
@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -65,9 +64,14 @@ from simkit.reading.boilerplate import flag_reports  # noqa: E402
 DATA = PROJECT / "tests" / "data"
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _memory_mb(field: str) -> float:
+    """``VmRSS`` (resident now) or ``VmHWM`` (its peak) of this process, in MB. Not ``ru_maxrss``: Linux carries
+    the peak of the process forked before ``exec`` into it, here the parent's, which holds the model."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def clustering_child(index_dir: Path) -> None:
@@ -80,11 +84,11 @@ def clustering_child(index_dir: Path) -> None:
         started = time.perf_counter()
         table = clustering_table(parts)
         table_seconds = time.perf_counter() - started
-        before = _rss_mb()
+        before = _memory_mb("VmRSS")
         started = time.perf_counter()
         clustering = cluster_table(table, version=parts.version.name, model=_manifest_model(parts.version.path))
         seconds = time.perf_counter() - started
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = _memory_mb("VmHWM")
         stored = index.clustering
 
     def groups(clusters: list[dict]) -> set[frozenset[str]]:

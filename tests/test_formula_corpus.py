@@ -81,3 +81,58 @@ def test_detection_gets_stronger_as_reports_are_added(corpus_150):
         assert found["measure"]["in_spans"] / found["measure"]["planted"] <= 0.05
     # Measured: 0.81, 0.91, 0.92 (before the recurrent 5-grams: 0.77, 0.65, 0.60).
     assert recall[0] <= recall[1] <= recall[2]
+
+
+def _script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "make_formula_corpus.py"
+    spec = importlib.util.spec_from_file_location("make_formula_corpus", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_no_initiative_is_built_from_planted_formula(tmp_path, capsys):
+    """Issue 19: a real index of a small generated corpus (16 reports, ~30 s), its stored initiatives and the
+    clustering timed on its own (scripts/make_formula_corpus.py --initiatives)."""
+    import json
+
+    assert _script().main(["--out", str(tmp_path), "--reports", "16", "--seed", "19", "--initiatives"]) == 0
+    found = json.loads(capsys.readouterr().out)["initiatives"]
+    # Measured (seed 19, 16 reports): 25 initiatives, none built from formula, 14 of 843 of their sentences
+    # planted formula (leadership formulas not yet recurrent enough to be flagged at 16 reports).
+    assert found["initiatives"] >= 5 and found["built_from_planted_formula"] == 0, found["built"]
+    assert found["formula_sentence_share"] <= 0.05, found["sentence_kinds"]
+    assert found["sentence_kinds"]["measure"] > found["sentence_kinds"]["other"] > 0  # others: the lead sentences
+    assert found["corpus_regions"] == 16 and 2 <= found["median_regions"] <= found["max_regions"] <= 16
+    clustering = found["clustering"]
+    assert clustering["granularity"] == found["granularity"] == "sentence"
+    assert clustering["items"] == found["clustered_sentences"] > 0 and clustering["reproduces_build"]
+    assert 0 < clustering["seconds"] < 60 and clustering["table_seconds"] >= 0 and clustering["cores"] >= 1
+    assert 0 < clustering["rss_before_mb"] <= clustering["peak_rss_mb"] < 4096
+
+    # The definition does catch an initiative made of planted formula: one built of the planted leadership
+    # formula of every report is counted, with its key.
+    from simkit.evaluation.formula_corpus import formula_in_initiatives
+    from simkit.results import Initiative, InitiativeUnit
+
+    labels = json.loads((tmp_path / "labels.json").read_text(encoding="utf-8"))
+    units = []
+    for report in labels["reports"]:
+        formula = [p["text"] for p in report["planted"] if p["key"] == "leadership.1"]
+        if not formula:
+            continue
+        measure_texts = [p["text"] for p in report["planted"] if p["kind"] == "measure"][:1 if not units else 0]
+        text = " ".join(formula + measure_texts)  # the whitespace between them is normalised away
+        spans, at = [], 0
+        for sentence in formula + measure_texts:
+            spans.append([at, at + len(sentence)])
+            at += len(sentence) + 1
+        units.append(InitiativeUnit(f"{report['file']}:1", report["region"], 2023, "leadership", text,
+                                    Path(report["file"]).stem, spans=spans))
+    assert len(units) >= 3
+    made = Initiative("c9999", "formula", [], sorted({u.region for u in units}), 0.9, units)
+    counted = formula_in_initiatives(labels, [made])
+    assert counted["built_from_planted_formula"] == 1 and counted["built"][0]["formula_keys"] == ["leadership.1"]
+    assert counted["sentence_kinds"] == {"formula": len(units), "measure": 1, "other": 0}
