@@ -24,8 +24,9 @@ initiatives spanning at least two regions, each with its sentences. The JSON gai
   naming a paragraph's subject) is ``other``;
 - an initiative is **built from planted formula** when at least half of its sentences are planted formula
   (``built_from_planted_formula``, each listed in ``built`` with its formula keys); also the initiatives
-  holding any planted formula sentence, the share of all initiatives' sentences that are planted formula,
-  and the median and largest number of regions per initiative beside the corpus's region count.
+  holding any planted formula sentence, the largest share of planted formula in one initiative, the share
+  of all initiatives' sentences that are planted formula, and the median and largest number of regions per
+  initiative beside the corpus's region count.
 
 ``initiatives.clustering`` is the clustering measured on its own: a fresh Python process opens the index,
 builds what it is clustered over (``clustering_table``: the sentences less formula and statistics; timed as

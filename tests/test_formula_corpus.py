@@ -104,6 +104,7 @@ def test_no_initiative_is_built_from_planted_formula(tmp_path, capsys):
     # planted formula (leadership formulas not yet recurrent enough to be flagged at 16 reports).
     assert found["initiatives"] >= 5 and found["built_from_planted_formula"] == 0, found["built"]
     assert found["formula_sentence_share"] <= 0.05, found["sentence_kinds"]
+    assert found["largest_formula_share"]["share"] < 0.5, found["largest_formula_share"]
     assert found["sentence_kinds"]["measure"] > found["sentence_kinds"]["other"] > 0  # others: the lead sentences
     assert found["corpus_regions"] == 16 and 2 <= found["median_regions"] <= found["max_regions"] <= 16
     clustering = found["clustering"]

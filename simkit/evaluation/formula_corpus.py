@@ -428,6 +428,7 @@ def formula_in_initiatives(labels: Mapping[str, Any], initiatives: Sequence[Any]
     kinds = {"formula": 0, "measure": 0, "other": 0}
     built: list[dict[str, Any]] = []
     with_formula = 0
+    largest = (0.0, "")
     for initiative in initiatives:
         counts = {"formula": 0, "measure": 0, "other": 0}
         keys: set[str] = set()
@@ -448,13 +449,16 @@ def formula_in_initiatives(labels: Mapping[str, Any], initiatives: Sequence[Any]
         for kind, n in counts.items():
             kinds[kind] += n
         with_formula += counts["formula"] > 0
+        if total and counts["formula"] / total > largest[0]:
+            largest = (counts["formula"] / total, initiative.id)
         if total and counts["formula"] >= BUILT_FROM_FORMULA * total:
             built.append({"id": initiative.id, "label": initiative.label, "regions": len(initiative.regions),
                           "sentences": total, "formula_sentences": counts["formula"], "formula_keys": sorted(keys)})
     sentences = sum(kinds.values())
     spread = [len(i.regions) for i in initiatives]
     return {"initiatives": len(initiatives), "built_from_planted_formula": len(built), "built": built,
-            "with_any_formula_sentence": with_formula, "sentences": sentences,
+            "with_any_formula_sentence": with_formula,
+            "largest_formula_share": {"initiative": largest[1], "share": round(largest[0], 4)}, "sentences": sentences,
             "sentence_kinds": kinds,
             "formula_sentence_share": round(kinds["formula"] / sentences, 4) if sentences else 0.0,
             "median_regions": statistics.median(spread) if spread else 0, "max_regions": max(spread, default=0),
