@@ -322,12 +322,40 @@ class LexicalIndex:
         per translation (a structured query).
         """
         total = np.zeros(self.rows, dtype=np.float32)
+        if self._model.nonoccurrence_array is not None:  # a BM25 variant that scores every row
+            for group in groups:
+                best = np.zeros(self.rows, dtype=np.float32)
+                for alternative in group.split():
+                    np.maximum(best, self.scores_for(alternative), out=best)
+                total += best
+            return total
+        # Two scratch arrays reused for every alternative (the same sums, in the same order, as scores_for):
+        # a fresh array per alternative is fresh pages to fault in, a few dozen per English query.
+        best = np.zeros(self.rows, dtype=np.float32)
+        scratch = np.zeros(self.rows, dtype=np.float32)
         for group in groups:
-            best = np.zeros(self.rows, dtype=np.float32)
+            best.fill(0.0)
             for alternative in group.split():
-                np.maximum(best, self.scores_for(alternative), out=best)
+                if self._add_scores(scratch, alternative):
+                    np.maximum(best, scratch, out=best)
+                    scratch.fill(0.0)
             total += best
         return total
+
+    def _add_scores(self, scores: np.ndarray, query: str) -> bool:
+        """Add ``query``'s BM25 postings into ``scores`` (Lucene's BM25); False when it has no indexed term."""
+        vocab = self._model.vocab_dict
+        ids = [vocab[t] for t in self.query_terms(query) if t in vocab]
+        if not ids:
+            return False
+        stored = self._model.scores
+        try:
+            add_postings(scores, stored["indptr"], stored["indices"], stored["data"], ((i, 1.0, None) for i in ids))
+        except IndexError:
+            where = (self._directory or Path(".")) / INDICES
+            raise IndexLoadError(f"{where}: corrupt lexical index (row index out of range); "
+                                 "rebuild the index") from None
+        return True
 
     def search(self, query: str | Sequence[str], n: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -461,12 +461,13 @@ def top_scored_rows(scores: np.ndarray, n: int, allowed: np.ndarray | None = Non
     ``allowed`` (a boolean mask over rows) is applied before the top ``n`` are taken. Ties keep row
     order. Used by the sparse rankings, which score every row at once.
     """
+    positive = scores > 0
     if allowed is not None:
         allowed = np.asarray(allowed, dtype=bool)
         if allowed.shape != scores.shape:
             raise ValueError(f"allowed mask has shape {allowed.shape}, expected {scores.shape}")
-        scores = np.where(allowed, scores, np.float32(0.0)).astype(np.float32, copy=False)
-    candidates = np.flatnonzero(scores > 0)
+        positive &= allowed  # rows left out never become candidates: no masked copy of the scores
+    candidates = np.flatnonzero(positive)
     if n <= 0 or not len(candidates):
         return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
     if len(candidates) > n:
