@@ -303,15 +303,7 @@ class LexicalIndex:
         if not ids or not self.rows:
             return np.zeros(self.rows, dtype=np.float32)
         if self._model.nonoccurrence_array is None:  # Lucene's BM25: a sum of the stored scores of the postings
-            # Term by term into one array, as bm25s adds them (the same sums), but with checked indexing.
-            scores = self._model.scores
-            try:
-                return add_postings(np.zeros(self.rows, dtype=np.float32), scores["indptr"], scores["indices"],
-                                    scores["data"], ((i, 1.0, None) for i in ids))
-            except IndexError:
-                where = (self._directory or Path(".")) / INDICES
-                raise IndexLoadError(f"{where}: corrupt lexical index (row index out of range); "
-                                     "rebuild the index") from None
+            return self._add_postings_of(np.zeros(self.rows, dtype=np.float32), ids)
         return np.asarray(self._model.get_scores_from_ids(ids), dtype=np.float32)
 
     def scores_for_alternatives(self, groups: Sequence[str]) -> np.ndarray:
@@ -346,16 +338,21 @@ class LexicalIndex:
         """Add ``query``'s BM25 postings into ``scores`` (Lucene's BM25); False when it has no indexed term."""
         vocab = self._model.vocab_dict
         ids = [vocab[t] for t in self.query_terms(query) if t in vocab]
-        if not ids:
-            return False
+        if ids:
+            self._add_postings_of(scores, ids)
+        return bool(ids)
+
+    def _add_postings_of(self, scores: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+        """Add the stored scores of the terms ``ids``' postings into ``scores``, term by term as bm25s adds
+        them (the same sums), but with checked indexing; returns ``scores``."""
         stored = self._model.scores
         try:
-            add_postings(scores, stored["indptr"], stored["indices"], stored["data"], ((i, 1.0, None) for i in ids))
+            return add_postings(scores, stored["indptr"], stored["indices"], stored["data"],
+                                ((i, 1.0, None) for i in ids))
         except IndexError:
             where = (self._directory or Path(".")) / INDICES
             raise IndexLoadError(f"{where}: corrupt lexical index (row index out of range); "
                                  "rebuild the index") from None
-        return True
 
     def search(self, query: str | Sequence[str], n: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
