@@ -28,7 +28,6 @@ import json
 import random
 import re
 import statistics
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any
 
 from simkit.errors import InputError
 from simkit.evaluation.many_regions import _pick_regions
+from simkit.evaluation.queries import normalize_for_match
 from simkit.initiatives.units import CLUSTER_ROLES
 
 __all__ = ["FORMULAS", "FormulaCorpus", "GeneratedFormulaReport", "Planted", "formula_in_initiatives", "generate",
@@ -383,11 +383,6 @@ def measure(corpus: FormulaCorpus, flagged: Sequence[Any]) -> dict[str, Any]:
             "formula_units": formula_units, "formula_units_left_to_initiatives": formula_units_open}
 
 
-def _normal(text: str) -> str:
-    """NFKC, without whitespace: how clustered and planted sentences are compared."""
-    return "".join(unicodedata.normalize("NFKC", text).split())
-
-
 def _covered(sentence: str, planted: Sequence[str]) -> int:
     """How many characters of ``sentence`` (normalised) lie in the ``planted`` sentences (normalised) of its
     report: a planted sentence inside it, it inside a planted sentence, or one running across its start or end
@@ -424,7 +419,7 @@ def formula_in_initiatives(labels: Mapping[str, Any], initiatives: Sequence[Any]
     for report in labels["reports"]:
         own = planted.setdefault(Path(report["file"]).stem, {"formula": [], "measure": []})
         for p in report["planted"]:
-            own[p["kind"]].append((_normal(p["text"]), p["key"]))
+            own[p["kind"]].append((normalize_for_match(p["text"]), p["key"]))
     kinds = {"formula": 0, "measure": 0, "other": 0}
     built: list[dict[str, Any]] = []
     with_formula = 0
@@ -436,7 +431,7 @@ def formula_in_initiatives(labels: Mapping[str, Any], initiatives: Sequence[Any]
             own = planted.get(unit.document, {"formula": [], "measure": []})
             pieces = [unit.text[a:b] for a, b in unit.spans] or [unit.text]
             for piece in pieces:
-                sentence = _normal(piece)
+                sentence = normalize_for_match(piece)
                 formula = _covered(sentence, [t for t, _ in own["formula"]])
                 if formula >= SENTENCE_IS_PLANTED * max(1, len(sentence)):
                     counts["formula"] += 1

@@ -419,11 +419,9 @@ def write_clusters(directory: Path, parsed: Sequence[ParsedReport], units: Seque
     """
     previous = _previous_clustering(previous_dir, warnings) if previous_dir is not None else None
     first_id = next_cluster_id(root, warnings) if root is not None else 1
-    table: UnitTable | None = None
-    if sentences is not None and sentence_grain(int(np.asarray(sentences[0])[-1]) if len(sentences[0]) else 0):
-        table = SentenceTable.from_build(parsed, units, vectors, *sentences)
-    if table is None:
-        table = UnitTable.from_build(parsed, units, vectors)
+    table = (SentenceTable.from_build(parsed, units, vectors, *sentences)
+             if sentences is not None and sentence_grain(int(sentences[0][-1])) else None)
+    table = table or UnitTable.from_build(parsed, units, vectors)
     clustering = cluster_table(table, previous, version=version, model=model, first_id=first_id)
     files = clustering.save(directory)
     if root is not None:
@@ -451,5 +449,5 @@ def clustering_table(parts: IndexParts) -> UnitTable:
     """What an index version is clustered over: its sentences, or its units if it stores no sentence vectors
     or more than :data:`SENTENCE_GRAIN_MAX` of them."""
     if parts.sentences is not None and sentence_grain(int(parts.sentences.offsets[-1])):
-        return SentenceTable.from_parts(parts) or UnitTable.from_parts(parts)
+        return SentenceTable.from_parts(parts) or UnitTable.from_parts(parts)  # (None only without sentences)
     return UnitTable.from_parts(parts)

@@ -98,7 +98,7 @@ def formula_share(span: tuple[int, int], formula: Sequence[tuple[int, int]]) -> 
 class SentenceTable(UnitTable):
     """Sentences of clusterable units, as a table of their own (``ids`` are ``UNIT_ID@START``).
 
-    ``unit_ids``/``unit_rows`` name each sentence's unit and its vector row, ``spans`` its [start, end) in the
+    ``unit_ids`` names each sentence's unit (``rows``: the unit's vector row), ``spans`` its [start, end) in the
     unit's text, ``sentence_rows`` its row among the index's sentence vectors and ``unit_texts`` the units'
     texts. Formula sentences (mostly inside the report's boilerplate spans) and pure statistics
     (:func:`is_statistics`) are left out.
@@ -108,10 +108,6 @@ class SentenceTable(UnitTable):
     spans: list[tuple[int, int]] = field(default_factory=list)
     sentence_rows: list[int] = field(default_factory=list)
     unit_texts: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def unit_rows(self) -> list[int]:
-        return self.rows
 
     @classmethod
     def of_units(cls, units: UnitTable, offsets: np.ndarray, spans: Any, fetch: Callable[[list[int]], np.ndarray],

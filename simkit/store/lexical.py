@@ -298,31 +298,20 @@ class LexicalIndex:
 
     def scores_for(self, query: str) -> np.ndarray:
         """BM25 score of every row for ``query`` (float32, 0 where no term matches)."""
-        vocab = self._model.vocab_dict
-        ids = [vocab[t] for t in self.query_terms(query) if t in vocab]
-        if not ids or not self.rows:
-            return np.zeros(self.rows, dtype=np.float32)
-        if self._model.nonoccurrence_array is None:  # Lucene's BM25: a sum of the stored scores of the postings
-            return self._add_postings_of(np.zeros(self.rows, dtype=np.float32), ids)
-        return np.asarray(self._model.get_scores_from_ids(ids), dtype=np.float32)
+        scores = np.zeros(self.rows, dtype=np.float32)
+        if self.rows:
+            self._add_scores(scores, query)
+        return scores
 
     def scores_for_alternatives(self, groups: Sequence[str]) -> np.ndarray:
         """Each row's summed score over ``groups``, a group scoring its best alternative in the row.
 
         A group is a space-separated set of alternatives (the Chinese words one English phrase translates
         to), each scored like a query of its own; a phrase with many translations then counts once, not once
-        per translation (a structured query).
+        per translation (a structured query). Two scratch arrays serve every alternative: a fresh array per
+        alternative was fresh pages to fault in, a few dozen per English query (docs/method/benchmarks.md).
         """
         total = np.zeros(self.rows, dtype=np.float32)
-        if self._model.nonoccurrence_array is not None:  # a BM25 variant that scores every row
-            for group in groups:
-                best = np.zeros(self.rows, dtype=np.float32)
-                for alternative in group.split():
-                    np.maximum(best, self.scores_for(alternative), out=best)
-                total += best
-            return total
-        # Two scratch arrays reused for every alternative (the same sums, in the same order, as scores_for):
-        # a fresh array per alternative is fresh pages to fault in, a few dozen per English query.
         best = np.zeros(self.rows, dtype=np.float32)
         scratch = np.zeros(self.rows, dtype=np.float32)
         for group in groups:
@@ -335,12 +324,16 @@ class LexicalIndex:
         return total
 
     def _add_scores(self, scores: np.ndarray, query: str) -> bool:
-        """Add ``query``'s BM25 postings into ``scores`` (Lucene's BM25); False when it has no indexed term."""
+        """Add ``query``'s BM25 scores into ``scores``; False (nothing added) when it has no indexed term."""
         vocab = self._model.vocab_dict
         ids = [vocab[t] for t in self.query_terms(query) if t in vocab]
-        if ids:
+        if not ids:
+            return False
+        if self._model.nonoccurrence_array is None:  # Lucene's BM25: a sum of the stored scores of the postings
             self._add_postings_of(scores, ids)
-        return bool(ids)
+        else:  # a BM25 variant that scores every row
+            scores += np.asarray(self._model.get_scores_from_ids(ids), dtype=np.float32)
+        return True
 
     def _add_postings_of(self, scores: np.ndarray, ids: Sequence[int]) -> np.ndarray:
         """Add the stored scores of the terms ``ids``' postings into ``scores``, term by term as bm25s adds
