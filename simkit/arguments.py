@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -107,6 +107,15 @@ def text(name: str, value: Any) -> str:
 def optional_text(name: str, value: Any) -> str | None:
     """Like :func:`text`, None passing through."""
     return None if value is None else text(name, value)
+
+
+def optional_choice(name: str, value: Any, choices: Sequence[str]) -> str | None:
+    """``value`` if it is one of ``choices``; None passing through."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in choices:
+        raise QueryError(f"{name}={_shown(value)}: give one of {', '.join(choices)}")
+    return value
 
 
 def query_text(value: Any) -> str:

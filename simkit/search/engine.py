@@ -82,8 +82,9 @@ def check_model(parts: IndexParts, requested: str | None) -> None:
         )
 
 
-def embedder_for(parts: IndexParts, requested: str | None = None) -> Embedder:
-    """The query embedder of the model the version was built with (its installed weights must match)."""
+def embedder_for(parts: IndexParts, requested: str | None = None, query_engine: str | None = None) -> Embedder:
+    """The query embedder of the model the version was built with (its installed weights must match), on
+    ``query_engine`` (None: the embedder's default)."""
     built = parts.manifest.model
     profile = next((p for p in PROFILES.values() if p.model_id == built["id"]), None)
     if profile is not None:
@@ -99,7 +100,7 @@ def embedder_for(parts: IndexParts, requested: str | None = None) -> Embedder:
     else:
         raise ModelError(f"{built.get('path')}: the index's model directory is missing; "
                          "pass --model PATH to the same model")
-    return Embedder(model)
+    return Embedder(model, query_engine=query_engine)
 
 
 def _result_arguments(k: Any, hits: Any, threshold: Any) -> tuple[int | None, int, float | None]:
@@ -117,10 +118,12 @@ class Search:
     are computed once per ``Search``.
     """
 
-    def __init__(self, parts: IndexParts, *, embedder: Embedder | None = None, model: str | None = None) -> None:
+    def __init__(self, parts: IndexParts, *, embedder: Embedder | None = None, model: str | None = None,
+                 query_engine: str | None = None) -> None:
         self.parts = parts
         self._embedder = embedder
         self._requested_model = model
+        self._query_engine = query_engine
         self._latent_usable: bool | None = None
         self._latent_memo: tuple[str, LatentVector] | None = None
         self._glosses: GlossTable | None = None
@@ -131,7 +134,7 @@ class Search:
     def embedder(self) -> Embedder:
         """The query embedder (loaded on first use)."""
         if self._embedder is None:
-            self._embedder = embedder_for(self.parts, self._requested_model)
+            self._embedder = embedder_for(self.parts, self._requested_model, self._query_engine)
         return self._embedder
 
     @property
@@ -178,7 +181,7 @@ class Search:
         k, hits, threshold = _result_arguments(k, hits, threshold)
         filters = self._filters(filters, include_boilerplate)
         mode = self._mode(mode)
-        query = self.embedder.embed_query(text) if mode != "lexical" or threshold is not None else None
+        query = self._query_vector(text, mode, settings) if mode != "lexical" or threshold is not None else None
         regions, rankings = self._regions_for(text, query, k, hits, mode=mode, filters=filters, threshold=threshold,
                                               settings=settings)
         translated = self.translation(text).words if "translated" in rankings else []
@@ -356,6 +359,21 @@ class Search:
             entry = self.parts.manifest.files.get(LEXICAL_VOCABULARY) or {}
             self._glosses = GlossTable.cached(self.parts.lexical.has_word, entry.get("sha256"), user_cache_dir())
         return self._glosses.translate(text)
+
+    def _query_vector(self, text: str, mode: str, settings: SearchSettings) -> np.ndarray:
+        """The query's vector; on the ``bulk`` query engine, when its hybrid ranking will read its latent
+        terms (no indexed word), computed with them in one batch and remembered for :meth:`_latent_query`."""
+        embedder = self.embedder
+        wants_latent = (mode == "hybrid" and embedder.query_engine == "bulk"
+                        and (settings.latent_weight > 0
+                             or (settings.latent_evidence and settings.evidence_lexical_weight > 0))
+                        and not self.parts.lexical.query_terms(text) and self.latent is not None)
+        if not wants_latent:
+            return embedder.embed_query(text)
+        vector, latent = embedder.query_encoding(text, latent=True)
+        assert latent is not None
+        self._latent_memo = (text, latent)
+        return vector
 
     def _latent_query(self, text: str) -> Any:
         """The latent terms of ``text``, remembered for the widening passes of one search."""

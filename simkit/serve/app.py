@@ -244,7 +244,7 @@ def missing_schema() -> type[BaseModel]:
 
 
 def default_opener(settings: ServeSettings) -> Callable[[], SimkitIndex]:
-    return lambda: SimkitIndex(settings.index_dir, model=settings.model)
+    return lambda: SimkitIndex(settings.index_dir, model=settings.model, query_engine=settings.query_engine)
 
 
 def create_app(settings: ServeSettings, *, opener: Callable[[], SimkitIndex] | None = None) -> FastAPI:

@@ -63,6 +63,7 @@ class ServeSettings:
     workers: int = 1
     token_file: Path | None = None
     model: str | None = None
+    query_engine: str | None = None
     max_k: int = MAX_K
     max_hits: int = MAX_HITS
     max_query_chars: int | None = None

@@ -27,6 +27,7 @@ from simkit.errors import IndexLoadError, SimkitError
 log = logging.getLogger("simkit.serve")
 
 WARM_QUERY = "推进法治政府建设"  # one hybrid search at start-up and on each swap: loads the model, BM25, calibration
+WARM_QUERY_EN = "rule of law government"  # and one without indexed words: the latent terms and translation
 
 
 class NotReadyError(IndexLoadError):
@@ -46,6 +47,7 @@ def warm(index: SimkitIndex) -> None:
     """Read what the first queries would otherwise wait for: the query model, BM25 index, calibration sample,
     clustering and peer profiles (the last two only logged when they fail: only their endpoints need them)."""
     index.search(WARM_QUERY, k=1)
+    index.search(WARM_QUERY_EN, k=1)
     for name in ("clustering", "peer_profiles"):
         try:
             getattr(index, name)
