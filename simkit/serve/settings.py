@@ -79,6 +79,10 @@ class ServeSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name}={value!r}: give a whole number of at least 1")
+        from simkit.embedding.embedder import QUERY_ENGINES
+
+        if self.query_engine is not None and self.query_engine not in QUERY_ENGINES:
+            raise ConfigError(f"query_engine={self.query_engine!r}: give one of {', '.join(QUERY_ENGINES)}")
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 1 <= self.port <= 65535:
             raise ConfigError(f"port={self.port!r}: give a port number from 1 to 65535")
         if not self.reload_interval > 0:
