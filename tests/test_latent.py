@@ -74,46 +74,6 @@ def test_the_index_stores_its_latent_terms_with_checksums(demo_index_dir):
     assert len(set(np.asarray(latent.rows).tolist())) == latent.units  # every unit has latent terms
 
 
-def test_a_units_latent_terms_are_pooled_over_its_evidence_sentences(demo_index_dir, embedder):
-    """One pass over the evidence sentences gives their vectors and the units' latent terms: the index stores
-    each term's largest activation over the unit's sentences (the terms of each sentence alone, merged)."""
-    from simkit.embedding.encode import LATENT_POOLING
-    from simkit.store.database import Store
-    from simkit.store.sentences import split_sentences
-
-    version = current_version(demo_index_dir)
-    assert version.manifest.latent_terms["pooled_over"] == LATENT_POOLING
-    count = version.manifest.counts["units"]
-    stored_rows = LatentIndex.load(version.path, count).packed_rows()
-    store = Store(version.path / "store.sqlite")
-    try:
-        units = store.units_at(range(count))
-    finally:
-        store.close()
-    rows = [row for row in range(count) if len(split_sentences(units[row].text)) >= 2][:10]
-    assert len(rows) == 10
-    contents = [units[row].text for row in rows]
-    spans = [split_sentences(text) for text in contents]
-    terms, vectors = embedder.sentence_latent_terms(contents, spans)
-    sentences = [text[s:e] for text, pairs in zip(contents, spans) for s, e in pairs]
-    np.testing.assert_allclose(vectors, embedder.embed_sentences(sentences), atol=1e-5)
-    alone, _ = embedder.sentence_latent_terms(sentences, [[(0, len(text))] for text in sentences])
-    at = 0
-    for row, pairs, (computed_terms, computed_values) in zip(rows, spans, terms):
-        stored = dict(zip(*(part.tolist() for part in unpack(stored_rows[row]))))
-        assert set(stored) == set(computed_terms.tolist())
-        np.testing.assert_allclose([stored[t] for t in computed_terms.tolist()], computed_values,
-                                   rtol=2e-3)  # stored as float16
-        best: dict[int, float] = {}
-        for sentence_terms, sentence_values in alone[at : at + len(pairs)]:
-            for term, value in zip(sentence_terms.tolist(), sentence_values.tolist()):
-                best[term] = max(best.get(term, 0.0), value)
-        at += len(pairs)
-        strongest = sorted(best, key=lambda term: -best[term])[:20]
-        assert set(strongest) <= set(stored)
-        np.testing.assert_allclose([stored[t] for t in strongest], [best[t] for t in strongest], rtol=2e-2)
-
-
 def test_latent_terms_lift_english_answers_above_the_dense_ranking(demo_index):
     """The English queries of tests/data (the Chinese ones, translated): hybrid, which ranks them by latent
     terms, finds the labelled paragraph more often than the dense ranking alone, and ranks regions as well."""

@@ -172,19 +172,14 @@ def test_adding_a_report_embeds_only_its_new_units(work, embedder):
     assert report.units.distinct_embedded == len(new_texts - old_texts) > 0
     assert report.units.distinct_embedded < len(new_texts)  # its unchanged paragraphs came from the cache
     assert report.units.reused == report.units.total - report.units.embedded
-    # Latent terms, computed for each unit whose own text (without outline titles) is new...
-    new_raw = _raw_texts(index, document="lishu-2023") - _raw_texts(index, version=before)
-    assert report.latent_terms.distinct_embedded == len(new_raw) > 0
-    assert report.latent_terms.reused == report.latent_terms.total - report.latent_terms.embedded
-    # ... pooled over its evidence sentences, whose pass gives their vectors too: only the sentences of those
-    # units go through the model, once each, and they hold every sentence no earlier version had.
-    from simkit.store.sentences import split_sentences
-
-    pooled = {text[s:e] for text in new_raw for s, e in split_sentences(text)}
+    # Evidence sentences too: only sentences no earlier version had go through the model.
     new_sentences = _sentences(index, document="lishu-2023") - _sentences(index, version=before)
-    assert 0 < len(new_sentences) <= len(pooled) and new_sentences <= pooled
-    assert report.sentences.distinct_embedded == len(pooled) < len(_sentences(index))
+    assert report.sentences.distinct_embedded == len(new_sentences) > 0
     assert report.sentences.reused == report.sentences.total - report.sentences.embedded
+    # And latent terms, computed from a unit's own text (without outline titles).
+    old_raw = _raw_texts(index, version=before)
+    assert report.latent_terms.distinct_embedded == len(_raw_texts(index, document="lishu-2023") - old_raw) > 0
+    assert report.latent_terms.reused == report.latent_terms.total - report.latent_terms.embedded
     with open_index(index) as fresh:
         assert fresh.version.name == report.version
         assert fresh.info().counts["documents"] == 6
@@ -226,36 +221,6 @@ def test_sentences_embedded_before_they_had_their_own_prompt_are_embedded_again(
     assert report.sentences.embedded == report.sentences.total > 0
     assert current_version(index).manifest.sentence_prompt == "query"
     # And the next rebuild has nothing to do.
-    assert rebuild_index([src], index, embedder=embedder).status == "unchanged"
-
-
-def test_latent_terms_pooled_over_raw_text_are_computed_again(work, embedder):
-    """A version written before latent terms were pooled over evidence sentences (no ``pooled_over``): a
-    rebuild computes them again, with no report changed, as a build computes them, and keeps the units."""
-    from simkit.embedding.cache import CACHE_DIR
-    from simkit.store.latent import LatentIndex
-
-    src, index = work
-    version = current_version(index)
-    built = LatentIndex.load(version.path, version.manifest.counts["units"]).packed_rows()
-    manifest = json.loads((version.path / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["latent_terms"].pop("pooled_over") == "evidence-sentences"
-    Manifest.from_dict(manifest).write(version.path)  # with its checksum, as simkit writes it
-    shutil.rmtree(index / CACHE_DIR)  # as the raw-text terms were cached under another key
-    report = rebuild_index([src], index, embedder=embedder)
-    assert report.status == "published"
-    assert any("pooled over each unit's raw text" in w for w in report.warnings)
-    assert report.units.embedded == 0 and report.units.reused == report.units.total
-    assert report.latent_terms.embedded == report.latent_terms.total > 0
-    # The sentences went through the model once, in the pass that pooled the latent terms.
-    assert report.sentences.distinct_embedded == len(_sentences(index)) and report.sentences.reused == 0
-    fresh = current_version(index)
-    assert fresh.manifest.latent_terms["pooled_over"] == "evidence-sentences"
-    again = LatentIndex.load(fresh.path, fresh.manifest.counts["units"]).packed_rows()
-    assert again.shape == built.shape
-    for before, after in zip(built, again):  # the same terms (batches differ: allow a term at the cut)
-        a, b = set(before[:256][before[:256] >= 0].tolist()), set(after[:256][after[:256] >= 0].tolist())
-        assert len(a & b) >= 0.95 * len(a | b)
     assert rebuild_index([src], index, embedder=embedder).status == "unchanged"
 
 

@@ -343,41 +343,6 @@ class Embedder:
         _, latent = self.encode_texts(texts, prefix="", latent=True, progress=progress)
         return latent or []
 
-    def sentence_latent_terms(self, contents: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *,
-                              progress: Callable[[int], None] | None = None) -> tuple[list[LatentVector], np.ndarray]:
-        """Units' latent terms and their evidence sentences' vectors, from one pass over the sentences.
-
-        ``spans[i]`` are the [start, end) evidence sentences of ``contents[i]``. Each sentence is embedded
-        as :meth:`embed_sentences` embeds it, and the sparse head runs on the token states of the same pass
-        (the sentence's own tokens, not the prompt's); a unit's latent terms are each term's largest
-        activation over its sentences (:func:`~simkit.embedding.sparse_head.merge`). A unit without
-        evidence sentences gets the latent terms of its raw text (:meth:`bulk_latent_terms`). This spares
-        the build a pass over every unit's raw text (docs/method/throughput.md measures both).
-
-        Returns one latent-term vector per unit and the sentence vectors, float32, L2-normalized, rows in
-        the units' order and each unit's spans' order. ``progress`` is called with sentences done.
-        """
-        from simkit.embedding.sparse_head import merge
-
-        if not self.has_latent_terms:
-            raise ModelError(f"{self.model.path}: only the default model has latent terms")
-        if len(contents) != len(spans):
-            raise ValueError(f"{len(spans)} span lists for {len(contents)} units")
-        sentences = [text[s:e] for text, pairs in zip(contents, spans) for s, e in pairs]
-        vectors, sentence_terms = self.encode_texts(sentences, prefix=self.profile.sentence_prefix, latent=True,
-                                                    progress=progress)
-        bare = [row for row, pairs in enumerate(spans) if not pairs]
-        raw = dict(zip(bare, self.bulk_latent_terms([contents[row] for row in bare]))) if bare else {}
-        terms: list[LatentVector] = []
-        at = 0
-        for row, pairs in enumerate(spans):
-            if row in raw:
-                terms.append(raw[row])
-            else:
-                terms.append(merge((sentence_terms or [])[at : at + len(pairs)]))
-            at += len(pairs)
-        return terms, vectors
-
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one search query with the model's query prefix.
 

@@ -17,11 +17,6 @@ import numpy as np
 from simkit.embedding.embedder import Embedder
 from simkit.embedding.sparse_head import pack
 
-LATENT_POOLING = "evidence-sentences"
-"""How a build pools a unit's latent terms, recorded in the manifest (``latent_terms.pooled_over``): the
-sparse head on the token states of the unit's evidence-sentence pass, each term's largest activation.
-Versions written before it pooled the unit's raw text (no ``pooled_over``); a rebuild computes them again."""
-
 
 @dataclass(frozen=True)
 class UnitText:
@@ -80,28 +75,22 @@ def encode_units(embedder: Embedder, units: Sequence[UnitText], *, latent: bool 
     """Encode ``units``: their vectors, evidence-sentence vectors and (with ``latent``, by default
     when the model has a sparse head) latent terms. ``progress`` is called with the number of units done.
 
-    Two encoder passes on the bulk runtime, each batched by length: the unit as embedded (outline
-    titles, passage prefix), and each evidence sentence alone (the model's sentence prompt), whose token
-    states also feed the sparse head: a unit's latent terms are pooled over its sentences
-    (:data:`LATENT_POOLING`, :meth:`Embedder.sentence_latent_terms`). One pass fewer was measured and
-    lost quality: pooling sentences from the unit's pass (late chunking) lost evidence, and latent terms
-    from the unit's pass lost region nDCG (docs/method/throughput.md).
+    Three encoder passes on the bulk runtime, each batched by length: the unit as embedded (outline
+    titles, passage prefix), each evidence sentence alone (the model's sentence prompt), and the
+    unit's raw text for its latent terms. Fewer passes were measured and lost quality: pooling sentences
+    from the unit's pass (late chunking) lost evidence, and latent terms from the unit's pass lost
+    region nDCG (docs/method/throughput.md).
     """
     latent = embedder.has_latent_terms if latent is None else latent
     vectors = embedder.embed_passages([u.text for u in units])
     sentence_texts = [u.content[s:e] for u in units for s, e in u.sentences]
     offsets = np.zeros(len(units) + 1, dtype=np.int64)
     np.cumsum([len(u.sentences) for u in units], out=offsets[1:])
-    packed = None
-    if latent:
-        terms, sentence_vectors = embedder.sentence_latent_terms([u.content for u in units],
-                                                                 [u.sentences for u in units])
-        packed = pack(terms)
-    else:
-        sentence_vectors = embedder.embed_sentences(sentence_texts)
+    sentence_vectors = embedder.embed_sentences(sentence_texts)
+    packed = pack(embedder.bulk_latent_terms([u.content for u in units])) if latent else None
     if progress is not None:
         progress(len(units))
     return UnitEncoding(vectors, sentence_vectors, offsets, packed)
 
 
-__all__ = ["LATENT_POOLING", "UnitEncoding", "UnitText", "encode_units"]
+__all__ = ["UnitEncoding", "UnitText", "encode_units"]

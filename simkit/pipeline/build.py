@@ -15,7 +15,7 @@ import numpy as np
 
 from simkit import __version__, arguments
 from simkit.embedding.embedder import Embedder
-from simkit.embedding.encode import LATENT_POOLING, UnitEncoding, UnitText, encode_units
+from simkit.embedding.encode import UnitEncoding, UnitText, encode_units
 from simkit.embedding.models import ResolvedModel
 from simkit.embedding.sparse_head import head_info
 from simkit.errors import BuildError, IndexLoadError, WriteError
@@ -350,15 +350,11 @@ def stage_version(root: Path, parsed: Sequence[ParsedReport], units: Sequence[Pa
 
 
 def _latent_entry(latent: LatentIndex | None) -> dict[str, Any] | None:
-    """The manifest's ``latent_terms``: the head, what a unit's terms are pooled over, and the postings cap the
-    files were ordered for."""
+    """The manifest's ``latent_terms``: the head, and the postings cap the files were ordered for."""
     if latent is None:
         return None
     info = head_info()
-    if info is None:
-        return None
-    entry = {**info, "pooled_over": LATENT_POOLING}
-    return {**entry, "postings_cap": latent.cap} if latent.cap is not None else entry
+    return {**info, "postings_cap": latent.cap} if info is not None and latent.cap is not None else info
 
 
 def _write_profiles(directory: Path, vectors: np.ndarray) -> list[str]:

