@@ -175,9 +175,9 @@ def onnx_session(path: Path, *, spinning: bool = False) -> Any:
 
     ``spinning`` False (the default): its threads sleep as soon as a run ends instead of spinning on the
     cores for the next one, which would slow whatever the process does between runs: a search between two
-    queries, and in a build the other session (the encoder's threads spinning while the sparse head runs,
-    and the head's while the encoder runs, made the sentence pass with latent terms ~25 % slower on 2
-    cores; a pass on one session alone ran as fast either way; docs/method/throughput.md).
+    queries, and in a build the other session (the encoder's threads spinning while the sparse head ran, and
+    the head's while the encoder ran, made the latent terms' pass ~40 % slower on 2 cores; a pass on one
+    session alone ran as fast either way; docs/method/throughput.md).
     """
     configure_threads()
     import onnxruntime as ort
