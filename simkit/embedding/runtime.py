@@ -192,10 +192,9 @@ def onnx_session(path: Path, *, spinning: bool = False) -> Any:
 
 
 class TokenEncoder:
-    """Final-layer token states for padded batches of token ids, on one runtime (``spinning``: see
-    :func:`onnx_session`)."""
+    """Final-layer token states for padded batches of token ids, on one runtime."""
 
-    def __init__(self, model: ResolvedModel, name: str, *, spinning: bool = False) -> None:
+    def __init__(self, model: ResolvedModel, name: str) -> None:
         self.name = name
         self.id = runtime_id(name)
         self._session: Any = None
@@ -221,7 +220,7 @@ class TokenEncoder:
                                  f"use --runtime torch (or {RUNTIME_ENV}=torch)")
             path = prepare(model, name)
             assert path is not None
-            self._session = onnx_session(path, spinning=spinning)
+            self._session = onnx_session(path)
 
     def states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Token states, float32 ``(batch, tokens, hidden)``, of int64 ``ids`` padded on the right (``mask`` 1/0)."""

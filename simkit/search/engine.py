@@ -100,7 +100,7 @@ def embedder_for(parts: IndexParts, requested: str | None = None, query_engine: 
     else:
         raise ModelError(f"{built.get('path')}: the index's model directory is missing; "
                          "pass --model PATH to the same model")
-    return Embedder(model, query_engine=query_engine, spinning=False)  # calls alternate with the search's work
+    return Embedder(model, query_engine=query_engine)
 
 
 def _latent_wanted(settings: SearchSettings) -> bool:
