@@ -107,6 +107,7 @@ class Grouping:
     method: str = "besthit-leiden"
     strict: float = DEFAULT_STRICT
     overlap: int = 0
+    attach: float | None = None
 
     @property
     def granularity(self) -> str:
@@ -116,19 +117,20 @@ class Grouping:
     def params(self) -> dict[str, Any]:
         return {"granularity": self.granularity, "method": self.method, "k": self.k, "quantile": self.quantile,
                 "strict": self.strict, "resolution": self.resolution, "overlap": self.overlap,
-                "min_regions": self.min_regions}
+                "attach": self.attach, "min_regions": self.min_regions}
 
 
 def grouping(table: UnitTable, *, method: str = "besthit-leiden", k: int, quantile: float,
              resolution: float = DEFAULT_RESOLUTION, min_regions: int = 2, strict: float = DEFAULT_STRICT,
-             overlap: int = 0) -> Grouping:
+             overlap: int = 0, attach: float | None = None) -> Grouping:
     """Cluster ``table`` and keep the groups spanning ``min_regions`` regions."""
     started = time.perf_counter()
     groups, tau = group_units(table, method=method, k=k, quantile=quantile, resolution=resolution, strict=strict,
-                              overlap=overlap)
+                              overlap=overlap, attach=attach)
     seconds = time.perf_counter() - started
     reported = [g for g in groups if len({table.regions[i] for i in g}) >= min_regions]
-    return Grouping(table, reported, tau, k, quantile, resolution, min_regions, seconds, method, strict, overlap)
+    return Grouping(table, reported, tau, k, quantile, resolution, min_regions, seconds, method, strict, overlap,
+                    attach)
 
 
 def recall_of(found: Grouping, labelled: list[dict[str, Any]], *, match: str = "item") -> dict[str, dict[str, Any]]:
@@ -217,6 +219,7 @@ CLUSTER_GRID: dict[str, tuple[Any, ...]] = {
     "strict": (0.97, 0.99),
     "resolution": (0.5, 1.0, 2.0),
     "overlap": (0, 1, 2),
+    "attach": (None, 0.9, 0.95),
     "min_regions": (2, 3),
 }
 """The candidate constants of :func:`cross_validate_clusters`; ``strict`` only acts on ``rbh-leiden``."""
@@ -242,7 +245,7 @@ def shipped_constants(granularity: str = "sentence") -> dict[str, Any]:
     settings = SENTENCE_SETTINGS if granularity == "sentence" else UNIT_SETTINGS
     return {"granularity": granularity, "method": settings["method"], "quantile": settings["quantile"],
             "strict": settings["strict"], "resolution": settings["resolution"], "overlap": settings["overlap"],
-            "min_regions": 2}
+            "attach": settings["attach"], "min_regions": 2}
 
 
 @dataclass(frozen=True)
@@ -359,7 +362,8 @@ def cross_validate_clusters(units: UnitTable, sentences: SentenceTable | None, l
         table = tables[c["granularity"]]
         assert table is not None
         found = grouping(table, method=c["method"], k=k, quantile=c["quantile"], resolution=c["resolution"],
-                         min_regions=c["min_regions"], strict=c["strict"], overlap=c["overlap"])
+                         min_regions=c["min_regions"], strict=c["strict"], overlap=c["overlap"],
+                         attach=c["attach"])
         scores.append(score_initiatives(found, labelled))
         spans.append(float(np.median([len({table.regions[i] for i in g}) for g in found.groups]))
                      if found.groups else 0.0)
@@ -502,7 +506,8 @@ def evaluate_initiatives(units: UnitTable, sentences: SentenceTable | None, labe
     for grain, table in (("sentence", sentences), ("unit", units)):
         c = shipped_constants(grain)
         found = grouping(table, method=c["method"], k=DEFAULT_K, quantile=c["quantile"], resolution=c["resolution"],
-                         min_regions=c["min_regions"], strict=c["strict"], overlap=c["overlap"])
+                         min_regions=c["min_regions"], strict=c["strict"], overlap=c["overlap"],
+                         attach=c["attach"])
         results[grain] = _scored(found, labelled, list(boilerplate))
     clustering = cluster_table(sentences)
     texts = {sid: sentences.texts[i] for i, sid in enumerate(sentences.ids)}

@@ -232,11 +232,12 @@ def same_model(model: dict[str, Any] | None, previous: StoredClustering) -> bool
 
 
 SENTENCE_SETTINGS: dict[str, Any] = {"method": "rbh-leiden", "k": DEFAULT_K, "quantile": 0.8, "strict": 0.99,
-                                      "resolution": 1.0, "overlap": 1}
+                                      "resolution": 1.0, "overlap": 1, "attach": 0.9}
 """The shipped constants of the sentence grain (chosen by ``simkit eval --initiatives --folds``;
 docs/method/initiatives.md)."""
 UNIT_SETTINGS: dict[str, Any] = {"method": DEFAULT_METHOD, "k": DEFAULT_K, "quantile": DEFAULT_QUANTILE,
-                                  "strict": DEFAULT_STRICT, "resolution": DEFAULT_RESOLUTION, "overlap": 0}
+                                  "strict": DEFAULT_STRICT, "resolution": DEFAULT_RESOLUTION, "overlap": 0,
+                                  "attach": None}
 """The constants of the unit grain (the method before issue 19, kept for indexes without sentence vectors)."""
 SENTENCE_GRAIN_MAX = 1_000_000
 """Above this many stored sentences (about 370,000 units) initiatives are clustered at the unit grain: the
@@ -254,7 +255,7 @@ def cluster_table(table: UnitTable, previous: StoredClustering | None = None, *,
                   method: str | None = None, k: int | None = None, quantile: float | None = None,
                   model: dict[str, Any] | None = None, first_id: int = 1,
                   resolution: float | None = None, strict: float | None = None,
-                  overlap: int | None = None) -> StoredClustering:
+                  overlap: int | None = None, attach: float | None = None) -> StoredClustering:
     """Cluster the items of ``table``, name the clusters and give them ids matched against ``previous``.
 
     A :class:`SentenceTable` is clustered at the sentence grain (:data:`SENTENCE_SETTINGS`): each cluster
@@ -266,12 +267,12 @@ def cluster_table(table: UnitTable, previous: StoredClustering | None = None, *,
     sentences = isinstance(table, SentenceTable)
     settings = dict(SENTENCE_SETTINGS if sentences else UNIT_SETTINGS)
     for key, value in (("method", method), ("k", k), ("quantile", quantile), ("resolution", resolution),
-                       ("strict", strict), ("overlap", overlap)):
+                       ("strict", strict), ("overlap", overlap), ("attach", attach)):
         if value is not None:
             settings[key] = value
     groups, tau = group_units(table, method=settings["method"], k=settings["k"], quantile=settings["quantile"],
                               resolution=settings["resolution"], strict=settings["strict"],
-                              overlap=settings["overlap"])
+                              overlap=settings["overlap"], attach=settings["attach"])
     dim = table.vectors.shape[1] if table.vectors.ndim == 2 else 0
     centroids = np.zeros((len(groups), dim), np.float32)
     cohesion: list[float] = []
@@ -319,7 +320,8 @@ def cluster_table(table: UnitTable, previous: StoredClustering | None = None, *,
                               "roles": list(CLUSTER_ROLES), "units": len(set(table.rows))}
     if sentences:
         params.update({"method": settings["method"], "strict": settings["strict"],
-                       "resolution": settings["resolution"], "overlap": settings["overlap"], "sentences": len(table)})
+                       "resolution": settings["resolution"], "overlap": settings["overlap"],
+                       "attach": settings["attach"], "sentences": len(table)})
     if model is not None:
         params["model"] = dict(model)
     return StoredClustering(version, settings["method"], params, next_id, clusters, centroids, changes,

@@ -194,6 +194,30 @@ def secondary_memberships(labels: np.ndarray, pairs: np.ndarray, at_least: int) 
     return found
 
 
+def attached_memberships(labels: np.ndarray, orphan: np.ndarray, anchored: np.ndarray, sims: np.ndarray,
+                         nbrs: np.ndarray, mask: np.ndarray, threshold: float) -> dict[int, list[int]]:
+    """For each ``orphan`` item, the communities (``labels``) of its best hits in other regions (``mask``)
+    whose cosine reaches ``threshold`` and that are ``anchored`` (their own community is kept); items and
+    each item's communities in increasing order.
+
+    Leiden leaves out a sentence with no reciprocal edge even when its best match in another region is
+    close and sits in a community: the assignment of leftover points to their nearest cluster that
+    density clustering makes (HDBSCAN's approximate membership), limited to close best hits.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    found: dict[int, list[int]] = {}
+    orphans = np.flatnonzero(orphan)
+    for start in range(0, len(orphans), GRAPH_BLOCK):
+        rows = orphans[start:start + GRAPH_BLOCK]
+        dst = nbrs[rows]
+        keep = mask[rows] & (sims[rows] >= threshold) & (dst >= 0)
+        keep &= anchored[np.maximum(dst, 0)]
+        r, c = np.nonzero(keep)
+        for item, label in sorted(set(zip(rows[r].tolist(), labels[dst[r, c]].tolist()))):
+            found.setdefault(item, []).append(label)
+    return found
+
+
 def _leiden(n: int, pairs: np.ndarray, weights: np.ndarray, seed: int = 0, resolution: float = 1.0) -> np.ndarray:
     import igraph
 
@@ -255,13 +279,16 @@ def _hdbscan(vectors: np.ndarray) -> np.ndarray:
 def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFAULT_K,
                 quantile: float = DEFAULT_QUANTILE, seed: int = 0,
                 resolution: float = DEFAULT_RESOLUTION,
-                strict: float = DEFAULT_STRICT, overlap: int = 0) -> tuple[list[list[int]], float]:
+                strict: float = DEFAULT_STRICT, overlap: int = 0,
+                attach: float | None = None) -> tuple[list[list[int]], float]:
     """Groups of ≥ 2 units (indices into ``table``), in a canonical order, and the threshold used.
 
     ``resolution`` is Leiden's modularity resolution (higher: smaller communities). ``rbh-leiden`` links
     reciprocal best hits above the ``quantile`` threshold and one-way best hits only above the ``strict``
     quantile's. With ``overlap`` n > 0 an item also joins every other community it has at least n graph
-    edges into (:func:`secondary_memberships`), so groups may share items.
+    edges into (:func:`secondary_memberships`), so groups may share items. With ``attach`` (a quantile, for
+    the best-hit methods) an item left in no group of two or more joins the groups of its best hits in other
+    regions whose cosine reaches that quantile's threshold (:func:`attached_memberships`).
     """
     if method not in METHODS:
         raise QueryError(f"unknown clustering method {method!r}; use one of {', '.join(METHODS)}")
@@ -271,6 +298,7 @@ def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFA
         return [], tau
     sims, nbrs = knn(table.vectors, k)
     mask = best_hits(sims, nbrs, table.regions) if method in ("besthit-leiden", "rbh-leiden") else None
+    one_way = mask
     if method == "rbh-leiden" and mask is not None:
         very_close = close_threshold(table.vectors, table.regions, strict, seed=seed)
         mask = reciprocal(mask, nbrs) | (mask & (sims >= very_close))
@@ -290,6 +318,16 @@ def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFA
             groups.setdefault(label, []).append(i)
     if overlap > 0 and method in ("besthit-leiden", "rbh-leiden", "knn-leiden") and len(pairs):
         for i, extra in secondary_memberships(labels, pairs, overlap).items():
+            for label in extra:
+                groups[label].append(i)
+    if attach is not None and one_way is not None:
+        member = np.zeros(n, dtype=bool)
+        for g in groups.values():
+            if len(g) >= 2:
+                member[g] = True
+        anchored = np.isin(labels, [label for label, g in groups.items() if len(g) >= 2])
+        threshold = close_threshold(table.vectors, table.regions, attach, seed=seed)
+        for i, extra in attached_memberships(labels, ~member, anchored, sims, nbrs, one_way, threshold).items():
             for label in extra:
                 groups[label].append(i)
     kept = [sorted(g) for g in groups.values() if len(g) >= 2]
