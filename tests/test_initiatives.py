@@ -23,7 +23,7 @@ from simkit.evaluation.clusters import (
     shared_phrase_members,
 )
 from simkit.initiatives.clustering import SENTENCE_SETTINGS, cluster_table, clustering_table
-from simkit.initiatives.graph import DEFAULT_K, attached_memberships, group_units
+from simkit.initiatives.graph import attached_memberships, group_units
 from simkit.initiatives.labels import name_groups, phrases_of
 from simkit.initiatives.units import SentenceTable, UnitTable, formula_share, is_statistics
 
