@@ -66,6 +66,17 @@ def test_an_english_query_is_ranked_by_its_translation_in_the_reports_words(demo
     assert any("视频" in text or "直播" in text for text in texts)
 
 
+def test_an_english_query_sharing_a_latin_word_with_the_reports_is_still_translated(demo_index):
+    query = "Enforcement officers handle cases on the spot with a mobile APP"
+    assert demo_index.lexical.query_terms(query) == ["app"]  # the reports say "APP掌上执法"
+    result = demo_index.search(query, k=5)
+    assert "translated" in result.rankings and "lexical" not in result.rankings
+    assert {"现场", "应用"} <= set(result.translated)  # on the spot, app
+    # Asked for BM25 alone, the query still gets it: its one shared word ranks the paragraphs holding it.
+    lexical = demo_index.search(query, k=5, mode="lexical")
+    assert lexical.regions and all("app" in r.hits[0].text.lower() for r in lexical.regions)
+
+
 def test_translation_can_be_left_out_and_a_chinese_query_never_uses_it(demo_index):
     off = SearchSettings(translation_weight=0.0, translation_evidence=False)
     result = demo_index.search("Using short videos and livestreams to spread legal knowledge", k=5, settings=off)

@@ -9,9 +9,10 @@ figures pool those scores, so no query is ever scored with constants chosen on i
 dense mode alone (its one constant, ``dense_evidence_sentence``, over the grid's evidence mixes); lexical
 mode has no constant.
 
-Each candidate is run once per query: for a query with indexed words the cross-lingual constants (latent
-terms, dictionary translation) cannot change the result, and for one without (English) the BM25 weight
-cannot, so settings that differ only there share one search.
+Each candidate is run once per query: for a Chinese query the cross-lingual constants (latent terms,
+dictionary translation) cannot change the result, and for a cross-lingual one (English;
+:func:`simkit.search.engine.crosslingual_query`) the BM25 weight cannot, so settings that differ only there
+share one search.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from simkit.errors import QueryError
 from simkit.evaluation.queries import QueryScore, score_query, summarize_by_language
+from simkit.search.engine import crosslingual_query
 from simkit.search.settings import DEFAULT_SETTINGS, SearchSettings
 
 GRID: dict[str, tuple[Any, ...]] = {
@@ -161,7 +163,7 @@ def score_candidates(index: Any, queries: Sequence[dict[str, Any]], candidates: 
     """Run every query under every candidate (one search per distinct effective setting) and score it.
 
     ``progress(label, total)`` gives the function called with 1 after each search."""
-    has_terms = [bool(index.lexical.query_terms(q["query"])) for q in queries]
+    has_terms = [not crosslingual_query(index.lexical, q["query"]) for q in queries]
     dense_candidates = list(dict.fromkeys(replace(DEFAULT_SETTINGS, dense_evidence_sentence=s.evidence_sentence)
                                           for s in candidates))
     plans = [list(dict.fromkeys(_effective(s, t) for s in candidates)) for t in has_terms]

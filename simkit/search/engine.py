@@ -8,6 +8,7 @@ docs/method/search.md.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,17 @@ def embedder_for(parts: IndexParts, requested: str | None = None, query_engine: 
         raise ModelError(f"{built.get('path')}: the index's model directory is missing; "
                          "pass --model PATH to the same model")
     return Embedder(model, query_engine=query_engine)
+
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def crosslingual_query(lexical: Any, text: str) -> bool:
+    """Whether ``text`` is searched as a query in another language than the reports (hybrid mode ranks it by
+    its dictionary translation and latent terms instead of BM25 over its own words): it holds no Chinese
+    character, so an English query that shares a Latin word with the reports ("APP", "12345") is one too,
+    or no word that ``lexical`` (the :class:`~simkit.store.lexical.LexicalIndex`) holds."""
+    return not _HAN.search(text) or not lexical.query_terms(text)
 
 
 def _latent_wanted(settings: SearchSettings) -> bool:
@@ -329,16 +341,17 @@ class Search:
         sparse: list[tuple[str, list[int]]] = []
         if mode in ("lexical", "hybrid"):
             mask = None if allowed is None else allowed.mask
-            bm25, rows = self.parts.lexical.search(text, n, mask)
-            lexical = rows.tolist()
-            if mode == "lexical":
-                return Ranking(lexical, dict(zip(lexical, bm25.tolist())))
-            if lexical:
-                sparse.append(("lexical", lexical))
-            # A query with no indexed word at all (English; not one whose words the filters left out) is
-            # ranked by its dictionary translation and its latent terms instead.
-            elif not self.parts.lexical.query_terms(text):
+            if mode == "hybrid" and crosslingual_query(self.parts.lexical, text):
+                # An English query (or one with no indexed word; not one whose words the filters left out)
+                # is ranked by its dictionary translation and its latent terms instead of its own words.
                 sparse.extend(self._crosslingual_rankings(text, n, mask, settings))
+            else:
+                bm25, rows = self.parts.lexical.search(text, n, mask)
+                lexical = rows.tolist()
+                if mode == "lexical":
+                    return Ranking(lexical, dict(zip(lexical, bm25.tolist())))
+                if lexical:
+                    sparse.append(("lexical", lexical))
         scores = fuse((("dense", dense), *sparse), settings)
         fused = sorted(scores, key=lambda r: -scores[r])
         return Ranking(fused, scores, dense, tuple(sparse))
@@ -371,7 +384,7 @@ class Search:
         terms (no indexed word), computed with them in one batch and remembered for :meth:`_latent_query`."""
         embedder = self.embedder
         wants_latent = (mode == "hybrid" and embedder.query_engine == "bulk" and _latent_wanted(settings)
-                        and self.latent is not None and not self.parts.lexical.query_terms(text))
+                        and self.latent is not None and crosslingual_query(self.parts.lexical, text))
         if not wants_latent:
             return embedder.embed_query(text)
         vector, latent = embedder.query_encoding(text, latent=True)
