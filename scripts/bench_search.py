@@ -156,6 +156,7 @@ def version_files_mb(index_dir: Path) -> dict[str, float]:
 
 def warm_latency(index: Any, queries: list[str], province: str) -> dict[str, Any]:
     """Per-query latency of ``index.search`` for each mode and with a province filter."""
+    from simkit.search.engine import crosslingual_query
     from simkit.search.filters import Filters
 
     cases = {
@@ -176,9 +177,9 @@ def warm_latency(index: Any, queries: list[str], province: str) -> dict[str, Any
             times.append(ms)
             regions += len(result.regions)
         results[name] = {**summary_ms(times), "regions_per_query": round(regions / len(queries), 2)}
-    # Queries sharing no word with the index (English): hybrid ranks them by latent terms (simkit.store.latent).
-    english = [text for text in queries if not index.lexical.query_terms(text)]
-    chinese = [text for text in queries if index.lexical.query_terms(text)]
+    # Cross-lingual queries (English): hybrid ranks them by translation and latent terms (crosslingual_query).
+    english = [text for text in queries if crosslingual_query(index.lexical, text)]
+    chinese = [text for text in queries if not crosslingual_query(index.lexical, text)]
     if chinese:
         results["hybrid_chinese"] = summary_ms([timed_ms(index.search, text, k=5)[0] for text in chinese])
     if english:
@@ -238,6 +239,7 @@ def caps_effect(index: Any, queries: list[str], fetch: int = 120) -> dict[str, A
     against the same postings read whole, per query (ms), and how many of the capped top ``fetch`` rows
     score, read whole, at least the uncapped ``fetch``-th score (rows, not ids: the generated index copies
     texts, so ties abound)."""
+    from simkit.search.engine import crosslingual_query
     from simkit.store.latent import LatentIndex
 
     def compare(capped: Any, whole: Any, items: list[Any]) -> dict[str, Any]:
@@ -258,7 +260,7 @@ def caps_effect(index: Any, queries: list[str], fetch: int = 120) -> dict[str, A
     result: dict[str, Any] = {}
     lexical = index.lexical
     latent = index.latent
-    english = [index.embedder.latent_terms([text])[0] for text in queries if not lexical.query_terms(text)][:10]
+    english = [index.embedder.latent_terms([text])[0] for text in queries if crosslingual_query(lexical, text)][:10]
     if latent is not None and latent.cap is not None and english:
         result["latent"] = compare(latent, LatentIndex(latent.indptr, latent.rows, latent.values, latent.units, None),
                                    english)

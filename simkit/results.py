@@ -91,7 +91,7 @@ class SearchResult:
     is closest to the query comes first (fused with the lexical rank in hybrid mode);
     ``Hit.evidence`` is that sentence's [start, end) in the hit's text. ``rankings`` names the
     rankings that were fused: ``dense``, ``lexical`` (BM25 over words) and, in place of the
-    lexical one for a query that shares no word with the index (English), ``translated`` (BM25 over the
+    lexical one for a cross-lingual query (English), ``translated`` (BM25 over the
     query's dictionary translation, :mod:`simkit.search.translation`) and ``latent``
     (:mod:`simkit.store.latent`). ``translated`` lists the Chinese words of that translation when it took part.
     """

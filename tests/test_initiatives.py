@@ -23,7 +23,7 @@ from simkit.evaluation.clusters import (
     shared_phrase_members,
 )
 from simkit.initiatives.clustering import SENTENCE_SETTINGS, cluster_table, clustering_table
-from simkit.initiatives.graph import attached_memberships, group_units
+from simkit.initiatives.graph import attached_memberships, close_threshold, group_units
 from simkit.initiatives.labels import name_groups, phrases_of
 from simkit.initiatives.units import SentenceTable, UnitTable, formula_share, is_statistics
 
@@ -116,7 +116,7 @@ def test_no_initiative_is_mostly_formula_and_labelled_initiatives_are_found(demo
     units = UnitTable.from_parts(demo_index.parts)
     result = evaluate_initiatives(units, sentences, _load("clusters.json"), _load("boilerplate.json"))
     assert result.shipped["boilerplate_initiatives"] == []
-    # measured on tests/data/clusters.json: sentences 0.875 (any evidence unit: 0.938); the unit grain 0.681
+    # measured on tests/data/clusters.json: sentences 0.915 (any evidence unit: 0.969); the unit grain 0.681
     assert result.shipped["region_recall"] >= 0.8, result.shipped
     assert result.shipped["region_recall_unit_match"] >= result.shipped["region_recall"]
     assert result.shipped["median_regions"] < 5
@@ -145,7 +145,7 @@ def test_report_cards_show_the_shared_phrase_and_each_regions_sentence_with_its_
 
 
 def test_a_sentence_left_out_by_the_graph_joins_the_initiatives_of_its_close_best_matches(demo_index, sentences):
-    settings = {key: SENTENCE_SETTINGS[key] for key in ("method", "quantile", "strict", "resolution", "overlap")}
+    settings = {key: SENTENCE_SETTINGS[key] for key in ("method", "k", "quantile", "strict", "resolution", "overlap")}
     without, _ = group_units(sentences, **settings, attach=None)
     shipped, _ = group_units(sentences, **settings, attach=SENTENCE_SETTINGS["attach"])
     before = {i for g in without for i in g}
@@ -154,11 +154,12 @@ def test_a_sentence_left_out_by_the_graph_joins_the_initiatives_of_its_close_bes
     # Attaching only adds members, and only sentences that were in no initiative.
     assert sorted(map(tuple, without)) == sorted(tuple(i for i in g if i not in added) for g in shipped)
     # Each added sentence is close to a member of every initiative it joined, in another region.
+    threshold = close_threshold(sentences.vectors, sentences.regions, SENTENCE_SETTINGS["attach"])
     for g in shipped:
         members = [i for i in g if i not in added]
         for i in set(g) & added:
             other = [j for j in members if sentences.regions[j] != sentences.regions[i]]
-            assert other and max(float(sentences.vectors[i] @ sentences.vectors[j]) for j in other) > 0.85
+            assert other and max(float(sentences.vectors[i] @ sentences.vectors[j]) for j in other) >= threshold
 
 
 def test_our_own_initiatives_are_found_together(demo_index, sentences):
@@ -170,15 +171,18 @@ def test_our_own_initiatives_are_found_together(demo_index, sentences):
 
 
 def test_attachment_needs_a_best_hit_above_the_threshold_whose_own_community_is_kept():
-    # Items 0-2 form community 7; item 3 is in no kept community; item 4 neither, and its only match is weak.
-    labels = np.array([7, 7, 7, 9, 11])
-    orphan = np.array([False, False, False, True, True])
-    anchored = np.array([True, True, True, False, False])
-    nbrs = np.array([[1, 2], [0, 2], [0, 1], [2, 4], [0, 3]])
-    sims = np.array([[0.95, 0.94], [0.95, 0.93], [0.94, 0.93], [0.92, 0.91], [0.80, 0.91]], dtype=np.float32)
+    # Items 0-2 form community 7, items 6-7 community 8; items 3-5 are in no kept community.
+    labels = np.array([7, 7, 7, 9, 11, 12, 8, 8])
+    orphan = np.array([False, False, False, True, True, True, False, False])
+    anchored = np.array([True, True, True, False, False, False, True, True])
+    nbrs = np.array([[1, 2], [0, 2], [0, 1], [2, -1], [0, 3], [0, 6], [7, 0], [6, 0]])
+    sims = np.array([[0.95, 0.94], [0.95, 0.93], [0.94, 0.93], [0.92, 0.99], [0.80, 0.91], [0.93, 0.92],
+                     [0.96, 0.5], [0.96, 0.5]], dtype=np.float32)
     best = np.ones_like(nbrs, dtype=bool)
     found = attached_memberships(labels, orphan, anchored, sims, nbrs, best, threshold=0.9)
-    assert found == {3: [7]}  # 4's close match (3) is no anchored member; its anchored match (0) is not close
+    # 3 joins 7 (its missing neighbour, -1, counts for nothing); 4's close match (3) is no anchored member and
+    # its anchored match (0) is not close; 5 is close to members of two communities and joins both.
+    assert found == {3: [7], 5: [7, 8]}
     assert attached_memberships(labels, orphan, anchored, sims, nbrs, ~best, threshold=0.9) == {}
 
 

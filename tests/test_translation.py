@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from simkit.search.engine import crosslingual_query
 from simkit.search.settings import SearchSettings
 from simkit.search.translation import GlossTable, stems
 
@@ -17,8 +18,10 @@ ENTRIES = [
     ("县", ["county"]),  # one character: never a translation
     ("诈骗", ["to defraud; fraud"]),  # not a word of the index below
     ("乡镇", ["township", "CL:個|个[ge4]", "surname Xiang"]),
+    ("结对", ["to form a pair"]),
+    ("帮带", ["to mentor new staff"]),
 ]
-VOCABULARY = {"法律援助", "援助", "调解", "复议", "县", "乡镇"}
+VOCABULARY = {"法律援助", "援助", "调解", "复议", "县", "乡镇", "结对", "帮带"}
 
 
 @pytest.fixture()
@@ -37,6 +40,32 @@ def test_longest_gloss_wins_and_only_index_words_of_two_characters_are_translati
     assert translation.phrases == (("legal aid", ("法律援助",)), ("mediat", ("调解",)))
     assert translation.words == ["法律援助", "调解"]
     assert translation.text == "法律援助 调解"
+
+
+def test_a_word_without_a_gloss_of_its_own_can_fall_back_to_the_glosses_it_ends(table):
+    query = "Officers paired to mentor new staff"
+    assert table.translate(query).words == ["帮带"]  # "mentor new staff" is a gloss; "paired" begins none
+    fallback = table.translate(query, fallback=True)
+    assert ("pair", ("结对",)) in fallback.phrases and fallback.words == ["结对", "帮带"]
+    # A word that is a gloss of its own keeps it: "aid" (援助) also ends "legal aid" (法律援助), which stays out.
+    assert table.translate("aid", fallback=True).words == ["援助"]
+    assert table.heads()["aid"] == ("法律援助",)
+
+
+def test_the_engine_falls_back_only_when_its_settings_say_so(demo_index):
+    query = "Experienced officers are paired with new recruits and mentor them"
+    plain = demo_index.search(query, k=5).translated
+    fallback = demo_index.search(query, k=5, settings=SearchSettings(translation_fallback=True)).translated
+    assert "资深" in fallback and "资深" not in plain  # "experienced" ends a gloss ("highly experienced"…)
+    assert set(plain) <= set(fallback)
+
+
+def test_which_queries_are_searched_across_languages(demo_index):
+    lexical = demo_index.lexical
+    assert crosslingual_query(lexical, "A mobile APP for enforcement officers")  # shares only "app"
+    assert crosslingual_query(lexical, "犇犇犇")  # Chinese, but no word the index holds
+    assert not crosslingual_query(lexical, "APP")  # only indexed tokens: BM25 finds them
+    assert not crosslingual_query(lexical, "The 枫桥经验 model")
 
 
 def test_parenthesised_senses_classifiers_and_surnames_are_not_glosses(table):

@@ -43,13 +43,13 @@ GRID: dict[str, tuple[Any, ...]] = {
 """The candidate values of each constant; the grid is their product, the shipped defaults included.
 
 Left out after earlier grids never chose them in any fold (docs/method/cross-validation.md): an
-``evidence_sentence`` of 0.25 and a ``region_support`` above 0."""
+``evidence_sentence`` of 0.25, a ``region_support`` above 0 and ``translation_fallback``."""
 
 LEXICAL_ONLY = ("lexical_weight",)
-"""Constants that act only on a query with indexed words (Chinese)."""
+"""Constants that act only on a lexical query (Chinese; :func:`~simkit.search.engine.crosslingual_query` false)."""
 CROSSLINGUAL_ONLY = ("latent_weight", "latent_evidence", "translation_weight", "translation_evidence",
-                     "translation_alternatives")
-"""Constants that act only on a query without indexed words (English)."""
+                     "translation_alternatives", "translation_fallback")
+"""Constants that act only on a cross-lingual query (English; :func:`~simkit.search.engine.crosslingual_query`)."""
 
 
 def candidate_settings(grid: dict[str, Sequence[Any]] | None = None) -> list[SearchSettings]:
@@ -119,9 +119,9 @@ class CrossValidation:
         return asdict(self)
 
 
-def _effective(settings: SearchSettings, has_terms: bool) -> SearchSettings:
+def _effective(settings: SearchSettings, lexical_query: bool) -> SearchSettings:
     """``settings`` with the constants that cannot act on this kind of query reset (one search per class)."""
-    unused = CROSSLINGUAL_ONLY if has_terms else LEXICAL_ONLY
+    unused = CROSSLINGUAL_ONLY if lexical_query else LEXICAL_ONLY
     return replace(settings, **{name: getattr(DEFAULT_SETTINGS, name) for name in unused})
 
 
@@ -163,10 +163,10 @@ def score_candidates(index: Any, queries: Sequence[dict[str, Any]], candidates: 
     """Run every query under every candidate (one search per distinct effective setting) and score it.
 
     ``progress(label, total)`` gives the function called with 1 after each search."""
-    has_terms = [not crosslingual_query(index.lexical, q["query"]) for q in queries]
+    lexical_query = [not crosslingual_query(index.lexical, q["query"]) for q in queries]
     dense_candidates = list(dict.fromkeys(replace(DEFAULT_SETTINGS, dense_evidence_sentence=s.evidence_sentence)
                                           for s in candidates))
-    plans = [list(dict.fromkeys(_effective(s, t) for s in candidates)) for t in has_terms]
+    plans = [list(dict.fromkeys(_effective(s, t) for s in candidates)) for t in lexical_query]
     total = sum(len(p) for p in plans) + len(queries) * (len(dense_candidates) + 1)
     advance = progress("searches", total) if progress is not None else None
 
@@ -181,7 +181,7 @@ def score_candidates(index: Any, queries: Sequence[dict[str, Any]], candidates: 
     for i, query in enumerate(queries):
         by_effective = {e: run(query, "hybrid", e) for e in plans[i]}
         for settings in candidates:
-            hybrid[settings].append(by_effective[_effective(settings, has_terms[i])])
+            hybrid[settings].append(by_effective[_effective(settings, lexical_query[i])])
     dense = {s: [run(q, "dense", s) for q in queries] for s in dense_candidates}
     lexical = [run(q, "lexical", DEFAULT_SETTINGS) for q in queries]
     return CandidateScores(hybrid, dense, lexical)

@@ -213,8 +213,9 @@ def attached_memberships(labels: np.ndarray, orphan: np.ndarray, anchored: np.nd
         keep = mask[rows] & (sims[rows] >= threshold) & (dst >= 0)
         keep &= anchored[np.maximum(dst, 0)]
         r, c = np.nonzero(keep)
-        for item, label in sorted(set(zip(rows[r].tolist(), labels[dst[r, c]].tolist()))):
-            found.setdefault(item, []).append(label)
+        width = int(labels.max()) + 1
+        for key in np.unique(rows[r].astype(np.int64) * width + labels[dst[r, c]]).tolist():
+            found.setdefault(key // width, []).append(key % width)
     return found
 
 
@@ -298,7 +299,7 @@ def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFA
         return [], tau
     sims, nbrs = knn(table.vectors, k)
     mask = best_hits(sims, nbrs, table.regions) if method in ("besthit-leiden", "rbh-leiden") else None
-    one_way = mask
+    best_hit_mask = mask  # every best hit per other region (rbh-leiden narrows `mask` below)
     if method == "rbh-leiden" and mask is not None:
         very_close = close_threshold(table.vectors, table.regions, strict, seed=seed)
         mask = reciprocal(mask, nbrs) | (mask & (sims >= very_close))
@@ -320,14 +321,14 @@ def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFA
         for i, extra in secondary_memberships(labels, pairs, overlap).items():
             for label in extra:
                 groups[label].append(i)
-    if attach is not None and one_way is not None:
+    if attach is not None and best_hit_mask is not None:
         member = np.zeros(n, dtype=bool)
         for g in groups.values():
             if len(g) >= 2:
                 member[g] = True
         anchored = np.isin(labels, [label for label, g in groups.items() if len(g) >= 2])
         threshold = close_threshold(table.vectors, table.regions, attach, seed=seed)
-        for i, extra in attached_memberships(labels, ~member, anchored, sims, nbrs, one_way, threshold).items():
+        for i, extra in attached_memberships(labels, ~member, anchored, sims, nbrs, best_hit_mask, threshold).items():
             for label in extra:
                 groups[label].append(i)
     kept = [sorted(g) for g in groups.values() if len(g) >= 2]

@@ -31,7 +31,7 @@ from simkit.search.translation import GlossTable, Translation
 from simkit.store.database import StoredUnit
 from simkit.store.latent import LatentIndex
 from simkit.store.lexical import VOCAB as LEXICAL_VOCABULARY
-from simkit.store.lexical import normalize
+from simkit.store.lexical import LexicalIndex, normalize
 from simkit.store.manifest import MANIFEST
 from simkit.store.parts import IndexParts
 from simkit.store.sentences import SentenceIndex
@@ -105,18 +105,28 @@ def embedder_for(parts: IndexParts, requested: str | None = None, query_engine: 
 
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[0-9a-z]+")
 
 
-def crosslingual_query(lexical: Any, text: str) -> bool:
-    """Whether ``text`` is searched as a query in another language than the reports (hybrid mode ranks it by
-    its dictionary translation and latent terms instead of BM25 over its own words): it holds no Chinese
-    character, so an English query that shares a Latin word with the reports ("APP", "12345") is one too,
-    or no word that ``lexical`` (the :class:`~simkit.store.lexical.LexicalIndex`) holds."""
-    return not _HAN.search(text) or not lexical.query_terms(text)
+def crosslingual_query(lexical: LexicalIndex, text: str) -> bool:
+    """Whether ``text`` is searched as a query in another language than the reports: hybrid mode ranks it by
+    its dictionary translation and latent terms instead of BM25 over its own words.
+
+    That is a query with no word the ``lexical`` index holds, or one with no Chinese character and a Latin
+    word the index does not hold: an English sentence, also one that shares a word such as "APP" with the
+    reports. A query made only of indexed Latin or digit tokens ("12345", "5G") stays a lexical one.
+    """
+    terms = lexical.query_terms(text)
+    if not terms:
+        return True
+    if _HAN.search(text):
+        return False
+    known = set(terms)
+    return any(word not in known for word in _LATIN_WORD.findall(normalize(text)))
 
 
 def _latent_wanted(settings: SearchSettings) -> bool:
-    """Whether ``settings`` rank a query without indexed words (or order its regions' units) by latent terms."""
+    """Whether ``settings`` rank a cross-lingual query (or order its regions' units) by latent terms."""
     return settings.latent_weight > 0 or (settings.latent_evidence and settings.evidence_lexical_weight > 0)
 
 
@@ -201,7 +211,7 @@ class Search:
         query = self._query_vector(text, mode, settings) if mode != "lexical" or threshold is not None else None
         regions, rankings = self._regions_for(text, query, k, hits, mode=mode, filters=filters, threshold=threshold,
                                               settings=settings)
-        translated = self.translation(text).words if "translated" in rankings else []
+        translated = self.translation(text, settings).words if "translated" in rankings else []
         return SearchResult(text, self.model_name, regions, mode, filters.to_dict(), rankings, translated)
 
     def similar(self, paragraph_id: str, k: int | None = 5, *, hits: int = 3, exclude_same_region: bool = True,
@@ -342,7 +352,7 @@ class Search:
         if mode in ("lexical", "hybrid"):
             mask = None if allowed is None else allowed.mask
             if mode == "hybrid" and crosslingual_query(self.parts.lexical, text):
-                # An English query (or one with no indexed word; not one whose words the filters left out)
+                # A cross-lingual query (English, or one with no indexed word; not one whose words the filters left out)
                 # is ranked by its dictionary translation and its latent terms instead of its own words.
                 sparse.extend(self._crosslingual_rankings(text, n, mask, settings))
             else:
@@ -358,11 +368,12 @@ class Search:
 
     def _crosslingual_rankings(self, text: str, n: int, mask: np.ndarray | None,
                                settings: SearchSettings) -> list[tuple[str, list[int]]]:
-        """The translated and latent-term rankings of a query without indexed words, where wanted."""
+        """The translated and latent-term rankings of a cross-lingual query (:func:`crosslingual_query`),
+        where wanted."""
         rankings: list[tuple[str, list[int]]] = []
         evidence = settings.evidence_lexical_weight > 0
         if settings.translation_weight > 0 or (settings.translation_evidence and evidence):
-            translation = self.translation(text)
+            translation = self.translation(text, settings)
             if translation.phrases:
                 query = translation.text if settings.translation_alternatives == "words" else translation.groups
                 rankings.append(("translated", self.parts.lexical.search(query, n, mask)[1].tolist()))
@@ -371,17 +382,17 @@ class Search:
             rankings.append(("latent", latent.search(self._latent_query(text), n, mask)[1].tolist()))
         return rankings
 
-    def translation(self, text: str) -> Translation:
+    def translation(self, text: str, settings: SearchSettings = DEFAULT_SETTINGS) -> Translation:
         """``text``'s English phrases and the index's Chinese words they translate to
-        (:mod:`simkit.search.translation`; the table is made on first use)."""
+        (:mod:`simkit.search.translation`, with ``settings.translation_fallback``; the table is made on first use)."""
         if self._glosses is None:
             entry = self.parts.manifest.files.get(LEXICAL_VOCABULARY) or {}
             self._glosses = GlossTable.cached(self.parts.lexical.has_word, entry.get("sha256"), user_cache_dir())
-        return self._glosses.translate(text)
+        return self._glosses.translate(text, fallback=settings.translation_fallback)
 
     def _query_vector(self, text: str, mode: str, settings: SearchSettings) -> np.ndarray:
         """The query's vector; on the ``bulk`` query engine, when its hybrid ranking will read its latent
-        terms (no indexed word), computed with them in one batch and remembered for :meth:`_latent_query`."""
+        terms (a cross-lingual query), computed with them in one batch and remembered for :meth:`_latent_query`."""
         embedder = self.embedder
         wants_latent = (mode == "hybrid" and embedder.query_engine == "bulk" and _latent_wanted(settings)
                         and self.latent is not None and crosslingual_query(self.parts.lexical, text))
@@ -478,7 +489,7 @@ class Search:
             if "lexical" in ranking.names:
                 sentence_terms = text
             elif "translated" in ranking.names and settings.translation_evidence:
-                sentence_terms = self.translation(text).text
+                sentence_terms = self.translation(text, settings).text
         for region, members in ranked:
             region_score = round(float(region_scores[region]), 4)
             # The query's cosine with each of the region's units, read in one batch: evidence order,

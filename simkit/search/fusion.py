@@ -30,8 +30,8 @@ class Ranking:
     """Rows best first by the mode's unit score; in hybrid mode also the rankings fused.
 
     ``sparse`` holds the word-based rankings fused with the dense one, by name: ``lexical`` (BM25 on the
-    query's own words) for a Chinese query; for a query with no indexed word (English), ``translated``
-    (BM25 on its dictionary translation, :mod:`simkit.search.translation`) and ``latent`` (its latent
+    query's own words) for a Chinese query; for a cross-lingual query (English; ``crosslingual_query``),
+    ``translated`` (BM25 on its dictionary translation, :mod:`simkit.search.translation`) and ``latent`` (its latent
     terms), each where it found rows and its weight is above 0.
     """
 

@@ -22,7 +22,7 @@ class SearchSettings:
 
     - ``rrf_k``: the constant of reciprocal-rank fusion, ``weight / (rrf_k + rank + 1)``.
     - ``lexical_weight``: the BM25 ranking's weight against the dense ranking's 1.
-    - ``latent_weight``: for a query with no indexed word (English), the weight of its latent-term
+    - ``latent_weight``: for a cross-lingual query (English), the weight of its latent-term
       ranking in place of BM25 when regions are ranked; 0 ranks such a query by the dense ranking alone.
     - ``evidence_sentence``: a unit's evidence score is ``evidence_sentence`` × its best sentence's
       cosine + the rest × its own cosine.
@@ -35,13 +35,15 @@ class SearchSettings:
       there) plus this share of its further units' reciprocal ranks; 0 ranks regions by their best units.
     - ``latent_evidence``: whether an English query's latent-term ranks take part in ordering a region's
       units (with ``evidence_lexical_weight``).
-    - ``translation_weight``: for a query with no indexed word (English), the weight of the BM25 ranking of
+    - ``translation_weight``: for a cross-lingual query (English), the weight of the BM25 ranking of
       its dictionary translation (:mod:`simkit.search.translation`); 0 leaves it out.
     - ``translation_alternatives``: ``words`` scores the translation as one query of all its words; ``best``
       scores each English phrase by its best-matching translation only (a structured query: a phrase with
       five translations counts once).
     - ``translation_evidence``: whether that translated ranking takes part in ordering a region's units
       (fused with the latent-term ranks when both do).
+    - ``translation_fallback``: whether an English word that begins no gloss takes the words of the glosses
+      it ends (their head; :meth:`simkit.search.translation.GlossTable.translate`).
     """
 
     rrf_k: int = 20
@@ -56,6 +58,7 @@ class SearchSettings:
     translation_weight: float = 2.0
     translation_evidence: bool = True
     translation_alternatives: str = "best"
+    translation_fallback: bool = False
 
     def __post_init__(self) -> None:
         weights = (self.lexical_weight, self.latent_weight, self.evidence_lexical_weight, self.region_support,

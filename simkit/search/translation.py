@@ -13,6 +13,9 @@ Chinese headwords found become a Chinese query for the ordinary BM25 index.
   key. The query is matched greedily, longest key first, left to right.
 - A dictionary sense in parentheses, classifier notes (``CL:``), surnames and variant cross-references
   are not glosses.
+- With ``fallback``, a query word that begins no key falls back to the glosses of several words whose last
+  word (the head: "to form a **pair**", "legal **adviser**") it is: "paired" finds 结对 through "to form a
+  pair" although no gloss is "pair" alone.
 
 Whether and how much the translated ranking counts in hybrid search is a cross-validated constant
 (:attr:`simkit.search.settings.SearchSettings.translation_weight`); its figures are in
@@ -99,6 +102,7 @@ class GlossTable:
 
     def __init__(self, table: dict[tuple[str, ...], tuple[str, ...]]) -> None:
         self._table = table
+        self._heads: dict[str, tuple[str, ...]] | None = None
 
     def __len__(self) -> int:
         return len(self._table)
@@ -139,9 +143,23 @@ class GlossTable:
             atomic_write(path, json.dumps(rows, ensure_ascii=False))
         return table
 
-    def translate(self, query: str) -> Translation:
-        """The query's English phrases found in the table (longest first, left to right) and their words."""
+    def heads(self) -> dict[str, tuple[str, ...]]:
+        """Each stem that ends a key of two stems (a modifier and its head: "form pair", "legal advis") -> the
+        words of all those keys (made on first use). Longer keys are left out: they are descriptions, among
+        them every place name's ("Wencheng county in Wenzhou, Zhejiang")."""
+        if self._heads is None:
+            found: dict[str, set[str]] = {}
+            for key, words in self._table.items():
+                if len(key) == 2:
+                    found.setdefault(key[-1], set()).update(words)
+            self._heads = {stem: tuple(sorted(words)) for stem, words in found.items()}
+        return self._heads
+
+    def translate(self, query: str, *, fallback: bool = False) -> Translation:
+        """The query's English phrases found in the table (longest first, left to right) and their words;
+        with ``fallback``, a stem that begins no key takes the words of the keys it is the head of."""
         sequence = stems(query)
+        heads = self.heads() if fallback else {}
         found: list[tuple[str, tuple[str, ...]]] = []
         i = 0
         while i < len(sequence):
@@ -152,6 +170,8 @@ class GlossTable:
                     i += size
                     break
             else:
+                if sequence[i] in heads:
+                    found.append((sequence[i], heads[sequence[i]]))
                 i += 1
         return Translation(tuple(found))
 

@@ -27,7 +27,7 @@ from simkit.errors import IndexLoadError, SimkitError
 log = logging.getLogger("simkit.serve")
 
 WARM_QUERY = "推进法治政府建设"  # one hybrid search at start-up and on each swap: loads the model, BM25, calibration
-WARM_QUERY_EN = "rule of law government"  # and one without indexed words: the latent terms and translation
+WARM_QUERY_EN = "rule of law government"  # and an English one: the latent terms and translation
 
 
 class NotReadyError(IndexLoadError):

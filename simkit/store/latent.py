@@ -9,8 +9,8 @@ are aligned across languages, so an English query and the Chinese passage saying
 thing share latent terms; the features are concept-like, narrower than the single cosine of
 two mean-pooled vectors, which on these reports is dominated by "a rule-of-law measure".
 
-In hybrid mode a query with no indexed word is ranked by its latent terms in place of BM25
-(fused with the dense ranking by reciprocal rank, weight 1; :mod:`simkit.search.engine`). What
+In hybrid mode a cross-lingual query (English, or one with no indexed word) is ranked by its latent
+terms in place of BM25 (fused with the dense ranking by reciprocal rank, weight 1; :mod:`simkit.search.engine`). What
 they change for English queries against the dense ranking alone, why 256 terms are kept, and why
 Chinese queries keep BM25 instead are measured in docs/method/latent-terms.md (with
 ``scripts/eval_english.py``).
