@@ -133,6 +133,12 @@ def grouping(table: UnitTable, *, method: str = "besthit-leiden", k: int, quanti
                     attach)
 
 
+def grouping_for(table: UnitTable, constants: dict[str, Any], *, k: int = DEFAULT_K) -> Grouping:
+    """:func:`grouping` with the constants as :func:`candidate_constants` and :func:`shipped_constants` give them
+    (their ``granularity`` is the table's)."""
+    return grouping(table, k=k, **{name: value for name, value in constants.items() if name != "granularity"})
+
+
 def recall_of(found: Grouping, labelled: list[dict[str, Any]], *, match: str = "item") -> dict[str, dict[str, Any]]:
     """Per labelled initiative: region recall of its best-matching group, that group's size and span."""
     table = found.table
@@ -361,9 +367,7 @@ def cross_validate_clusters(units: UnitTable, sentences: SentenceTable | None, l
     for c in candidates:
         table = tables[c["granularity"]]
         assert table is not None
-        found = grouping(table, method=c["method"], k=k, quantile=c["quantile"], resolution=c["resolution"],
-                         min_regions=c["min_regions"], strict=c["strict"], overlap=c["overlap"],
-                         attach=c["attach"])
+        found = grouping_for(table, c, k=k)
         scores.append(score_initiatives(found, labelled))
         spans.append(float(np.median([len({table.regions[i] for i in g}) for g in found.groups]))
                      if found.groups else 0.0)
@@ -504,10 +508,7 @@ def evaluate_initiatives(units: UnitTable, sentences: SentenceTable | None, labe
     started = time.perf_counter()
     results = {}
     for grain, table in (("sentence", sentences), ("unit", units)):
-        c = shipped_constants(grain)
-        found = grouping(table, method=c["method"], k=DEFAULT_K, quantile=c["quantile"], resolution=c["resolution"],
-                         min_regions=c["min_regions"], strict=c["strict"], overlap=c["overlap"],
-                         attach=c["attach"])
+        found = grouping_for(table, shipped_constants(grain))
         results[grain] = _scored(found, labelled, list(boilerplate))
     clustering = cluster_table(sentences)
     texts = {sid: sentences.texts[i] for i, sid in enumerate(sentences.ids)}

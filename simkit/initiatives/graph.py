@@ -207,13 +207,13 @@ def attached_memberships(labels: np.ndarray, orphan: np.ndarray, anchored: np.nd
     labels = np.asarray(labels, dtype=np.int64)
     found: dict[int, list[int]] = {}
     orphans = np.flatnonzero(orphan)
+    width = int(labels.max()) + 1 if len(labels) else 1
     for start in range(0, len(orphans), GRAPH_BLOCK):
         rows = orphans[start:start + GRAPH_BLOCK]
         dst = nbrs[rows]
         keep = mask[rows] & (sims[rows] >= threshold) & (dst >= 0)
         keep &= anchored[np.maximum(dst, 0)]
         r, c = np.nonzero(keep)
-        width = int(labels.max()) + 1
         for key in np.unique(rows[r].astype(np.int64) * width + labels[dst[r, c]]).tolist():
             found.setdefault(key // width, []).append(key % width)
     return found

@@ -8,7 +8,6 @@ docs/method/search.md.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from simkit.search.translation import GlossTable, Translation
 from simkit.store.database import StoredUnit
 from simkit.store.latent import LatentIndex
 from simkit.store.lexical import VOCAB as LEXICAL_VOCABULARY
-from simkit.store.lexical import LexicalIndex, normalize
+from simkit.store.lexical import LexicalIndex, has_chinese, latin_tokens, normalize
 from simkit.store.manifest import MANIFEST
 from simkit.store.parts import IndexParts
 from simkit.store.sentences import SentenceIndex
@@ -104,10 +103,6 @@ def embedder_for(parts: IndexParts, requested: str | None = None, query_engine: 
     return Embedder(model, query_engine=query_engine)
 
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN_WORD = re.compile(r"[0-9a-z]+")
-
-
 def crosslingual_query(lexical: LexicalIndex, text: str) -> bool:
     """Whether ``text`` is searched as a query in another language than the reports: hybrid mode ranks it by
     its dictionary translation and latent terms instead of BM25 over its own words.
@@ -119,10 +114,10 @@ def crosslingual_query(lexical: LexicalIndex, text: str) -> bool:
     terms = lexical.query_terms(text)
     if not terms:
         return True
-    if _HAN.search(text):
+    if has_chinese(text):
         return False
     known = set(terms)
-    return any(word not in known for word in _LATIN_WORD.findall(normalize(text)))
+    return any(token not in known for token in latin_tokens(text))
 
 
 def _latent_wanted(settings: SearchSettings) -> bool:
@@ -338,9 +333,11 @@ class Search:
             fetch = min(total, fetch * 2)
 
     def _ranked_rows(self, text: str, query: np.ndarray | None, mode: str, n: int,
-                     allowed: AllowedRows | None, settings: SearchSettings = DEFAULT_SETTINGS) -> Ranking:
+                     allowed: AllowedRows | None, settings: SearchSettings = DEFAULT_SETTINGS,
+                     crosslingual: bool = False) -> Ranking:
         """The top-``n`` allowed rows for the mode, best first, with their ranking scores, and in hybrid
-        mode the dense and lexical rankings they were fused from."""
+        mode the dense and lexical rankings they were fused from (``crosslingual``: the hybrid query is
+        :func:`crosslingual_query`)."""
         dense: list[int] = []
         lexical: list[int] = []
         if mode in ("dense", "hybrid"):
@@ -351,7 +348,7 @@ class Search:
         sparse: list[tuple[str, list[int]]] = []
         if mode in ("lexical", "hybrid"):
             mask = None if allowed is None else allowed.mask
-            if mode == "hybrid" and crosslingual_query(self.parts.lexical, text):
+            if mode == "hybrid" and crosslingual:
                 # A cross-lingual query (English, or one with no indexed word; not one whose words the filters left out)
                 # is ranked by its dictionary translation and its latent terms instead of its own words.
                 sparse.extend(self._crosslingual_rankings(text, n, mask, settings))
@@ -454,8 +451,9 @@ class Search:
                 return [], []
         wanted = len(qualifying) if qualifying is not None else (k if k is not None else total)
         fetch = min(total, max(64, (k or 10) * hits * 8))
+        crosslingual = mode == "hybrid" and crosslingual_query(self.parts.lexical, text)
         while True:
-            ranking = self._ranked_rows(text, query, mode, fetch, allowed, settings)
+            ranking = self._ranked_rows(text, query, mode, fetch, allowed, settings, crosslingual)
             units = self.parts.store.units_at(ranking.order)
             grouped: dict[str, list[tuple[float, StoredUnit]]] = {}
             for row in ranking.order:

@@ -137,6 +137,16 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
+def has_chinese(text: str) -> bool:
+    """Whether ``text`` holds a Chinese character (of the ranges words are matched in)."""
+    return _HAN_RUN.search(text) is not None
+
+
+def latin_tokens(text: str) -> list[str]:
+    """The Latin-letter and digit tokens of ``text`` as a query is matched by them (normalized)."""
+    return _LATIN_TOKEN.findall(normalize(text))
+
+
 def _keep(token: str) -> bool:
     """A term worth indexing: has a letter or digit, is no stopword, is not a lone Latin letter."""
     if not _TOKEN_RE.search(token) or token in STOPWORDS:
