@@ -39,6 +39,7 @@ GRID: dict[str, tuple[Any, ...]] = {
     "translation_weight": (0.0, 1.0, 2.0),
     "translation_evidence": (False, True),
     "translation_alternatives": ("best", "words"),
+    "problem_units_last": (False, True),
 }
 """The candidate values of each constant; the grid is their product, the shipped defaults included.
 

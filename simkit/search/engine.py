@@ -120,6 +120,16 @@ def crosslingual_query(lexical: LexicalIndex, text: str) -> bool:
     return any(token not in known for token in latin_tokens(text))
 
 
+def problem_units_last(members: list[tuple[float, StoredUnit]]) -> list[tuple[float, StoredUnit]]:
+    """A region's ordered units with those of its problems section (role ``problem``) moved after the rest,
+    each group keeping its order.
+
+    A report's 存在问题/不足 section names what was *not* done ("规范性文件制定监督管理有待完善"); sharing
+    the query's words, it could otherwise be shown first as what the region did.
+    """
+    return ([m for m in members if m[1].role != "problem"] + [m for m in members if m[1].role == "problem"])
+
+
 def _latent_wanted(settings: SearchSettings) -> bool:
     """Whether ``settings`` rank a cross-lingual query (or order its regions' units) by latent terms."""
     return settings.latent_weight > 0 or (settings.latent_evidence and settings.evidence_lexical_weight > 0)
@@ -496,6 +506,8 @@ class Search:
             spans: dict[int, tuple[int, int]] = {}
             if query is not None and mode != "lexical" and self.sentences is not None:
                 members, spans = self._by_evidence(members, query, cosines, lexical_rank, settings, sentence_terms)
+            if settings.problem_units_last:
+                members = problem_units_last(members)
             region_hits = [self._hit(unit, score, text, cosines.get(unit.row), calibrate, mode,
                                      None if unit.row is None else spans.get(unit.row))
                            for score, unit in members[:hits]]

@@ -44,6 +44,10 @@ class SearchSettings:
       (fused with the latent-term ranks when both do).
     - ``translation_fallback``: whether an English word that begins no gloss takes the words of the glosses
       it ends (their head; :meth:`simkit.search.translation.GlossTable.translate`).
+    - ``problem_units_last``: whether, in every mode, a region's units from its problems section (role
+      ``problem``: 存在问题/不足, what was *not* done) follow its other units, so that a shortcoming sharing
+      the query's words is not shown first as what the region did (still listed; ``--role problem``
+      searches them alone).
     """
 
     rrf_k: int = 20
@@ -59,6 +63,7 @@ class SearchSettings:
     translation_evidence: bool = True
     translation_alternatives: str = "best"
     translation_fallback: bool = False
+    problem_units_last: bool = True
 
     def __post_init__(self) -> None:
         weights = (self.lexical_weight, self.latent_weight, self.evidence_lexical_weight, self.region_support,
