@@ -192,3 +192,24 @@ def test_handle_whose_version_was_pruned_keeps_evidence_and_says_to_reload(index
         for lazily_loaded in (lambda: index.search("一件事", mode="hybrid"), lambda: index.clusters()):
             with pytest.raises(IndexLoadError, match=r"removed by a later rebuild.*reload\(\)"):
                 lazily_loaded()
+
+
+def test_a_region_shows_its_problems_section_after_its_other_paragraphs(demo_index):
+    """A 存在问题 paragraph says what a region did *not* do: in every mode it follows the region's other
+    hits, and only the setting turns that off (then one of these queries shows a problem paragraph first)."""
+    from dataclasses import replace
+
+    from conftest import DATA
+
+    from simkit.search.settings import DEFAULT_SETTINGS
+
+    queries = [q["query"] for q in json.loads((DATA / "queries.json").read_text(encoding="utf-8"))]
+    problem_first_without = 0
+    for query in queries:
+        for mode in ("hybrid", "dense", "lexical"):
+            for region in demo_index.search(query, k=5, hits=40, mode=mode).regions:
+                roles = [hit.role for hit in region.hits]
+                assert roles == sorted(roles, key=lambda role: role == "problem"), (query, mode, region.region)
+        off = demo_index.search(query, k=5, hits=1, settings=replace(DEFAULT_SETTINGS, problem_units_last=False))
+        problem_first_without += sum(region.hits[0].role == "problem" for region in off.regions)
+    assert problem_first_without > 0
