@@ -92,6 +92,28 @@ def unit_members(table: UnitTable, region: str, evidence: list[str]) -> set[str]
                                                                           for w in wanted)}
 
 
+class EvidenceLocator:
+    """Where labelled evidence lies in one table (:func:`locate`, :func:`unit_members`), each answer found once.
+
+    Matching evidence strings against the table's texts does not depend on the clustering, and it was most of
+    the time of scoring hundreds of candidate clusterings of one table (:func:`cross_validate_clusters`).
+    """
+
+    def __init__(self, table: UnitTable) -> None:
+        self.table = table
+        self._found: dict[tuple[str, str, tuple[str, ...]], set[Any]] = {}
+
+    def keys(self, region: str, evidence: list[str], match: str = "item") -> set[Any]:
+        """Item indices holding the evidence (``match="item"``), or with ``"unit"`` on a sentence table the ids
+        of the units holding it."""
+        key = (match, region, tuple(evidence))
+        if key not in self._found:
+            by_unit = match == "unit" and isinstance(self.table, SentenceTable)
+            self._found[key] = (unit_members(self.table, region, evidence) if by_unit
+                                else locate(self.table, region, evidence))
+        return self._found[key]
+
+
 @dataclass(frozen=True)
 class Grouping:
     """A clustering of a table: its reported groups (item indices) and the constants that made it."""
@@ -139,9 +161,14 @@ def grouping_for(table: UnitTable, constants: dict[str, Any], *, k: int = DEFAUL
     return grouping(table, k=k, **{name: value for name, value in constants.items() if name != "granularity"})
 
 
-def recall_of(found: Grouping, labelled: list[dict[str, Any]], *, match: str = "item") -> dict[str, dict[str, Any]]:
-    """Per labelled initiative: region recall of its best-matching group, that group's size and span."""
+def recall_of(found: Grouping, labelled: list[dict[str, Any]], *, match: str = "item",
+              locator: EvidenceLocator | None = None) -> dict[str, dict[str, Any]]:
+    """Per labelled initiative: region recall of its best-matching group, that group's size and span.
+
+    ``locator`` (for ``found.table``) remembers where the evidence lies across calls."""
     table = found.table
+    if locator is None or locator.table is not table:
+        locator = EvidenceLocator(table)
     clusters_of: dict[Any, set[int]] = {}
     for c, g in enumerate(found.groups):
         for i in g:
@@ -152,10 +179,7 @@ def recall_of(found: Grouping, labelled: list[dict[str, Any]], *, match: str = "
         regions = {m["region"] for m in item["members"]}
         votes: dict[int, set[str]] = {}
         for m in item["members"]:
-            keys: set[Any] = (unit_members(table, m["region"], m["evidence"])
-                              if match == "unit" and isinstance(table, SentenceTable)
-                              else locate(table, m["region"], m["evidence"]))
-            for key in keys:
+            for key in locator.keys(m["region"], m["evidence"], match):
                 for c in clusters_of.get(key, ()):
                     votes.setdefault(c, set()).add(m["region"])
         best = max(sorted(votes), key=lambda c: (len(votes[c]), -len(found.groups[c])), default=None)
@@ -269,10 +293,12 @@ class InitiativeScore:
         return 2 * r * p / (r + p) if r + p else 0.0
 
 
-def score_initiatives(found: Grouping, labelled: list[dict[str, Any]]) -> dict[str, InitiativeScore]:
-    """Each labelled initiative's :class:`InitiativeScore` against ``found``."""
-    items = recall_of(found, labelled)
-    units = recall_of(found, labelled, match="unit") if found.granularity == "sentence" else items
+def score_initiatives(found: Grouping, labelled: list[dict[str, Any]], *,
+                      locator: EvidenceLocator | None = None) -> dict[str, InitiativeScore]:
+    """Each labelled initiative's :class:`InitiativeScore` against ``found`` (``locator``: as in :func:`recall_of`)."""
+    items = recall_of(found, labelled, locator=locator)
+    units = (recall_of(found, labelled, match="unit", locator=locator) if found.granularity == "sentence"
+             else items)
     scores = {}
     for item in labelled:
         mine = items[item["id"]]
@@ -364,11 +390,12 @@ def cross_validate_clusters(units: UnitTable, sentences: SentenceTable | None, l
         raise QueryError("this index stores no sentence vectors; rebuild it to cluster sentences")
     scores: list[dict[str, InitiativeScore]] = []
     spans: list[float] = []
+    locators = {granularity: EvidenceLocator(table) for granularity, table in tables.items() if table is not None}
     for c in candidates:
         table = tables[c["granularity"]]
         assert table is not None
         found = grouping_for(table, c, k=k)
-        scores.append(score_initiatives(found, labelled))
+        scores.append(score_initiatives(found, labelled, locator=locators[c["granularity"]]))
         spans.append(float(np.median([len({table.regions[i] for i in g}) for g in found.groups]))
                      if found.groups else 0.0)
     regions = len(set(units.regions))

@@ -26,21 +26,30 @@ DEFAULT_RESOLUTION = 1.0
 DEFAULT_STRICT = 0.99
 
 
-def close_threshold(vectors: np.ndarray, regions: Sequence[str], quantile: float = DEFAULT_QUANTILE,
-                    sample: int = 2000, seed: int = 0) -> float:
-    """The cosine above which two units of different regions count as the same kind of measure.
-
-    The ``quantile`` of cosines between a seeded random sample of units of different regions.
-    """
+def cross_region_cosines(vectors: np.ndarray, regions: Sequence[str], sample: int = 2000,
+                         seed: int = 0) -> np.ndarray:
+    """The cosines between the pairs of different regions among a seeded random sample of ``sample`` rows:
+    the background that :func:`close_threshold` takes its quantiles of."""
     n = len(regions)
     if n < 2:
-        return 1.0
+        return np.zeros(0, np.float32)
     pick = np.sort(np.random.default_rng(seed).choice(n, size=min(sample, n), replace=False))
     block = vectors[pick]
     sims = block @ block.T
     names = np.asarray(regions, dtype=object)[pick]
     other = names[:, None] != names[None, :]
-    values = sims[np.triu(other, 1)]
+    return sims[np.triu(other, 1)]
+
+
+def close_threshold(vectors: np.ndarray, regions: Sequence[str], quantile: float = DEFAULT_QUANTILE,
+                    sample: int = 2000, seed: int = 0, *, background: np.ndarray | None = None) -> float:
+    """The cosine above which two units of different regions count as the same kind of measure.
+
+    The ``quantile`` of cosines between a seeded random sample of units of different regions
+    (``background``: those cosines, from :func:`cross_region_cosines` with the same arguments, computed once
+    for several quantiles).
+    """
+    values = cross_region_cosines(vectors, regions, sample, seed) if background is None else background
     return float(np.quantile(values, quantile)) if values.size else 1.0
 
 
@@ -294,14 +303,15 @@ def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFA
     if method not in METHODS:
         raise QueryError(f"unknown clustering method {method!r}; use one of {', '.join(METHODS)}")
     n = len(table)
-    tau = close_threshold(table.vectors, table.regions, quantile, seed=seed)
+    background = cross_region_cosines(table.vectors, table.regions, seed=seed)
+    tau = close_threshold(table.vectors, table.regions, quantile, background=background)
     if n < 2:
         return [], tau
     sims, nbrs = knn(table.vectors, k)
     mask = best_hits(sims, nbrs, table.regions) if method in ("besthit-leiden", "rbh-leiden") else None
     best_hit_mask = mask  # every best hit per other region (rbh-leiden narrows `mask` below)
     if method == "rbh-leiden" and mask is not None:
-        very_close = close_threshold(table.vectors, table.regions, strict, seed=seed)
+        very_close = close_threshold(table.vectors, table.regions, strict, background=background)
         mask = reciprocal(mask, nbrs) | (mask & (sims >= very_close))
     pairs, weights = edges_above(sims, nbrs, tau, mask)
     if method in ("besthit-leiden", "rbh-leiden", "knn-leiden"):
@@ -327,7 +337,7 @@ def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFA
             if len(g) >= 2:
                 member[g] = True
         anchored = np.isin(labels, [label for label, g in groups.items() if len(g) >= 2])
-        threshold = close_threshold(table.vectors, table.regions, attach, seed=seed)
+        threshold = close_threshold(table.vectors, table.regions, attach, background=background)
         for i, extra in attached_memberships(labels, ~member, anchored, sims, nbrs, best_hit_mask, threshold).items():
             for label in extra:
                 groups[label].append(i)
