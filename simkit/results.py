@@ -88,8 +88,10 @@ class SearchResult:
     """Regions that reported something similar to the query, best first.
 
     Within a region, hits are ordered by their evidence: the unit whose best sentence
-    is closest to the query comes first (fused with the lexical rank in hybrid mode);
-    ``Hit.evidence`` is that sentence's [start, end) in the hit's text. ``rankings`` names the
+    is closest to the query comes first (fused with the lexical rank in hybrid mode), and units
+    of the report's problems section (role ``problem``) after the others; ``Hit.evidence`` is that
+    sentence's [start, end) in the hit's text. A region's ``score`` and ``calibrated`` come from all
+    its matching units, which may include one not among the hits shown. ``rankings`` names the
     rankings that were fused: ``dense``, ``lexical`` (BM25 over words) and, in place of the
     lexical one for a cross-lingual query (English), ``translated`` (BM25 over the
     query's dictionary translation, :mod:`simkit.search.translation`) and ``latent``

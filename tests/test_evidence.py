@@ -213,3 +213,24 @@ def test_a_region_shows_its_problems_section_after_its_other_paragraphs(demo_ind
         off = demo_index.search(query, k=5, hits=1, settings=replace(DEFAULT_SETTINGS, problem_units_last=False))
         problem_first_without += sum(region.hits[0].role == "problem" for region in off.regions)
     assert problem_first_without > 0
+
+
+def test_query_by_example_from_a_problem_paragraph_shows_other_regions_problems_first(demo_index):
+    """"Who reports this shortcoming too?": from a problems-section paragraph, other regions' problem
+    paragraphs keep their evidence order and are not moved behind the rest."""
+    from dataclasses import replace
+
+    from simkit.search.settings import DEFAULT_SETTINGS
+
+    rows = demo_index.store.units_at(range(int(demo_index.manifest.counts["vectors"])))
+    problems = [u.id for u in rows.values() if u.role == "problem"]
+    assert problems
+    problem_first = 0
+    for paragraph_id in problems:
+        shown = demo_index.similar(paragraph_id, k=4, hits=2)
+        unmoved = demo_index.similar(paragraph_id, k=4, hits=2,
+                                     settings=replace(DEFAULT_SETTINGS, problem_units_last=False))
+        assert [[h.paragraph_id for h in r.hits] for r in shown.regions] == \
+            [[h.paragraph_id for h in r.hits] for r in unmoved.regions]
+        problem_first += sum(r.hits[0].role == "problem" for r in shown.regions)
+    assert problem_first > 0

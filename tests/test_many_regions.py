@@ -149,7 +149,7 @@ def test_search_quality_at_125_regions(corpus, corpus_dir, embedder):
     assert dense["all"]["ndcg"] >= 0.69  # 0.727 (zh 0.865, en 0.590)
     assert lexical["zh"]["ndcg"] >= 0.89  # 0.924
     # The region's first paragraph holds its evidence: zh 1.000, en 0.831, all 0.919 (dense zh 1.000, en 0.789;
-    # lexical 0.984); zh 0.984 before a region's problems section came last (session 31). Hybrid is not below
+    # lexical 0.984); zh 0.984 before a region's problems section came last (2026-12-03). Hybrid is not below
     # either ranking alone here either.
     assert hybrid["zh"]["evidence"] >= max(dense["zh"]["evidence"], lexical["zh"]["evidence"])
     assert hybrid["en"]["evidence"] >= dense["en"]["evidence"]

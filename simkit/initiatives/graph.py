@@ -42,15 +42,18 @@ def cross_region_cosines(vectors: np.ndarray, regions: Sequence[str], sample: in
 
 
 def close_threshold(vectors: np.ndarray, regions: Sequence[str], quantile: float = DEFAULT_QUANTILE,
-                    sample: int = 2000, seed: int = 0, *, background: np.ndarray | None = None) -> float:
+                    sample: int = 2000, seed: int = 0) -> float:
     """The cosine above which two units of different regions count as the same kind of measure.
 
-    The ``quantile`` of cosines between a seeded random sample of units of different regions
-    (``background``: those cosines, from :func:`cross_region_cosines` with the same arguments, computed once
-    for several quantiles).
+    The ``quantile`` of cosines between a seeded random sample of units of different regions.
     """
-    values = cross_region_cosines(vectors, regions, sample, seed) if background is None else background
-    return float(np.quantile(values, quantile)) if values.size else 1.0
+    return background_quantile(cross_region_cosines(vectors, regions, sample, seed), quantile)
+
+
+def background_quantile(background: np.ndarray, quantile: float) -> float:
+    """The ``quantile`` of cross-region cosines from :func:`cross_region_cosines` (1.0 when there are none):
+    :func:`close_threshold` for several quantiles of one sample."""
+    return float(np.quantile(background, quantile)) if background.size else 1.0
 
 
 EXACT_KNN_MAX = 50_000  # above this many units the kNN graph comes from an IVF index (see knn)
@@ -304,14 +307,14 @@ def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFA
         raise QueryError(f"unknown clustering method {method!r}; use one of {', '.join(METHODS)}")
     n = len(table)
     background = cross_region_cosines(table.vectors, table.regions, seed=seed)
-    tau = close_threshold(table.vectors, table.regions, quantile, background=background)
+    tau = background_quantile(background, quantile)
     if n < 2:
         return [], tau
     sims, nbrs = knn(table.vectors, k)
     mask = best_hits(sims, nbrs, table.regions) if method in ("besthit-leiden", "rbh-leiden") else None
     best_hit_mask = mask  # every best hit per other region (rbh-leiden narrows `mask` below)
     if method == "rbh-leiden" and mask is not None:
-        very_close = close_threshold(table.vectors, table.regions, strict, background=background)
+        very_close = background_quantile(background, strict)
         mask = reciprocal(mask, nbrs) | (mask & (sims >= very_close))
     pairs, weights = edges_above(sims, nbrs, tau, mask)
     if method in ("besthit-leiden", "rbh-leiden", "knn-leiden"):
@@ -337,7 +340,7 @@ def group_units(table: UnitTable, *, method: str = DEFAULT_METHOD, k: int = DEFA
             if len(g) >= 2:
                 member[g] = True
         anchored = np.isin(labels, [label for label, g in groups.items() if len(g) >= 2])
-        threshold = close_threshold(table.vectors, table.regions, attach, background=background)
+        threshold = background_quantile(background, attach)
         for i, extra in attached_memberships(labels, ~member, anchored, sims, nbrs, best_hit_mask, threshold).items():
             for label in extra:
                 groups[label].append(i)

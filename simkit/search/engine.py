@@ -258,6 +258,9 @@ class Search:
             # Its region with the region's departments; a report without a region only itself.
             filters = replace(filters, exclude_regions=(*filters.exclude_regions, unit.region or region_of(unit)))
         own = {unit.id, *(c.id for c in children)}
+        if unit.role == "problem":
+            # "Who reports this shortcoming too?": other regions' problem paragraphs are the answer.
+            settings = replace(settings, problem_units_last=False)
         regions, rankings = self._regions_for(unit.text, query, k, hits, mode=mode, filters=filters,
                                               threshold=threshold, exclude_ids=own, settings=settings)
         return SearchResult(unit.text, self.model_name, regions, mode, filters.to_dict(), rankings)
