@@ -9,6 +9,7 @@ import numpy as np
 from simkit.embedding.embedder import Embedder
 from simkit.errors import ValidationError
 from simkit.search.engine import Search
+from simkit.search.settings import SearchSettings
 from simkit.store.layout import STORE, VECTORS, load_version, verify_files
 from simkit.store.parts import IndexParts
 from simkit.store.vectors import stored_form
@@ -55,7 +56,9 @@ def validate_version(root: Path, name: str, counts: dict[str, int], vectors: np.
         unit = next(iter(probe.values()), None)
         if unit is None:
             raise ValidationError(f"{where / STORE}: no unit stored at vector row {int(rows[len(rows) // 2])}")
-        result = search.search(unit.text, k=5, hits=3, include_boilerplate=True)
+        # Whatever its role: a problem-section unit is found, only shown after its region's other units.
+        result = search.search(unit.text, k=5, hits=3, include_boilerplate=True,
+                               settings=SearchSettings(problem_units_last=False))
         if not any(hit.text == unit.text for region in result.regions for hit in region.hits):
             raise ValidationError(f"{where}: smoke query did not find unit {unit.id} by its own text")
     finally:
