@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -17,6 +20,16 @@ EXAMPLES = PROJECT / "examples" / "reports"
 # Labelled queries, initiatives and boilerplate passages on the example reports, written for the tests.
 DATA = Path(__file__).resolve().parent / "data"
 os.environ.setdefault("SIMKIT_MODELS_DIR", str(PROJECT / "models"))
+
+
+def load_script(name: str) -> ModuleType:
+    """``scripts/<name>.py`` imported as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, PROJECT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

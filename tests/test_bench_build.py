@@ -5,24 +5,11 @@ Fast: nothing here loads a model or builds an index; the generated reports are p
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import load_script
 
-
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_build", ROOT / "scripts" / "bench_build.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench_build = _load_script()
+bench_build = load_script("bench_build")
 
 
 def test_generated_reports_parse_as_distinct_regions_with_unique_units(tmp_path: Path) -> None:

@@ -4,24 +4,9 @@ Fast: nothing here starts a server or loads a model (the load test itself is run
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
+from conftest import load_script
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_serve", ROOT / "scripts" / "bench_serve.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_script()
+bench = load_script("bench_serve")
 
 
 def test_percentiles_are_nearest_rank():

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from conftest import DATA, load_script
 
 from simkit.errors import QueryError
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
-
-
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("compare_settings", ROOT / "scripts" / "compare_settings.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
-
-
-script = _load_script()
+script = load_script("compare_settings")
 
 
 def test_changes_are_read_as_json_values_of_known_settings():
