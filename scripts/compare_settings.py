@@ -3,8 +3,8 @@
     python scripts/compare_settings.py QUERIES.json [QUERIES.json ...] --index indexes/demo \
         --change problem_units_last=false [--change evidence_sentence=0.75] [--mode hybrid --mode dense]
 
-Each query file is scored twice per mode (k 5, three hits per region) with ``simkit.evaluation.queries``:
-with :data:`simkit.search.settings.DEFAULT_SETTINGS` and with the ``--change`` values applied to them
+Each query file is scored twice per mode (k 5) by :func:`simkit.evaluation.queries.evaluate`, as ``simkit eval``
+scores it: with :data:`simkit.search.settings.DEFAULT_SETTINGS` and with the ``--change`` values applied to them
 (``NAME=VALUE``, the value read as JSON: ``false``, ``0.75``, ``"sentence"``). The figures of
 docs/method/evidence.md ("A region's problems section comes last") were measured this way. It reports what a
 change does on sets that are not used to choose constants; choosing is ``simkit eval --folds K``'s job
@@ -21,7 +21,7 @@ from typing import Any
 
 from simkit.api import open_index
 from simkit.errors import QueryError, SimkitError
-from simkit.evaluation.queries import load_queries, score_query, summarize_by_language
+from simkit.evaluation.queries import evaluate, load_queries
 from simkit.search.settings import DEFAULT_SETTINGS, SearchSettings
 
 
@@ -50,14 +50,10 @@ def compare(index_dir: Path, files: list[Path], changed: SearchSettings, modes: 
     with open_index(index_dir) as index:
         for path in files:
             queries = load_queries(path)
-            per_mode: dict[str, Any] = {}
-            for mode in modes:
-                per_mode[mode] = {
-                    label: summarize_by_language([score_query(q, index.search(q["query"], k=5, hits=3, mode=mode,
-                                                                              settings=settings), 5)
-                                                  for q in queries])
-                    for label, settings in (("shipped", DEFAULT_SETTINGS), ("changed", changed))}
-            report["sets"][str(path)] = per_mode
+            report["sets"][str(path)] = {
+                mode: {label: evaluate(index, queries, k=5, mode=mode, settings=settings).summary
+                       for label, settings in (("shipped", DEFAULT_SETTINGS), ("changed", changed))}
+                for mode in modes}
     return report
 
 

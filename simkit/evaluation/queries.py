@@ -129,13 +129,15 @@ def summarize_by_language(scores: list[QueryScore]) -> dict[str, dict[str, Any]]
 
 
 def evaluate(index: Any, queries: list[dict[str, Any]], *, k: int = 5, mode: str | None = None,
-             include_boilerplate: bool = False) -> EvalResult:
-    """Run every query through ``index.search`` (in ``mode``) and score it."""
+             include_boilerplate: bool = False, settings: Any = None) -> EvalResult:
+    """Run every query through ``index.search`` (in ``mode``, with ``settings``: a
+    :class:`~simkit.search.settings.SearchSettings`, None for the shipped ones) and score it."""
     from simkit.search.engine import DEFAULT_MODE
 
     report = EvalResult(k=k, mode=mode or DEFAULT_MODE, include_boilerplate=include_boilerplate)
     for query in queries:
-        result = index.search(query["query"], k=k, mode=mode, include_boilerplate=include_boilerplate)
+        result = index.search(query["query"], k=k, mode=mode, include_boilerplate=include_boilerplate,
+                              settings=settings)
         report.queries.append(score_query(query, result, k))
     report.summary = summarize_by_language(report.queries)
     return report
